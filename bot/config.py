@@ -1,0 +1,108 @@
+"""Settings, read once from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WHERE_TO_GET = {
+    "SLACK_SIGNING_SECRET": "Slack app settings → Basic Information → App Credentials → Signing Secret",
+    "SLACK_BOT_TOKEN": "Slack app settings → OAuth & Permissions → Bot User OAuth Token (xoxb-…)",
+    "SLACK_APP_TOKEN": "Slack app settings → Basic Information → App-Level Tokens (xapp-…, scope connections:write)",
+    "SLACK_CLIENT_ID": "Slack app settings → Basic Information → App Credentials",
+    "SLACK_CLIENT_SECRET": "Slack app settings → Basic Information → App Credentials",
+    "BOT_ENCRYPTION_KEYS": "run `mida-slack keygen` and paste its output",
+    "PUBLIC_URL": "the https address where Slack reaches this bot, e.g. https://mida-bot.example.com",
+}
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
+
+    SLACK_SIGNING_SECRET: SecretStr | None = None
+    SLACK_BOT_TOKEN: SecretStr | None = None
+    SLACK_CLIENT_ID: str | None = None
+    SLACK_CLIENT_SECRET: SecretStr | None = None
+    SLACK_APP_TOKEN: SecretStr | None = None
+    SLACK_API_URL: str = "https://slack.com/api/"
+    REDIS_URL: str = "redis://localhost:6379/0"
+    MIDA_API_URL: str = "https://api-{region}.mida.so/v2"
+    MIDA_DASHBOARD_URL: str = "https://app.mida.so/project/{project_key}/"
+    BOT_ENCRYPTION_KEYS: SecretStr | None = None
+    PUBLIC_URL: str | None = None
+    LOG_LEVEL: str = Field(default="INFO")
+
+    @field_validator("SLACK_API_URL")
+    @classmethod
+    def _slash_terminated(cls, v: str) -> str:
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("PUBLIC_URL")
+    @classmethod
+    def _no_trailing_slash(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _known_level(cls, v: str) -> str:
+        level = v.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("BOT_ENCRYPTION_KEYS")
+    @classmethod
+    def _fernet_keys(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        for key in v.get_secret_value().split(","):
+            try:
+                Fernet(key.strip())
+            except (ValueError, TypeError):
+                raise ValueError("each key must be a Fernet key (run `mida-slack keygen`)") from None
+        return v
+
+    @property
+    def encryption_keys(self) -> list[str]:
+        if self.BOT_ENCRYPTION_KEYS is None:
+            return []
+        return [k.strip() for k in self.BOT_ENCRYPTION_KEYS.get_secret_value().split(",") if k.strip()]
+
+    @property
+    def oauth_enabled(self) -> bool:
+        return bool(self.SLACK_CLIENT_ID and self.SLACK_CLIENT_SECRET)
+
+    def require(self, *names: str) -> None:
+        """Stop with a message naming every missing setting and where to get it."""
+        missing = [n for n in names if not getattr(self, n)]
+        if missing:
+            lines = [f"  {n}: {WHERE_TO_GET.get(n, 'see README.md, Configuration')}" for n in missing]
+            raise ConfigError(
+                "Missing settings (put them in .env or the environment):\n" + "\n".join(lines)
+            )
+
+    def require_for_http(self) -> None:
+        self.require("SLACK_SIGNING_SECRET", "BOT_ENCRYPTION_KEYS", "PUBLIC_URL")
+        if not (self.SLACK_BOT_TOKEN or self.oauth_enabled):
+            raise ConfigError(
+                "Missing settings (put them in .env or the environment):\n"
+                f"  SLACK_BOT_TOKEN: {WHERE_TO_GET['SLACK_BOT_TOKEN']}\n"
+                "  (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for a multi-workspace install)"
+            )
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("Bad settings:\n" + "\n".join(problems)) from None

