@@ -1,0 +1,377 @@
+"""The Mida API client: one `httpx.AsyncClient` per process, one `MidaProject` per connected project.
+
+    client = MidaClient("https://api-{region}.mida.so/v2")
+    project = client.project("PROJECT_KEY", "us", api_key)
+    result = await project.get_result(1234)
+
+Every failure is a `bot.mida.errors.MidaError`. Reads are retried on transient failures; writes are
+retried only when the request surely never reached Mida, so a write is never applied twice. When a
+write was sent but no answer came back, `MidaOutcomeUnknown` says so: read the experiment back.
+
+The API key lives only in the `Authorization` header: never in a URL, a message, a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+import random
+import ssl
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from bot.mida.errors import (
+    MidaBadResponse,
+    MidaError,
+    MidaOutcomeUnknown,
+    MidaRateLimited,
+    MidaServerError,
+    MidaUnavailable,
+    error_for_status,
+)
+from bot.mida.models import ExperimentList, ExperimentResult, ReportPhase, ServingState, Timeseries
+
+__all__ = ["BreakerPolicy", "MidaClient", "MidaProject", "RetryPolicy", "Timeouts"]
+
+logger = logging.getLogger(__name__)
+
+# httpx logs every request at INFO and httpcore traces at DEBUG; neither logs headers today, but the
+# bot's own line per call says everything needed, so keep theirs out of the bot's logs.
+for _name in ("httpx", "httpcore"):
+    if logging.getLogger(_name).level == logging.NOTSET:
+        logging.getLogger(_name).setLevel(logging.WARNING)
+
+M = TypeVar("M", bound=BaseModel)
+
+_WRITE_SAFE_TO_RETRY = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Failures that happen before a single byte of the request is sent."""
+
+_OUTAGE = (MidaUnavailable, MidaOutcomeUnknown, MidaServerError)
+"""The "Mida is down" kind of failure, counted by the circuit breaker."""
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """Loading the CA bundle takes tens of milliseconds: do it once per process."""
+    return httpx.create_ssl_context()
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds. `total` bounds one logical call, retries and their waits included."""
+
+    connect: float = 3.0
+    read: float = 10.0
+    write: float = 5.0
+    pool: float = 5.0
+    total: float = 20.0
+
+    def for_attempt(self, remaining: float) -> httpx.Timeout:
+        cap = max(remaining, 0.001)
+        return httpx.Timeout(
+            connect=min(self.connect, cap),
+            read=min(self.read, cap),
+            write=min(self.write, cap),
+            pool=min(self.pool, cap),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Jittered exponential backoff; `Retry-After` (429/503) is honoured up to `retry_after_cap`."""
+
+    attempts: int = 3
+    backoff: float = 0.25
+    max_backoff: float = 2.0
+    retry_after_cap: float = 5.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.retry_after_cap)
+        return random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerPolicy:
+    """After `failures` consecutive outages, fail fast for `pause` seconds, then let one call try."""
+
+    failures: int = 5
+    pause: float = 30.0
+
+
+@dataclass(slots=True)
+class _Breaker:
+    policy: BreakerPolicy
+    failures: int = 0
+    open_until: float = 0.0
+    trial_in_flight: bool = False
+
+    def before_call(self) -> None:
+        if self.failures < self.policy.failures:
+            return
+        now = time.monotonic()
+        if now >= self.open_until and not self.trial_in_flight:
+            self.trial_in_flight = True  # half-open: this call is the trial
+            return
+        seconds = max(1, math.ceil(self.open_until - now))
+        raise MidaUnavailable(
+            f"Mida has not answered the last {self.failures} calls; calls are paused for {seconds} s"
+        )
+
+    def record(self, outage: bool) -> None:
+        self.trial_in_flight = False
+        if not outage:
+            self.failures = 0
+            return
+        self.failures += 1
+        if self.failures >= self.policy.failures:
+            self.open_until = time.monotonic() + self.policy.pause
+
+    def abandon(self) -> None:
+        self.trial_in_flight = False
+
+
+class MidaClient:
+    """Owns the connection pool, the retry and timeout policies, and the per-project breakers."""
+
+    def __init__(
+        self,
+        base_url_template: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeouts: Timeouts = Timeouts(),
+        retry: RetryPolicy = RetryPolicy(),
+        breaker: BreakerPolicy = BreakerPolicy(),
+    ) -> None:
+        self._template = base_url_template.rstrip("/")
+        self._timeouts = timeouts
+        self._retry = retry
+        self._breaker_policy = breaker
+        self._breakers: dict[tuple[str, str], _Breaker] = {}
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            verify=_tls_context(),
+            timeout=timeouts.for_attempt(timeouts.total),
+            headers={"Accept": "application/json", "User-Agent": "mida-slack"},
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"MidaClient({self._template!r})"
+
+    def project(self, project_key: str, region: str, api_key: str) -> MidaProject:
+        region = str(region)
+        base = self._template.replace("{region}", region)
+        breaker = self._breakers.setdefault((region, project_key), _Breaker(self._breaker_policy))
+        return MidaProject(self, base, project_key, region, api_key, breaker)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        headers: dict[str, str],
+        params: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+    ) -> Any:
+        """One logical call: attempts, waits between them, and the error it ends with."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeouts.total
+        is_write = method != "GET"
+        attempt = 0
+        while True:
+            attempt += 1
+            started = loop.time()
+            remaining = deadline - started
+            retry_after: float | None = None
+            try:
+                # httpx bounds each phase; the outer timeout bounds the whole attempt (a slow
+                # trickle of bytes), with a hair of grace so httpx's own, more precise, error wins.
+                async with asyncio.timeout(remaining + 0.05):
+                    response = await self._http.request(
+                        method,
+                        url,
+                        headers=headers,
+                        params=params,
+                        json=body,
+                        timeout=self._timeouts.for_attempt(remaining),
+                    )
+            except _WRITE_SAFE_TO_RETRY as exc:
+                error: MidaError = MidaUnavailable(f"Could not reach Mida ({type(exc).__name__})")
+                _log(method, path, None, loop.time() - started, attempt, type(exc).__name__)
+            except (httpx.TransportError, TimeoutError) as exc:
+                _log(method, path, None, loop.time() - started, attempt, type(exc).__name__)
+                if is_write:
+                    raise MidaOutcomeUnknown(
+                        f"Mida did not answer ({type(exc).__name__}) after the request was sent; "
+                        "it may or may not have been applied"
+                    ) from exc
+                error = MidaUnavailable(f"Mida did not answer ({type(exc).__name__})")
+            else:
+                _log(method, path, response.status_code, loop.time() - started, attempt, None)
+                if response.is_success:
+                    return _json(response)
+                error = _error_from(response)
+                if isinstance(error, MidaRateLimited):
+                    retry_after = error.retry_after
+                elif response.status_code == 503:
+                    retry_after = _retry_after(response)
+                if not _retryable(error, is_write):
+                    raise error
+            delay = self._retry.delay(attempt, retry_after)
+            if attempt >= self._retry.attempts or loop.time() + delay >= deadline:
+                if isinstance(error, MidaUnavailable) and attempt > 1:
+                    error = MidaUnavailable(f"{error.message}; gave up after {attempt} attempts")
+                raise error
+            await asyncio.sleep(delay)
+
+
+class MidaProject:
+    """One Mida project, called with its own API key. Cheap: make one per use."""
+
+    __slots__ = ("_client", "_base", "_headers", "_breaker", "project_key", "region")
+
+    def __init__(
+        self, client: MidaClient, base: str, project_key: str, region: str, api_key: str, breaker: _Breaker
+    ) -> None:
+        self._client = client
+        self._base = base
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._breaker = breaker
+        self.project_key = project_key
+        self.region = region
+
+    def __repr__(self) -> str:
+        return f"MidaProject(project_key={self.project_key!r}, region={self.region!r})"
+
+    async def list_experiments(self, limit: int = 50, offset: int = 0) -> ExperimentList:
+        data = await self._call("GET", "/experiments", params={"limit": limit, "offset": offset})
+        return _parse(ExperimentList, data)
+
+    async def check_credentials(self) -> None:
+        """Raises `MidaUnauthorized` when the key does not open this project (or another MidaError)."""
+        await self.list_experiments(limit=1)
+
+    async def get_result(self, test_id: int, report_phase: ReportPhase | None = None) -> ExperimentResult:
+        data = await self._call("GET", f"/experiment/{int(test_id)}/result", params=_phase(report_phase))
+        return _parse(ExperimentResult, data)
+
+    async def get_timeseries(self, test_id: int, report_phase: ReportPhase | None = None) -> Timeseries:
+        data = await self._call("GET", f"/experiment/{int(test_id)}/timeseries", params=_phase(report_phase))
+        return _parse(Timeseries, data)
+
+    async def serve_winner(
+        self, test_id: int, variant_id: str, traffic_allocation: float | None = None
+    ) -> ServingState:
+        """`traffic_allocation` None leaves it out of the body: Mida keeps the experiment's own."""
+        body: dict[str, Any] = {"variant_id": str(variant_id)}
+        if traffic_allocation is not None:
+            body["traffic_allocation"] = _number(traffic_allocation)
+        data = await self._call("POST", f"/experiment/{int(test_id)}/serve-winner", body=body)
+        return _parse(ServingState, data)
+
+    async def update_serving_rollout(self, test_id: int, traffic_allocation: float) -> ServingState:
+        body = {"traffic_allocation": _number(traffic_allocation)}
+        data = await self._call("PATCH", f"/experiment/{int(test_id)}/serving-rollout", body=body)
+        return _parse(ServingState, data)
+
+    async def stop_serving(self, test_id: int) -> ServingState:
+        data = await self._call("POST", f"/experiment/{int(test_id)}/stop-serving", body={})
+        return _parse(ServingState, data)
+
+    async def _call(
+        self, method: str, subpath: str, *, params: dict[str, Any] | None = None, body: dict[str, Any] | None = None
+    ) -> Any:
+        path = f"/project/{quote(self.project_key, safe='')}{subpath}"
+        self._breaker.before_call()
+        try:
+            data = await self._client._exchange(method, self._base + path, path, self._headers, params, body)
+        except MidaError as exc:
+            self._breaker.record(outage=isinstance(exc, _OUTAGE))
+            raise
+        except BaseException:
+            self._breaker.abandon()
+            raise
+        self._breaker.record(outage=False)
+        return data
+
+
+def _phase(report_phase: ReportPhase | None) -> dict[str, Any] | None:
+    return {"report_phase": ReportPhase(report_phase).value} if report_phase else None
+
+
+def _number(value: float) -> int | float:
+    """25 rather than 25.0 on the wire."""
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def _retryable(error: MidaError, is_write: bool) -> bool:
+    if isinstance(error, MidaRateLimited):
+        return True  # Mida refused without applying anything
+    return not is_write and isinstance(error, MidaServerError)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise MidaBadResponse(f"Mida answered {response.status_code} with a body that is not JSON") from None
+
+
+def _parse(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()})
+        raise MidaBadResponse(
+            f"Mida's answer is not what its docs describe (fields: {', '.join(fields)})"
+        ) from None
+
+
+def _error_from(response: httpx.Response) -> MidaError:
+    text = response.reason_phrase or f"HTTP {response.status_code}"
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), str) and data["error"].strip():
+        text = data["error"]
+    if response.status_code == 429:
+        return MidaRateLimited(text, status=429, retry_after=_retry_after(response))
+    return error_for_status(response.status_code, text)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _log(method: str, path: str, status: int | None, duration: float, attempt: int, error: str | None) -> None:
+    extra = {"method": method, "path": path, "status": status, "duration": round(duration, 4), "attempt": attempt}
+    outcome = str(status) if status is not None else f"no answer ({error})"
+    level = logging.INFO if status is not None and status < 500 else logging.WARNING
+    if error is not None:
+        extra["error"] = error
+    logger.log(level, "Mida %s %s -> %s in %.0f ms (attempt %d)", method, path, outcome, duration * 1000, attempt, extra=extra)

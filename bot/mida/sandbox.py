@@ -1,0 +1,811 @@
+"""A local Mida API that behaves as Mida's docs say, for trying the bot and for every end-to-end test.
+
+    mida-slack sandbox --port 8765
+    MIDA_API_URL=http://127.0.0.1:8765/{region}/v2
+
+The API is served under `/{region}/v2/...` (region `us` or `eu`; a project answers only under its own
+region) and under `/v2/...` (any region). State is in memory, seeded by `SandboxState.seeded()`.
+
+A control API for tests lives under `/_sandbox/` (no auth): the log of every API request, injectable
+faults (status, Retry-After, latency, dropped connection), dashboard-side changes, and reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+
+__all__ = [
+    "SandboxExperiment",
+    "SandboxProject",
+    "SandboxState",
+    "SandboxVariant",
+    "build_sandbox_app",
+    "run_sandbox",
+    "start_sandbox",
+]
+
+STATUS_LABEL = {9: "draft", 1: "live", 0: "inactive"}
+PHASES = ("pre_deploy", "post_deploy", "all_time")
+POST_DEPLOY_VISITORS_PER_HOUR = 40
+POST_DEPLOY_BASE_VISITORS = 12  # every variant has a few post-deploy visitors, so pages have rows
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _rate(conversions: int, visitors: int) -> float:
+    return round(conversions / visitors * 100, 2) if visitors else 0.0
+
+
+# ----------------------------------------------------------------------------------------- state
+
+
+@dataclass
+class SandboxVariant:
+    variant_id: str
+    name: str
+    visitors: int = 0
+    conversions: int = 0
+
+
+@dataclass
+class SandboxExperiment:
+    test_id: int
+    test_name: str
+    url: str
+    status: int
+    created_at: datetime
+    variants: list[SandboxVariant]
+    is_completed: bool = False
+    end_date: datetime | None = None
+    traffic_allocation: float = 100
+    serving_variant_id: str | None = None
+    served_at: datetime | None = None
+    served_variant_id: str | None = None  # the last one served, kept after stop for post-deploy data
+    stopped_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def variant(self, variant_id: str) -> SandboxVariant | None:
+        return next((v for v in self.variants if v.variant_id == variant_id), None)
+
+    def touch(self) -> None:
+        self.updated_at = _now()
+
+    def serve(self, variant_id: str, traffic_allocation: float | None, at: datetime | None = None) -> None:
+        self.serving_variant_id = self.served_variant_id = variant_id
+        if traffic_allocation is not None:
+            self.traffic_allocation = traffic_allocation
+        self.served_at = at or _now()
+        self.stopped_at = None
+        self.touch()
+
+    def stop(self) -> None:
+        self.serving_variant_id = None
+        self.stopped_at = _now()
+        self.touch()
+
+    # -- numbers
+
+    def pre_deploy(self) -> dict[str, tuple[int, int]]:
+        return {v.variant_id: (v.visitors, v.conversions) for v in self.variants}
+
+    def post_deploy(self, now: datetime) -> dict[str, tuple[int, int]]:
+        """Deterministic numbers since the serve moment: mostly on the served variant."""
+        if self.served_at is None:
+            return {v.variant_id: (0, 0) for v in self.variants}
+        hours = max(0, int(((self.stopped_at or now) - self.served_at).total_seconds() // 3600))
+        total = POST_DEPLOY_VISITORS_PER_HOUR * hours
+        rollout = self.traffic_allocation / 100
+        numbers = {}
+        for v in self.variants:
+            share = (1 - rollout) / len(self.variants) + (rollout if v.variant_id == self.served_variant_id else 0)
+            visitors = POST_DEPLOY_BASE_VISITORS + int(total * share)
+            rate = v.conversions / v.visitors if v.visitors else 0.05
+            numbers[v.variant_id] = (visitors, round(visitors * rate))
+        return numbers
+
+    def numbers(self, phase: str, now: datetime) -> dict[str, tuple[int, int]]:
+        if phase == "pre_deploy":
+            return self.pre_deploy()
+        if phase == "post_deploy":
+            return self.post_deploy(now)
+        pre, post = self.pre_deploy(), self.post_deploy(now)
+        return {k: (pre[k][0] + post[k][0], pre[k][1] + post[k][1]) for k in pre}
+
+    def default_phase(self) -> str:
+        return "pre_deploy" if self.serving_variant_id is not None else "all_time"
+
+    def days_running(self, now: datetime) -> int:
+        return max(0, ((self.end_date or now) - self.created_at).days)
+
+
+@dataclass
+class SandboxProject:
+    project_key: str
+    region: str
+    api_key: str
+    company_id: int
+    experiments: dict[int, SandboxExperiment] = field(default_factory=dict)
+
+
+@dataclass
+class Fault:
+    method: str | None = None
+    path_contains: str | None = None
+    status: int | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    latency: float | None = None
+    drop: str | None = None
+    times: int | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method.upper() == method.upper()) and (
+            self.path_contains is None or self.path_contains in path
+        )
+
+
+SEEDED_PROJECTS = {
+    "sandbox-project": ("us", "mida_sk_sandbox_us_4f9c2a7e1b3d5680"),
+    "sandbox-eu": ("eu", "mida_sk_sandbox_eu_9d8e7f6a5b4c3210"),
+}
+
+
+def _seed(now: datetime) -> dict[str, SandboxProject]:
+    def ago(days: float) -> datetime:
+        return now - timedelta(days=days)
+
+    def exp(test_id: int, name: str, path: str, status: int, days: float, *variants: tuple[str, int, int], **kw: Any) -> SandboxExperiment:
+        rows = [SandboxVariant(str(i), n, vis, conv) for i, (n, vis, conv) in enumerate(variants)]
+        e = SandboxExperiment(test_id, name, f"https://example.com{path}", status, ago(days), rows, **kw)
+        e.updated_at = ago(min(days, 1))
+        return e
+
+    us = SandboxProject("sandbox-project", "us", SEEDED_PROJECTS["sandbox-project"][1], 1001)
+    eu = SandboxProject("sandbox-eu", "eu", SEEDED_PROJECTS["sandbox-eu"][1], 2002)
+    serving = exp(1237, "Free Shipping Banner Test", "/cart", 1, 24,
+                  ("Control", 2600, 182), ("Sticky free-shipping banner", 2620, 223))
+    serving.serve("1", 50, at=ago(3))
+    serving.updated_at = ago(3)
+    for e in (
+        exp(1234, "Homepage CTA Button Color Test", "/", 1, 15,
+            ("Control", 1500, 120), ("Variant 1 — Red CTA Button", 1480, 148)),
+        exp(1235, "Pricing Page Hero Copy Test", "/pricing", 0, 60,
+            ("Control", 4200, 210), ("Benefit-led headline", 4180, 230), is_completed=True, end_date=ago(30)),
+        exp(1236, "Checkout Trust Badges", "/checkout", 9, 1,
+            ("Control", 0, 0), ("Badges above the pay button", 0, 0)),
+        serving,
+        exp(1238, "Product Page Layout Test", "/product", 1, 10,
+            ("Control", 3000, 240), ("Two-column layout", 2990, 275), ("Image carousel", 3010, 211)),
+        exp(1239, "Newsletter Popup Timing", "/blog", 1, 2,
+            ("Control", 42, 2), ("Exit-intent popup", 39, 3)),
+    ):
+        us.experiments[e.test_id] = e
+    for e in (
+        exp(2001, "EU Homepage Hero Image", "/de/", 1, 12,
+            ("Control", 1800, 90), ("Lifestyle photo", 1820, 109)),
+        exp(2002, "EU Checkout Button Copy", "/de/kasse", 1, 6,
+            ("Control", 900, 63), ("Jetzt sicher bezahlen", 910, 59)),
+    ):
+        eu.experiments[e.test_id] = e
+    return {us.project_key: us, eu.project_key: eu}
+
+
+class SandboxState:
+    """Projects and their experiments, the request log and the active faults. All in memory."""
+
+    def __init__(self, projects: dict[str, SandboxProject] | None = None) -> None:
+        self.projects: dict[str, SandboxProject] = projects or {}
+        self.requests: list[dict[str, Any]] = []
+        self.faults: list[Fault] = []
+
+    @classmethod
+    def seeded(cls) -> SandboxState:
+        return cls(_seed(_now()))
+
+    def reset(self) -> None:
+        self.projects = _seed(_now())
+        self.requests.clear()
+        self.faults.clear()
+
+    def find(self, test_id: int) -> SandboxExperiment | None:
+        return next((p.experiments[test_id] for p in self.projects.values() if test_id in p.experiments), None)
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.matches(method, path):
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                return fault
+        return None
+
+
+STATE = web.AppKey("sandbox_state", SandboxState)
+
+
+# ----------------------------------------------------------------------------------------- errors
+
+
+class _Reject(Exception):
+    """Answer `{"error": text}` with this status."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+
+
+def _error(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": text}, status=status, headers=headers)
+
+
+UNAUTHORIZED = "Invalid or missing API key"
+NOT_FOUND = "Experiment not found"
+NOT_SERVING = "Experiment is not currently serving a winner"
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+
+def _api_key(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return request.headers.get("x-api-key") or request.headers.get("api-key") or None
+
+
+def _project(request: web.Request) -> SandboxProject:
+    project = request.app[STATE].projects.get(request.match_info["project_key"])
+    region = request.match_info.get("region")
+    key = _api_key(request)
+    if project is None or key != project.api_key or (region is not None and region != project.region):
+        raise _Reject(401, UNAUTHORIZED)
+    return project
+
+
+def _experiment(request: web.Request) -> SandboxExperiment:
+    project = _project(request)
+    raw = request.match_info["test_id"]
+    if not raw.isdigit():
+        raise _Reject(400, "Invalid test_id")
+    experiment = project.experiments.get(int(raw))
+    if experiment is None:
+        raise _Reject(404, NOT_FOUND)
+    return experiment
+
+
+async def _body(request: web.Request, *, required: bool = True) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        if required:
+            raise _Reject(400, "Request body must be a JSON object")
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise _Reject(400, "Request body must be valid JSON") from None
+    if not isinstance(body, dict):
+        raise _Reject(400, "Request body must be a JSON object")
+    return body
+
+
+def _percent(value: Any) -> float | None:
+    """A number in 0–100, or None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value <= 100 else None
+
+
+def _phase(request: web.Request, experiment: SandboxExperiment) -> str:
+    phase = request.query.get("report_phase") or experiment.default_phase()
+    if phase not in PHASES:
+        raise _Reject(400, "Invalid report_phase: use pre_deploy, post_deploy or all_time")
+    return phase
+
+
+def _int_query(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise _Reject(400, f"Invalid {name}: must be a non-negative integer")
+    return int(raw)
+
+
+# ----------------------------------------------------------------------------------------- API
+
+
+async def list_experiments(request: web.Request) -> web.Response:
+    project = _project(request)
+    limit = min(_int_query(request, "limit", 50), 500)
+    offset = _int_query(request, "offset", 0)
+    if limit < 1:
+        raise _Reject(400, "Invalid limit: must be between 1 and 500")
+    rows = []
+    for e in sorted(project.experiments.values(), key=lambda e: e.test_id)[offset : offset + limit]:
+        row: dict[str, Any] = {
+            "test_id": e.test_id,
+            "test_name": e.test_name,
+            "url": e.url,
+            "status": e.status,
+            "is_completed": int(e.is_completed),
+            "created_at": _iso(e.created_at),
+            "updated_at": _iso(e.updated_at),
+            "is_deploy": 0,
+        }
+        if e.serving_variant_id is not None:
+            row["serving_variant_id"] = e.serving_variant_id
+        rows.append(row)
+    return web.json_response({"success": True, "company_id": project.company_id, "count": len(rows), "experiments": rows})
+
+
+def _goal(e: SandboxExperiment) -> dict[str, Any]:
+    return {"goal_profile_id": 90000 + e.test_id, "goal_name": "Purchase", "goal_type": "revenue", "goal_value": "Purchase"}
+
+
+async def experiment_details(request: web.Request) -> web.Response:
+    e = _experiment(request)
+    variants = [  # the details endpoint sends numeric variant ids, as in Mida's docs
+        {"variant_id": int(v.variant_id), "name": v.name, "customCSS": "", "customJS": "", "data": []}
+        for v in e.variants
+    ]
+    goal = _goal(e)
+    experiment = {
+        "test_id": e.test_id,
+        "test_name": e.test_name,
+        "url": e.url,
+        "status": e.status,
+        "created_at": _iso(e.created_at),
+        "updated_at": _iso(e.updated_at),
+        "goal_profile_id": goal["goal_profile_id"],
+        "variants": variants,
+        "configuration": {"traffic_allocation": _number(e.traffic_allocation), "confidence_interval": 95},
+        "targeting": {"devices": [], "browsers": [], "countries": []},
+        "primary_goal": goal,
+        "serving_variant_id": e.serving_variant_id,
+        "is_deploy": 0,
+    }
+    return web.json_response({"success": True, "experiment": experiment})
+
+
+async def experiment_result(request: web.Request) -> web.Response:
+    e = _experiment(request)
+    phase = _phase(request, e)
+    now = _now()
+    numbers = e.numbers(phase, now)
+    weight = _number(round(100 / len(e.variants), 2))
+    control_visitors, control_conversions = numbers[e.variants[0].variant_id]
+    control_rate = _rate(control_conversions, control_visitors)
+    variants = []
+    for i, v in enumerate(e.variants):
+        visitors, conversions = numbers[v.variant_id]
+        row: dict[str, Any] = {
+            "variant_id": v.variant_id,
+            "name": v.name,
+            "visitors": visitors,
+            "conversions": conversions,
+            "conversion_rate": _rate(conversions, visitors),
+        }
+        if i > 0 and control_visitors and control_rate:
+            row["improvement"] = round((row["conversion_rate"] - control_rate) / control_rate * 100, 2)
+        row |= {"traffic_weight": weight, "variant_status": "active", "is_control": i == 0}
+        variants.append(row)
+    goal = _goal(e)
+    body: dict[str, Any] = {
+        "success": True,
+        "test_id": e.test_id,
+        "test_name": e.test_name,
+        "status": STATUS_LABEL.get(e.status, "unknown"),
+        "status_code": e.status,
+        "start_date": _iso(e.created_at),
+        "end_date": _iso(e.end_date),
+        "days_running": e.days_running(now),
+        "primary_goal": {k: goal[k] for k in ("goal_name", "goal_type", "goal_value")},
+        "stats_engine": "bayesian",
+        "confidence_threshold_percent": 95,
+    }
+    if e.serving_variant_id is not None:
+        body["serving_variant_id"] = e.serving_variant_id
+    body |= {
+        "is_serving": e.serving_variant_id is not None,
+        "report_phase": phase,
+        "traffic_allocation": _number(e.traffic_allocation),
+        "distribution_mode": "equal",
+        "is_mab": False,
+        "total_visitors": sum(n[0] for n in numbers.values()),
+        "total_conversions": sum(n[1] for n in numbers.values()),
+        "has_revenue": False,
+        "variants": variants,
+    }
+    return web.json_response(body)
+
+
+def _daily(start: datetime, end: datetime, numbers: dict[str, tuple[int, int]]) -> dict[tuple[date, str], list[int]]:
+    """Spread each variant's totals evenly over the days from `start` to `end` (both included)."""
+    days = [start.date() + timedelta(days=i) for i in range((end.date() - start.date()).days + 1)]
+    rows: dict[tuple[date, str], list[int]] = {}
+    for variant_id, (visitors, conversions) in numbers.items():
+        for i, day in enumerate(days):
+            rows[(day, variant_id)] = [
+                visitors // len(days) + (i < visitors % len(days)),
+                conversions // len(days) + (i < conversions % len(days)),
+            ]
+    return rows
+
+
+async def experiment_timeseries(request: web.Request) -> web.Response:
+    e = _experiment(request)
+    phase = _phase(request, e)
+    now = _now()
+    rows: dict[tuple[date, str], list[int]] = {}
+    if phase != "post_deploy" and e.status != 9:
+        rows = _daily(e.created_at, e.served_at or e.end_date or now, e.pre_deploy())
+    if phase != "pre_deploy" and e.served_at is not None:
+        for key, (visitors, conversions) in _daily(e.served_at, e.stopped_at or now, e.post_deploy(now)).items():
+            merged = rows.setdefault(key, [0, 0])
+            merged[0] += visitors
+            merged[1] += conversions
+    order = {v.variant_id: i for i, v in enumerate(e.variants)}
+    series = []
+    for (day, variant_id), (visitors, converted) in sorted(rows.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
+        stamp = _iso(datetime(day.year, day.month, day.day, tzinfo=UTC))
+        series.append({
+            "variant_id": variant_id,
+            "converted": converted,
+            "conversion": _rate(converted, visitors),
+            "visitors": visitors,
+            "created_at": stamp,
+            "updated_at": stamp,
+        })
+    goal = _goal(e)
+    return web.json_response({
+        "success": True,
+        "test_id": e.test_id,
+        "test_name": e.test_name,
+        "goal": goal | {"goal_key": "purchase", "is_primary": True},
+        "report_phase": phase,
+        "count": len(series),
+        "timeseries": series,
+    })
+
+
+async def serve_winner(request: web.Request) -> web.Response:
+    e = _experiment(request)
+    body = await _body(request)
+    e = _experiment(request)  # looked up again: no await between the checks below and the write
+    variant_id = body.get("variant_id", body.get("serving_variant_id"))
+    if variant_id is None or variant_id == "":
+        raise _Reject(400, "Missing variant_id")
+    if isinstance(variant_id, bool) or not isinstance(variant_id, str | int):
+        raise _Reject(400, "Invalid variant_id")
+    if e.variant(str(variant_id)) is None:
+        raise _Reject(400, f"Unknown variant_id {variant_id} for this experiment")
+    allocation = None
+    if "traffic_allocation" in body:
+        allocation = _percent(body["traffic_allocation"])
+        if allocation is None:
+            raise _Reject(400, "traffic_allocation must be a number between 0 and 100")
+    if e.status == 9:
+        raise _Reject(409, "Experiment is a draft and cannot serve")
+    if e.serving_variant_id is not None:
+        raise _Reject(409, "Experiment is already serving a winner")
+    e.serve(str(variant_id), allocation)
+    return web.json_response({
+        "success": True,
+        "test_id": e.test_id,
+        "serving_variant_id": e.serving_variant_id,
+        "traffic_allocation": _number(e.traffic_allocation),
+        "is_serving": True,
+        "message": "Winner is now served to eligible traffic at the configured rollout percentage on the same experiment.",
+    })
+
+
+async def serving_rollout(request: web.Request) -> web.Response:
+    _experiment(request)
+    body = await _body(request)
+    e = _experiment(request)
+    allocation = _percent(body.get("traffic_allocation"))
+    if allocation is None:
+        raise _Reject(400, "Missing or invalid traffic_allocation: a number between 0 and 100")
+    if e.serving_variant_id is None:
+        raise _Reject(409, NOT_SERVING)
+    e.traffic_allocation = allocation
+    e.touch()
+    return web.json_response({
+        "success": True,
+        "test_id": e.test_id,
+        "traffic_allocation": _number(e.traffic_allocation),
+        "is_serving": True,
+        "message": "Serving rollout percentage updated.",
+    })
+
+
+async def stop_serving(request: web.Request) -> web.Response:
+    _experiment(request)
+    await request.read()  # the body, if any, carries nothing
+    e = _experiment(request)
+    if e.serving_variant_id is None:
+        raise _Reject(409, NOT_SERVING)
+    e.stop()
+    return web.json_response({
+        "success": True,
+        "test_id": e.test_id,
+        "serving_variant_id": None,
+        "is_serving": False,
+        "message": "Serving stopped. Visitors are no longer forced to the winner variant.",
+    })
+
+
+async def update_status(request: web.Request) -> web.Response:
+    _experiment(request)
+    body = await _body(request)
+    e = _experiment(request)
+    status = body.get("status")
+    if isinstance(status, bool) or status not in (0, 1, 9):
+        raise _Reject(400, "Invalid status value — must be 0, 1, or 9")
+    if status == 9 and e.status not in (0, 9):
+        raise _Reject(400, "An experiment can move back to draft only from inactive")
+    e.status = int(status)
+    e.touch()
+    return web.json_response({"success": True, "test_id": e.test_id, "status": e.status})
+
+
+# ----------------------------------------------------------------------------------------- control API
+
+
+async def control_requests(request: web.Request) -> web.Response:
+    return web.json_response(request.app[STATE].requests)
+
+
+async def control_clear_requests(request: web.Request) -> web.Response:
+    request.app[STATE].requests.clear()
+    return web.json_response({"ok": True})
+
+
+FAULT_FIELDS = {"method", "path_contains", "status", "error", "retry_after", "latency", "drop", "times"}
+
+
+async def control_add_fault(request: web.Request) -> web.Response:
+    body = await _body(request)
+    unknown = set(body) - FAULT_FIELDS
+    if unknown:
+        raise _Reject(400, f"Unknown fault fields: {', '.join(sorted(unknown))}")
+    if body.get("drop") not in (None, "before_apply", "after_apply"):
+        raise _Reject(400, 'drop must be "before_apply" or "after_apply"')
+    if body.get("times") is not None and (not isinstance(body["times"], int) or body["times"] < 1):
+        raise _Reject(400, "times must be a positive integer")
+    if body.get("status") is not None and (not isinstance(body["status"], int) or not 100 <= body["status"] <= 599):
+        raise _Reject(400, "status must be an HTTP status code")
+    fault = Fault(**body)
+    request.app[STATE].faults.append(fault)
+    return web.json_response({"ok": True, "fault": fault.__dict__})
+
+
+async def control_clear_faults(request: web.Request) -> web.Response:
+    request.app[STATE].faults.clear()
+    return web.json_response({"ok": True})
+
+
+def _experiment_state(e: SandboxExperiment) -> dict[str, Any]:
+    return {
+        "test_id": e.test_id,
+        "test_name": e.test_name,
+        "status": e.status,
+        "is_completed": e.is_completed,
+        "serving_variant_id": e.serving_variant_id,
+        "traffic_allocation": _number(e.traffic_allocation),
+        "served_at": _iso(e.served_at),
+        "variants": [v.__dict__ for v in e.variants],
+    }
+
+
+def _control_experiment(request: web.Request) -> SandboxExperiment:
+    raw = request.match_info["test_id"]
+    e = request.app[STATE].find(int(raw)) if raw.isdigit() else None
+    if e is None:
+        raise _Reject(404, NOT_FOUND)
+    return e
+
+
+async def control_get_experiment(request: web.Request) -> web.Response:
+    return web.json_response(_experiment_state(_control_experiment(request)))
+
+
+PATCH_FIELDS = {"serving_variant_id", "traffic_allocation", "status", "is_completed", "test_name", "served_hours_ago"}
+
+
+async def control_patch_experiment(request: web.Request) -> web.Response:
+    """What a person could change in Mida's dashboard, applied without the API's rules."""
+    patch = await _body(request)
+    e = _control_experiment(request)
+    unknown = set(patch) - PATCH_FIELDS
+    if unknown:
+        raise _Reject(400, f"Unknown experiment fields: {', '.join(sorted(unknown))}")
+    if "traffic_allocation" in patch and _percent(patch["traffic_allocation"]) is None:
+        raise _Reject(400, "traffic_allocation must be a number between 0 and 100")
+    if "status" in patch and (isinstance(patch["status"], bool) or patch["status"] not in (0, 1, 9)):
+        raise _Reject(400, "status must be 0, 1 or 9")
+    variant_id = patch.get("serving_variant_id")
+    if variant_id is not None and e.variant(str(variant_id)) is None:
+        raise _Reject(400, f"Unknown variant_id {variant_id}")
+    if "traffic_allocation" in patch:
+        e.traffic_allocation = float(patch["traffic_allocation"])
+    if "status" in patch:
+        e.status = patch["status"]
+    if "is_completed" in patch:
+        e.is_completed = bool(patch["is_completed"])
+        e.end_date = _now() if e.is_completed else None
+    if "test_name" in patch:
+        e.test_name = str(patch["test_name"])
+    if "serving_variant_id" in patch:
+        if variant_id is None:
+            if e.serving_variant_id is not None:
+                e.stop()
+        elif str(variant_id) != e.serving_variant_id:
+            e.serve(str(variant_id), None)
+    if patch.get("served_hours_ago") is not None and e.served_at is not None:
+        e.served_at = _now() - timedelta(hours=float(patch["served_hours_ago"]))
+    e.touch()
+    return web.json_response(_experiment_state(e))
+
+
+async def control_reset(request: web.Request) -> web.Response:
+    request.app[STATE].reset()
+    return web.json_response({"ok": True})
+
+
+# ----------------------------------------------------------------------------------------- app
+
+
+def _drop(request: web.Request) -> web.Response:
+    """Close the connection without answering; aiohttp then drops the response it cannot write."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=500)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _record(state: SandboxState, request: web.Request, raw: bytes) -> None:
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        body = None
+    state.requests.append({
+        "method": request.method,
+        "path": request.path,
+        "query": dict(request.query),
+        "headers": {k.lower(): v for k, v in request.headers.items()},
+        "json": body,
+        "at": time.time(),
+    })
+
+
+@web.middleware
+async def _middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    state = request.app[STATE]
+    fault = None
+    if not request.path.startswith("/_sandbox/"):
+        _record(state, request, await request.read())
+        fault = state.take_fault(request.method, request.path)
+    if fault is not None:
+        if fault.latency:
+            await asyncio.sleep(fault.latency)
+        if fault.drop == "before_apply":
+            return _drop(request)
+        if fault.status is not None:
+            headers = {"Retry-After": str(_number(fault.retry_after))} if fault.retry_after is not None else None
+            return _error(fault.status, fault.error or _phrase(fault.status), headers)
+    try:
+        response = await handler(request)
+    except _Reject as reject:
+        response = _error(reject.status, reject.text)
+    except web.HTTPException as exc:  # the router's 404 / 405, as JSON
+        if exc.status < 400:
+            raise
+        response = _error(exc.status, exc.reason)
+    if fault is not None and fault.drop == "after_apply":
+        return _drop(request)
+    return response
+
+
+def build_sandbox_app(state: SandboxState | None = None) -> web.Application:
+    app = web.Application(middlewares=[_middleware])
+    app[STATE] = state if state is not None else SandboxState.seeded()
+    api = [
+        ("GET", "/project/{project_key}/experiments", list_experiments),
+        ("GET", "/project/{project_key}/experiment/{test_id}", experiment_details),
+        ("GET", "/project/{project_key}/experiment/{test_id}/result", experiment_result),
+        ("GET", "/project/{project_key}/experiment/{test_id}/timeseries", experiment_timeseries),
+        ("POST", "/project/{project_key}/experiment/{test_id}/serve-winner", serve_winner),
+        ("PATCH", "/project/{project_key}/experiment/{test_id}/serving-rollout", serving_rollout),
+        ("POST", "/project/{project_key}/experiment/{test_id}/stop-serving", stop_serving),
+        ("PATCH", "/project/{project_key}/experiment/{test_id}/status", update_status),
+    ]
+    for prefix in ("/{region:us|eu}/v2", "/v2"):
+        for method, path, handler in api:
+            app.router.add_route(method, prefix + path, handler)
+    app.router.add_get("/_sandbox/requests", control_requests)
+    app.router.add_delete("/_sandbox/requests", control_clear_requests)
+    app.router.add_post("/_sandbox/faults", control_add_fault)
+    app.router.add_delete("/_sandbox/faults", control_clear_faults)
+    app.router.add_get("/_sandbox/experiments/{test_id}", control_get_experiment)
+    app.router.add_post("/_sandbox/experiments/{test_id}", control_patch_experiment)
+    app.router.add_post("/_sandbox/reset", control_reset)
+    return app
+
+
+async def start_sandbox(host: str, port: int) -> tuple[web.AppRunner, SandboxState]:
+    """Serve a seeded sandbox on host:port (0 picks a free port: see `runner.addresses`)."""
+    state = SandboxState.seeded()
+    runner = web.AppRunner(
+        build_sandbox_app(state), handler_cancellation=True, shutdown_timeout=1.0, access_log=None
+    )
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner, state
+
+
+def banner(host: str, port: int, state: SandboxState) -> str:
+    lines = [
+        f"Mida sandbox listening on http://{host}:{port}",
+        "",
+        "Point the bot at it:",
+        f"  MIDA_API_URL=http://{host}:{port}/{{region}}/v2",
+        "",
+        "Projects to connect with (/mida connect):",
+    ]
+    for p in state.projects.values():
+        ids = ", ".join(str(i) for i in sorted(p.experiments))
+        lines += [
+            f"  project key: {p.project_key}   region: {p.region}",
+            f"  API key:     {p.api_key}",
+            f"  experiments: {ids}",
+            "",
+        ]
+    lines.append("Control API for tests: /_sandbox/requests, /_sandbox/faults, /_sandbox/reset. Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+def run_sandbox(host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve the sandbox until Ctrl-C (blocking)."""
+
+    async def main() -> None:
+        runner, state = await start_sandbox(host, port)
+        bound = runner.addresses[0][1] if runner.addresses else port
+        print(banner(host, bound, state), flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
