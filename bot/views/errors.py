@@ -1,0 +1,258 @@
+"""The one place where an error becomes the sentence a person reads.
+
+`explain` returns plain text (not mrkdwn): it can go into a modal field error as it is, and the
+builders escape it before putting it into mrkdwn. Mida's own `error` text is quoted in it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.domain import Action, Evidence
+from bot.mida import errors as mida
+from bot.mida.models import ExperimentStatus
+from bot.services import errors as bot
+from bot.views.format import fmt_rollout
+
+log = logging.getLogger(__name__)
+
+GENERIC = (
+    "Sorry, something went wrong inside the bot. Please try again; "
+    "if it keeps happening, tell whoever runs this Slack app."
+)
+
+
+def _said(message: str | None) -> str:
+    """Mida's text, quoted, as a clause: ' Mida said: "…".' (empty when Mida said nothing)."""
+    text = (message or "").strip()
+    return f' Mida said: "{text}".' if text else ""
+
+
+def _id(test_id: int | None) -> str:
+    return str(test_id) if test_id is not None else "<test_id>"
+
+
+def _variant_plain(state: Evidence, variant_id: str) -> str:
+    found = state.variant(variant_id)
+    if found is None:
+        return f"variant {variant_id}"
+    return f"{found.label} (id {variant_id})"
+
+
+def _is_serving(state: Evidence) -> bool:
+    return state.is_serving or state.serving_variant_id is not None
+
+
+def describe_state(state: Evidence) -> str:
+    """Plain text: "Experiment #1234 (Name) is live and serving Variant B (id 1) at 25 %"."""
+    name = f" ({state.test_name})" if state.test_name else ""
+    subject = f"Experiment #{state.test_id}{name}"
+    if _is_serving(state):
+        what = "serving " + (
+            _variant_plain(state, state.serving_variant_id) if state.serving_variant_id else "a winner"
+        )
+        if state.traffic_allocation is not None:
+            what += f" at {fmt_rollout(state.traffic_allocation)}"
+        if state.status is ExperimentStatus.LIVE or state.status is ExperimentStatus.UNKNOWN:
+            return f"{subject} is {what}"
+        return f"{subject} is {state.status.value} and {what}"
+    if state.status is ExperimentStatus.DRAFT:
+        return f"{subject} is a draft (not started) and not serving a winner"
+    if state.status is ExperimentStatus.INACTIVE:
+        return f"{subject} is inactive (stopped) and not serving a winner"
+    if state.status is ExperimentStatus.LIVE:
+        return f"{subject} is live and not serving a winner"
+    return f"{subject} is not serving a winner"
+
+
+def next_step(state: Evidence) -> str:
+    """Plain text: the action that fits the experiment's current state."""
+    tid = state.test_id
+    if _is_serving(state):
+        return f"To change it, use /mida rollout {tid} <percent> or /mida stop-serving {tid}."
+    if state.status is ExperimentStatus.DRAFT:
+        return f"Start it in Mida first, then use /mida serve-winner {tid}."
+    if state.status is ExperimentStatus.INACTIVE:
+        return f"Start it again in Mida first, then use /mida serve-winner {tid}."
+    return f"To serve a winner, use /mida serve-winner {tid}."
+
+
+_ACTION_WORDS = {
+    Action.SERVE_WINNER: "serve a winner",
+    Action.UPDATE_ROLLOUT: "change the rollout",
+    Action.STOP_SERVING: "stop serving",
+}
+
+
+def _conflict(action: Action | None, message: str | None, state: Evidence | None, test_id: int | None) -> str:
+    what = _ACTION_WORDS.get(action) if action is not None else None
+    if what:
+        head = f"Mida refused to {what} because of the experiment's current state."
+    else:
+        head = "Mida refused the change because of the experiment's current state."
+    head += _said(message)
+    if state is None:
+        return (
+            f"{head} The bot could not read the experiment back to see its current state; "
+            f"check with /mida results {_id(test_id)}."
+        )
+    return f"{head} Now: {describe_state(state)}. {next_step(state)}"
+
+
+def _down(detail: str | None, *, maybe_applied: bool, state: Evidence | None, test_id: int | None) -> str:
+    if state is not None:
+        test_id = state.test_id
+    why = f" ({detail.strip()})" if detail and detail.strip() else ""
+    if not maybe_applied:
+        return f"Mida did not answer{why}; nothing was changed. Try again in a minute."
+    head = f"Mida did not answer in time{why}, so the change may or may not have reached Mida."
+    if state is not None:
+        return (
+            f"{head} The bot read the experiment back: {describe_state(state)}. "
+            f"Check with /mida results {test_id} before trying again."
+        )
+    return (
+        f"{head} The experiment could not be read back either. "
+        f"Check with /mida results {_id(test_id)} before trying again."
+    )
+
+
+def explain(err: BaseException, *, test_id: int | None = None) -> str:
+    """The sentence a person sees for `err`, naming the next step. `test_id` fills in commands
+    when the error itself does not carry it."""
+    # The bot's own errors (raised by services).
+    if isinstance(err, bot.NotConnected):
+        return "This workspace is not connected to Mida yet; a workspace admin runs /mida connect."
+    if isinstance(err, bot.NotAllowed):
+        what = (err.what or "").strip()
+        if not what:
+            return "You are not allowed to do that here."
+        if what[-1] in ".!?":
+            return what
+        return f"You are not allowed to {what}."
+    if isinstance(err, bot.InvalidInput):
+        return err.message
+    if isinstance(err, bot.ReconnectNeeded):
+        return _unauthorized(err.mida_message)
+    if isinstance(err, bot.Forbidden):
+        return _forbidden(err.mida_message)
+    if isinstance(err, bot.UnknownExperiment):
+        return _not_found(err.test_id, err.mida_message)
+    if isinstance(err, bot.ExperimentConflict):
+        return _conflict(err.action, err.mida_message, err.state, test_id)
+    if isinstance(err, bot.MidaRejected):
+        return _rejected(err.status, err.mida_message)
+    if isinstance(err, bot.MidaDown):
+        return _down(err.detail, maybe_applied=err.maybe_applied, state=err.state, test_id=test_id)
+    if isinstance(err, bot.StoreUnavailable):
+        return "The bot's storage is temporarily unavailable; nothing was changed. Try again in a minute."
+
+    # Mida's errors, when one reaches a person without being translated by a service.
+    if isinstance(err, mida.MidaUnauthorized):
+        return _unauthorized(err.message)
+    if isinstance(err, mida.MidaForbidden):
+        return _forbidden(err.message)
+    if isinstance(err, mida.MidaNotFound):
+        return _not_found(test_id, err.message)
+    if isinstance(err, mida.MidaConflict):
+        return _conflict(None, err.message, None, test_id)
+    if isinstance(err, mida.MidaBadRequest):
+        return _rejected(err.status, err.message)
+    if isinstance(err, mida.MidaRateLimited):
+        wait = f" in {int(err.retry_after) + 1} seconds" if err.retry_after else " in a minute"
+        return f"Mida is limiting how fast the bot may call it; nothing was changed. Try again{wait}."
+    if isinstance(err, mida.MidaOutcomeUnknown):
+        return _down(err.message, maybe_applied=True, state=None, test_id=test_id)
+    if isinstance(err, (mida.MidaServerError, mida.MidaUnavailable)):
+        return _down(err.message, maybe_applied=False, state=None, test_id=test_id)
+    if isinstance(err, mida.MidaBadResponse):
+        return (
+            "Mida answered with something the bot did not understand. "
+            f"Check with /mida results {_id(test_id)} before trying again."
+        )
+    if isinstance(err, mida.MidaError):
+        status = f" (HTTP {err.status})" if err.status else ""
+        return f"Mida returned an error{status}.{_said(err.message)} Nothing was changed."
+
+    log.debug("no explanation for error class", extra={"error_class": type(err).__name__})
+    return GENERIC
+
+
+def _unauthorized(message: str | None) -> str:
+    said = f" ({message.strip()})" if message and message.strip() else ""
+    return f"Mida refused the stored API key{said}. An admin must run /mida connect again."
+
+
+def _forbidden(message: str | None) -> str:
+    return (
+        "Mida does not allow this action with the connected API key (403)."
+        f"{_said(message)} Check the key's access in Mida; an admin can connect another key with /mida connect."
+    )
+
+
+def _not_found(test_id: int | None, message: str | None) -> str:
+    which = f"experiment #{test_id}" if test_id is not None else "that experiment"
+    return (
+        f"Mida found no {which} in the connected project.{_said(message)} "
+        "The id may be wrong, or the experiment may belong to another Mida project than the "
+        "one connected; /mida list shows this project's experiments."
+    )
+
+
+def _rejected(status: int | None, message: str | None) -> str:
+    code = f" (HTTP {status})" if status else ""
+    return f"Mida rejected the request{code}.{_said(message)} Nothing was changed; check the values and try again."
+
+
+# Outcomes store the error's class name and message; rebuild the error to word it the same way.
+def explain_kind(
+    kind: str | None,
+    message: str | None,
+    *,
+    test_id: int | None = None,
+    action: Action | None = None,
+    state: Evidence | None = None,
+    maybe_applied: bool = False,
+) -> str:
+    """`explain` for an error known only by its class name and message (as kept in an Outcome)."""
+    msg = message or ""
+    err: BaseException
+    match kind:
+        case "NotConnected":
+            err = bot.NotConnected(msg)
+        case "NotAllowed":
+            err = bot.NotAllowed(msg)
+        case "InvalidInput":
+            err = bot.InvalidInput("", msg)
+        case "ReconnectNeeded" | "MidaUnauthorized":
+            err = bot.ReconnectNeeded(msg)
+        case "Forbidden" | "MidaForbidden":
+            err = bot.Forbidden(msg)
+        case "UnknownExperiment" | "MidaNotFound":
+            return _not_found(test_id, msg)
+        case "ExperimentConflict" | "MidaConflict":
+            return _conflict(action, msg, state, test_id)
+        case "MidaRejected" | "MidaBadRequest":
+            err = bot.MidaRejected(None, msg)
+        case "MidaDown" | "MidaServerError" | "MidaUnavailable":
+            return _down(msg, maybe_applied=maybe_applied or state is not None, state=state, test_id=test_id)
+        case "MidaOutcomeUnknown":
+            return _down(msg, maybe_applied=True, state=state, test_id=test_id)
+        case "MidaRateLimited":
+            err = mida.MidaRateLimited(msg)
+        case "MidaBadResponse":
+            err = mida.MidaBadResponse(msg)
+        case "Superseded":
+            now = f" Now: {describe_state(state)}." if state is not None else ""
+            said = f" ({msg.strip()})" if msg.strip() else ""
+            return (
+                f"The experiment changed in Mida after this request was made, so it was not applied{said}.{now} "
+                "Ask again if the change is still wanted."
+            )
+        case "StoreUnavailable":
+            err = bot.StoreUnavailable(msg)
+        case "MidaError":
+            err = mida.MidaError(msg)
+        case _:
+            return GENERIC
+    return explain(err, test_id=test_id)

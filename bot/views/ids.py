@@ -1,0 +1,48 @@
+"""Callback, block and action ids shared by the Block Kit builders and the listeners."""
+
+# Modals (callback_id)
+CONNECT_MODAL = "connect"
+CHANGE_MODAL = "change_confirm"
+SETTINGS_MODAL = "settings"
+REJECT_MODAL = "reject_reason"
+
+# Connect modal blocks (block_id; the input's action_id is the same string)
+PROJECT_KEY = "project_key"
+API_KEY = "api_key"
+REGION = "region"
+
+# Change modal blocks
+VARIANT = "variant"
+ROLLOUT = "rollout"
+REASON = "reason"
+
+# Settings modal blocks
+POLICY_MODE = "policy_mode"
+APPROVERS = "approvers"
+APPROVER_GROUP = "approver_group"
+APPROVALS_NEEDED = "approvals_needed"
+EXPIRY_HOURS = "expiry_hours"
+AUDIT_CHANNEL = "audit_channel"
+BOT_ADMINS = "bot_admins"
+POLICY_CHANNEL = "policy_channel"
+
+# Reject modal block
+REJECT_REASON = "reject_reason"
+
+# Buttons and interactive elements (action_id); their value is a request id or a test id
+APPROVE = "request_approve"
+REJECT = "request_reject"
+CANCEL = "request_cancel"
+VARIANT_SELECT = "variant_select"
+POST_DEPLOY_RESULTS = "post_deploy_results"
+OPEN_RESULTS_PAGE = "open_results_page"
+OPEN_IN_MIDA = "open_in_mida"
+
+# Added with the view builders
+MESSAGE_MODAL = "message"  # an information/error modal with no submit button
+POLICY_SCOPE_WORKSPACE = "workspace"  # POLICY_CHANNEL option values
+POLICY_SCOPE_CHANNEL = "channel"
+REQUEST_ACTIONS = "request_actions"  # block_id of a pending card's Approve/Reject/Cancel buttons
+RESULT_LINKS = "result_links"  # block_id of the results/Mida buttons on cards and result messages
+MIN_DAYS_RUNNING = "min_days_running"  # settings modal: guardrail thresholds (Policy fields)
+MIN_VISITORS = "min_visitors_per_variant"

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.domain import Action
+from bot.mida import errors as mida
+from bot.mida.models import ExperimentStatus
+from bot.services import errors as bot
+from bot.views.errors import GENERIC, explain, explain_kind
+from tests.views import evidence
+
+SERVING = evidence(serving="1", rollout=25)
+NOT_SERVING = evidence(serving=None)
+DRAFT = evidence(serving=None, status=ExperimentStatus.DRAFT)
+INACTIVE = evidence(serving=None, status=ExperimentStatus.INACTIVE)
+
+
+def test_not_connected_names_connect():
+    assert explain(bot.NotConnected()) == (
+        "This workspace is not connected to Mida yet; a workspace admin runs /mida connect."
+    )
+
+
+def test_not_allowed_words_a_verb_phrase_or_keeps_a_sentence():
+    assert explain(bot.NotAllowed("connect this workspace to Mida")) == (
+        "You are not allowed to connect this workspace to Mida."
+    )
+    assert explain(bot.NotAllowed("Only the requester can cancel.")) == "Only the requester can cancel."
+
+
+def test_invalid_input_is_its_message():
+    assert explain(bot.InvalidInput("rollout", "Rollout must be a number from 0 to 100.")) == (
+        "Rollout must be a number from 0 to 100."
+    )
+
+
+def test_401_says_an_admin_must_reconnect_with_midas_text():
+    text = explain(bot.ReconnectNeeded("Invalid or missing API key"))
+    assert text == (
+        "Mida refused the stored API key (Invalid or missing API key). An admin must run /mida connect again."
+    )
+    assert explain(mida.MidaUnauthorized("Invalid or missing API key")) == text
+
+
+def test_403_forbidden_includes_midas_text_and_next_step():
+    text = explain(bot.Forbidden("Plan does not include API writes"))
+    assert "Plan does not include API writes" in text
+    assert "403" in text and "/mida connect" in text
+
+
+def test_404_wrong_id_or_other_project():
+    text = explain(bot.UnknownExperiment(999, "Experiment not found"))
+    assert "#999" in text
+    assert "Experiment not found" in text
+    assert "another Mida project" in text
+    assert "/mida list" in text
+
+
+def test_409_already_serving_says_the_state_and_rollout_or_stop():
+    text = explain(bot.ExperimentConflict(Action.SERVE_WINNER, "Experiment is already serving", SERVING))
+    assert "Experiment is already serving" in text
+    assert "serving Variant 1 (id 1) at 25 %" in text
+    assert "/mida rollout 1234 <percent>" in text and "/mida stop-serving 1234" in text
+
+
+def test_409_not_serving_says_serve_winner():
+    text = explain(bot.ExperimentConflict(Action.STOP_SERVING, "Experiment is not currently serving", NOT_SERVING))
+    assert "Experiment is not currently serving" in text
+    assert "live and not serving a winner" in text
+    assert "/mida serve-winner 1234" in text
+    assert "/mida stop-serving" not in text
+
+
+def test_409_draft_says_start_it_in_mida():
+    text = explain(bot.ExperimentConflict(Action.SERVE_WINNER, "Experiment is a draft", DRAFT))
+    assert "Experiment is a draft" in text
+    assert "draft" in text and "Start it in Mida first" in text
+
+
+def test_409_inactive_says_so():
+    text = explain(bot.ExperimentConflict(Action.SERVE_WINNER, "Business rule", INACTIVE))
+    assert "inactive" in text and "Business rule" in text and "in Mida first" in text
+
+
+def test_409_without_read_back_says_check_results():
+    text = explain(bot.ExperimentConflict(Action.UPDATE_ROLLOUT, "Conflict", None), test_id=77)
+    assert "Conflict" in text and "/mida results 77" in text
+
+
+def test_400_rejected_includes_midas_text():
+    text = explain(bot.MidaRejected(400, "Missing variant_id"))
+    assert "Missing variant_id" in text and "400" in text and "Nothing was changed" in text
+
+
+def test_5xx_without_write_says_nothing_changed():
+    text = explain(bot.MidaDown("Mida answered 503"))
+    assert text.startswith("Mida did not answer")
+    assert "nothing was changed" in text
+
+
+def test_timeout_after_write_with_read_back_reports_the_state():
+    text = explain(bot.MidaDown("timed out", maybe_applied=True, state=SERVING))
+    assert "may or may not have reached Mida" in text
+    assert "serving Variant 1 (id 1) at 25 %" in text
+    assert "/mida results 1234 before trying again" in text
+    assert "nothing was changed" not in text
+
+
+def test_timeout_after_write_without_read_back():
+    text = explain(bot.MidaDown("timed out", maybe_applied=True, state=None), test_id=55)
+    assert "could not be read back" in text
+    assert "/mida results 55 before trying again" in text
+
+
+def test_store_unavailable():
+    text = explain(bot.StoreUnavailable())
+    assert "temporarily unavailable" in text and "nothing was changed" in text
+
+
+@pytest.mark.parametrize(
+    ("err", "needle"),
+    [
+        (mida.MidaForbidden("nope", status=403), "nope"),
+        (mida.MidaNotFound("Experiment not found", status=404), "another Mida project"),
+        (mida.MidaConflict("already serving", status=409), "already serving"),
+        (mida.MidaBadRequest("Invalid test_id", status=400), "Invalid test_id"),
+        (mida.MidaRateLimited("slow down", retry_after=3), "Try again in 4 seconds"),
+        (mida.MidaServerError("boom", status=502), "nothing was changed"),
+        (mida.MidaUnavailable("connect failed"), "nothing was changed"),
+        (mida.MidaOutcomeUnknown("timeout"), "before trying again"),
+        (mida.MidaBadResponse("not json"), "did not understand"),
+        (mida.MidaError("teapot", status=418), "teapot"),
+    ],
+)
+def test_raw_mida_errors_are_worded_by_class(err, needle):
+    assert needle in explain(err, test_id=1234)
+
+
+def test_anything_else_is_a_generic_apology_without_internals():
+    text = explain(RuntimeError("redis://secret@host KeyError 'x'"))
+    assert text == GENERIC
+    assert "secret" not in text and "KeyError" not in text
+
+
+def test_explain_kind_rebuilds_errors_from_an_outcome():
+    assert "An admin must run /mida connect again" in explain_kind("ReconnectNeeded", "Invalid key")
+    text = explain_kind("ExperimentConflict", "already serving", test_id=1234, action=Action.SERVE_WINNER, state=SERVING)
+    assert "already serving" in text and "/mida rollout 1234 <percent>" in text
+    text = explain_kind("UnknownExperiment", "Experiment not found", test_id=1234)
+    assert "#1234" in text and "Experiment not found" in text
+    assert explain_kind("MidaDown", "503") .startswith("Mida did not answer")
+    assert "before trying again" in explain_kind("MidaDown", "timeout", maybe_applied=True, test_id=1)
+    text = explain_kind("Superseded", "Mida answered: already serving", state=SERVING)
+    assert "changed in Mida" in text and "already serving" in text and "at 25 %" in text
+    assert explain_kind("SomethingNew", "internal details") == GENERIC
+    assert explain_kind(None, None) == GENERIC
+
+
+def test_every_bot_error_gets_its_own_sentence():
+    errors = [
+        bot.NotConnected(),
+        bot.NotAllowed("do that"),
+        bot.InvalidInput("f", "bad"),
+        bot.ReconnectNeeded("x"),
+        bot.Forbidden("x"),
+        bot.UnknownExperiment(1, "x"),
+        bot.ExperimentConflict(Action.SERVE_WINNER, "x", None),
+        bot.MidaRejected(400, "x"),
+        bot.MidaDown("x"),
+        bot.StoreUnavailable(),
+    ]
+    sentences = [explain(e) for e in errors]
+    assert GENERIC not in sentences
+    assert len(set(sentences)) == len(sentences)
