@@ -1,0 +1,69 @@
+"""The execution queue: a Redis Stream with one consumer group that every bot process reads.
+
+An approved request is executed from here, not from the coroutine that approved it, so a process
+that dies mid-way loses nothing: its unacknowledged entry is claimed by another process after
+`stale_after_ms` and reconciled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+JOBS_STREAM = "mida:jobs"
+GROUP = "executors"
+
+
+@dataclass(frozen=True)
+class Job:
+    entry_id: str
+    team_key: str
+    request_id: str
+    deliveries: int = 1
+
+
+class JobQueue:
+    def __init__(self, redis: aioredis.Redis, consumer: str, *, stale_after_ms: int = 60_000) -> None:
+        self._redis = redis
+        self._consumer = consumer
+        self._stale_after_ms = stale_after_ms
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._redis.xgroup_create(JOBS_STREAM, GROUP, id="0", mkstream=True)
+        except ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise
+
+    async def enqueue(self, team_key: str, request_id: str) -> str:
+        entry = await self._redis.xadd(
+            JOBS_STREAM, {"team": team_key, "request": request_id}, maxlen=100_000, approximate=True
+        )
+        return entry.decode() if isinstance(entry, bytes) else entry
+
+    async def next_batch(self, block_ms: int = 1000, count: int = 10) -> list[Job]:
+        """New entries for this consumer (blocks up to block_ms)."""
+        answer = await self._redis.xreadgroup(GROUP, self._consumer, {JOBS_STREAM: ">"}, count=count, block=block_ms)
+        return [_job(entry_id, fields) for _, entries in answer or [] for entry_id, fields in entries]
+
+    async def claim_stale(self, count: int = 10) -> list[Job]:
+        """Entries another consumer took but never acknowledged (it died, or hangs)."""
+        _, entries, *_ = await self._redis.xautoclaim(
+            JOBS_STREAM, GROUP, self._consumer, min_idle_time=self._stale_after_ms, start_id="0-0", count=count
+        )
+        return [_job(entry_id, fields, deliveries=2) for entry_id, fields in entries if fields]
+
+    async def ack(self, job: Job) -> None:
+        await self._redis.xack(JOBS_STREAM, GROUP, job.entry_id)
+        await self._redis.xdel(JOBS_STREAM, job.entry_id)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _job(entry_id: bytes | str, fields: dict, deliveries: int = 1) -> Job:
+    decoded = {_text(k): _text(v) for k, v in fields.items()}
+    return Job(_text(entry_id), decoded["team"], decoded["request"], deliveries)

@@ -1,0 +1,72 @@
+"""Redis key layout. Every key starts with `mida:`; every key of one workspace carries the
+workspace's Redis Cluster hash tag, `mida:{<team.key>}:...`, so multi-key scripts stay in one slot.
+
+Per workspace (T = TeamRef.key, e.g. "T123" or "E1:T123"):
+  mida:{T}:workspace                 string  connection record, API key Fernet-encrypted
+  mida:{T}:health                    hash    last Mida call: last_ok_at, last_error, last_error_at
+  mida:{T}:policy                    string  Policy JSON
+  mida:{T}:policy:channels           hash    channel id -> Policy JSON (overrides)
+  mida:{T}:draft:<id>                string  Draft JSON, with a TTL
+  mida:{T}:req:<id>                  hash    ChangeRequest (see store/requests.py)
+  mida:{T}:req:<id>:approvers        set     approver user ids of that request
+  mida:{T}:pending                   zset    pending request ids, score expires_at (+inf: none)
+  mida:{T}:audit                     stream  the audit log
+  mida:{T}:dedupe:<token>            string  replay-protection marker, with a TTL
+Global (hints only; the per-workspace records are the truth):
+  mida:expiry                        zset    "<T>|<request id>" -> expires_at
+  mida:executing                     zset    "<T>|<request id>" -> time it started executing
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from bot.domain import TeamRef
+
+PREFIX = "mida"
+EXPIRY_INDEX = f"{PREFIX}:expiry"
+EXECUTING_INDEX = f"{PREFIX}:executing"
+MEMBER_SEP = "|"
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def scope_key(scope: str, *parts: str) -> str:
+    """`mida:{<scope>}:<parts...>` for a hash-tag body given as text (a TeamRef.key or another scope)."""
+    if not scope or "{" in scope or "}" in scope:
+        raise ValueError("a key scope must be non-empty and contain no braces")
+    return ":".join((f"{PREFIX}:{{{scope}}}", *parts)) if parts else f"{PREFIX}:{{{scope}}}"
+
+
+def ws_key(team: TeamRef, *parts: str) -> str:
+    """`ws_key(TeamRef(team_id="T123"), "workspace")` -> "mida:{T123}:workspace"."""
+    return scope_key(team.key, *parts)
+
+
+def team_from_key(team_key: str) -> TeamRef:
+    """The inverse of TeamRef.key: "T123" or "E1:T123"."""
+    enterprise, sep, team_id = team_key.rpartition(":")
+    return TeamRef(team_id=team_id, enterprise_id=enterprise if sep else None)
+
+
+def index_member(team: TeamRef | str, request_id: str) -> str:
+    """A member of the global indexes: "<team key>|<request id>"."""
+    team_key = team.key if isinstance(team, TeamRef) else team
+    return f"{team_key}{MEMBER_SEP}{request_id}"
+
+
+def parse_index_member(member: bytes | str) -> tuple[str, str]:
+    text = member.decode() if isinstance(member, bytes) else member
+    team_key, _, request_id = text.partition(MEMBER_SEP)
+    return team_key, request_id
+
+
+def new_id() -> str:
+    """A url-safe random id (128 bits) for requests and drafts; safe inside Slack action values."""
+    return secrets.token_urlsafe(16)
+
+
+def is_valid_id(value: str) -> bool:
+    """Ids that may become part of a key (url-safe, at most 64 characters). Ids arriving from Slack
+    payloads are checked with this, so a crafted one cannot name another key."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
