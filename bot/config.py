@@ -81,23 +81,20 @@ class Settings(BaseSettings):
     def oauth_enabled(self) -> bool:
         return bool(self.SLACK_CLIENT_ID and self.SLACK_CLIENT_SECRET)
 
-    def require(self, *names: str) -> None:
-        """Stop with a message naming every missing setting and where to get it."""
-        missing = [n for n in names if not getattr(self, n)]
-        if missing:
-            lines = [f"  {n}: {WHERE_TO_GET.get(n, 'see README.md, Configuration')}" for n in missing]
-            raise ConfigError(
-                "Missing settings (put them in .env or the environment):\n" + "\n".join(lines)
+    def require(self, *names: str, token: bool = False) -> None:
+        """Stop with a message naming every missing setting and where to get it.
+        `token`: a bot token, or the OAuth client id and secret, is needed too."""
+        lines = [f"  {n}: {WHERE_TO_GET.get(n, 'see README.md, Configuration')}" for n in names if not getattr(self, n)]
+        if token and not (self.SLACK_BOT_TOKEN or self.oauth_enabled):
+            lines.append(
+                f"  SLACK_BOT_TOKEN: {WHERE_TO_GET['SLACK_BOT_TOKEN']}\n"
+                "    (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for a multi-workspace install)"
             )
+        if lines:
+            raise ConfigError("Missing settings (put them in .env or the environment):\n" + "\n".join(lines))
 
     def require_for_http(self) -> None:
-        self.require("SLACK_SIGNING_SECRET", "BOT_ENCRYPTION_KEYS", "PUBLIC_URL")
-        if not (self.SLACK_BOT_TOKEN or self.oauth_enabled):
-            raise ConfigError(
-                "Missing settings (put them in .env or the environment):\n"
-                f"  SLACK_BOT_TOKEN: {WHERE_TO_GET['SLACK_BOT_TOKEN']}\n"
-                "  (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for a multi-workspace install)"
-            )
+        self.require("SLACK_SIGNING_SECRET", "BOT_ENCRYPTION_KEYS", "PUBLIC_URL", token=True)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -200,6 +200,7 @@ class ChangeRequest(_Model):
     expires_at: float | None = None
     outcome: Outcome | None = None
     message_ts: str | None = None
+    response_url: str | None = None
     overrides: list[str] = Field(default_factory=list)
 
     @property
@@ -251,6 +252,9 @@ class Policy(_Model):
     expiry_hours: float = Field(default=24, gt=0, le=24 * 30)
     audit_channel: str | None = None
     bot_admins: list[str] = Field(default_factory=list)
+    # Guardrails checked before serving a winner; failing one asks for a reason.
+    min_days_running: int = Field(default=7, ge=0, le=365)
+    min_visitors_per_variant: int = Field(default=100, ge=0, le=10_000_000)
 
     def needs_approval(self, change: Change, evidence: Evidence) -> bool:
         if self.mode is ApprovalMode.OFF:
@@ -280,3 +284,23 @@ class Draft(_Model):
     rollout: float | None = None
     response_url: str | None = None
     view_id: str | None = None
+
+
+def parse_percent(text: str) -> float | None:
+    """'25', '25%', ' 12.5 % ' → the number; None unless it is a finite number in 0–100."""
+    cleaned = text.strip().removesuffix("%").strip()
+    if not cleaned or len(cleaned) > 12 or not all(c in "0123456789." for c in cleaned):
+        return None
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return None
+    return value if 0 <= value <= 100 else None
+
+
+def parse_test_id(text: str) -> int | None:
+    """'1234' or '#1234' → 1234; None for anything else."""
+    cleaned = text.strip().removeprefix("#")
+    if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned) > 12 or int(cleaned) == 0:
+        return None
+    return int(cleaned)

@@ -21,6 +21,10 @@ class NotAllowed(BotError):
         self.what = what
 
 
+class AdminOnly(NotAllowed):
+    """Only workspace admins, owners and bot admins may do this."""
+
+
 class InvalidInput(BotError):
     """A value typed by the person is wrong; `field` names the modal block it belongs to."""
 

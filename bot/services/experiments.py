@@ -1,0 +1,73 @@
+"""Reading experiments: the connected project, its experiments and their numbers."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.domain import Evidence, TeamRef, Workspace
+from bot.mida.client import MidaClient, MidaProject
+from bot.mida.errors import MidaError
+from bot.mida.models import Experiment, ExperimentResult, ReportPhase
+from bot.services.errors import NotConnected
+from bot.services.mida_errors import translate
+from bot.store.workspaces import WorkspaceStore
+
+# Enough to show the serving rollout of a page of experiments without flooding Mida.
+_ROLLOUT_LOOKUPS = 8
+
+
+class ExperimentService:
+    def __init__(self, workspaces: WorkspaceStore, mida: MidaClient) -> None:
+        self._workspaces = workspaces
+        self._mida = mida
+
+    async def workspace(self, team: TeamRef) -> Workspace:
+        ws = await self._workspaces.get(team)
+        if ws is None:
+            raise NotConnected()
+        return ws
+
+    def project(self, ws: Workspace) -> MidaProject:
+        return self._mida.project(ws.project_key, ws.region.value, ws.api_key)
+
+    async def list(self, team: TeamRef) -> tuple[Workspace, list[Experiment], dict[int, float | None]]:
+        """Experiments of the project and, for those serving, their rollout %."""
+        ws = await self.workspace(team)
+        project = self.project(ws)
+        try:
+            listing = await self._recorded(ws, project.list_experiments(limit=100))
+        except MidaError as err:
+            raise translate(err) from None
+        serving = [e for e in listing.experiments if e.is_serving][:_ROLLOUT_LOOKUPS]
+        results = await asyncio.gather(
+            *(project.get_result(e.test_id) for e in serving), return_exceptions=True
+        )
+        rollouts = {
+            e.test_id: (r.traffic_allocation if isinstance(r, ExperimentResult) else None)
+            for e, r in zip(serving, results)
+        }
+        return ws, listing.experiments, rollouts
+
+    async def result(
+        self, team: TeamRef, test_id: int, phase: ReportPhase | None = None
+    ) -> tuple[Workspace, ExperimentResult]:
+        ws = await self.workspace(team)
+        try:
+            result = await self._recorded(ws, self.project(ws).get_result(test_id, phase))
+        except MidaError as err:
+            raise translate(err, test_id=test_id) from None
+        return ws, result
+
+    async def evidence(self, ws: Workspace, test_id: int) -> Evidence:
+        """The experiment as it is now, for a decision or a read-back. Raises MidaError."""
+        return Evidence.from_result(await self._recorded(ws, self.project(ws).get_result(test_id)))
+
+    async def _recorded(self, ws: Workspace, call):  # type: ignore[no-untyped-def]
+        """Await a Mida call and keep the connection's health for the status views."""
+        try:
+            value = await call
+        except MidaError as err:
+            await self._workspaces.record_call(ws.team, ok=False, error=f"{type(err).__name__}: {err.message}")
+            raise
+        await self._workspaces.record_call(ws.team, ok=True, error=None)
+        return value

@@ -1,0 +1,90 @@
+"""The approval policy and guardrail thresholds, changed by admins and recorded in the audit log."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import ValidationError
+
+from bot.domain import ApprovalMode, AuditEntry, AuditEvent, Person, Policy, TeamRef
+from bot.services.access import Access
+from bot.services.errors import AdminOnly, InvalidInput
+from bot.store.audit import AuditLog
+from bot.store.policies import PolicyStore
+
+_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,20}$")
+
+
+class SettingsService:
+    def __init__(self, policies: PolicyStore, access: Access, audit: AuditLog) -> None:
+        self._policies = policies
+        self._access = access
+        self._audit = audit
+
+    async def save(
+        self,
+        team: TeamRef,
+        person: Person,
+        *,
+        mode: str | None,
+        approvers: list[str],
+        approver_group: str | None,
+        approvals_needed: str | None,
+        expiry_hours: str | None,
+        audit_channel: str | None,
+        bot_admins: list[str],
+        channel_id: str | None,
+    ) -> Policy:
+        """Validate and store; `channel_id` set means an override for that channel only."""
+        if not await self._access.is_admin(team, person.user_id):
+            raise AdminOnly("change this workspace's approval settings")
+        try:
+            chosen_mode = ApprovalMode(mode or "")
+        except ValueError:
+            raise InvalidInput("policy_mode", "Choose when approval is required.") from None
+        group = (approver_group or "").strip() or None
+        if group is not None and not _GROUP_ID.match(group):
+            raise InvalidInput("approver_group", "Enter a user group id like S0123ABCD, or leave it empty.")
+        try:
+            needed = int((approvals_needed or "1").strip())
+        except ValueError:
+            raise InvalidInput("approvals_needed", "Choose from 1 to 5 approvals.") from None
+        if not 1 <= needed <= 5:
+            raise InvalidInput("approvals_needed", "Choose from 1 to 5 approvals.")
+        try:
+            hours = float((expiry_hours or "24").strip())
+        except ValueError:
+            raise InvalidInput("expiry_hours", "Enter the number of hours a request stays open, e.g. 24.") from None
+        if not 0 < hours <= 720 or hours != hours:
+            raise InvalidInput("expiry_hours", "Enter a number of hours from 1 to 720.")
+
+        current = await self._policies.get(team)
+        try:
+            policy = current.model_copy(
+                update={
+                    "mode": chosen_mode,
+                    "approvers": sorted(set(approvers)),
+                    "approver_group": group,
+                    "approvals_needed": needed,
+                    "expiry_hours": hours,
+                    "audit_channel": audit_channel or None,
+                    "bot_admins": sorted(set(bot_admins)),
+                }
+            )
+            policy = Policy.model_validate(policy.model_dump())
+        except ValidationError:
+            raise InvalidInput("policy_mode", "These settings do not fit together; check them.") from None
+
+        if channel_id:
+            await self._policies.save_channel(team, channel_id, policy)
+        else:
+            await self._policies.save(team, policy)
+        await self._audit.append(
+            team,
+            AuditEntry(
+                event=AuditEvent.SETTINGS_CHANGED,
+                actor=person,
+                detail={"channel": channel_id, "policy": policy.model_dump(mode="json")},
+            ),
+        )
+        return policy

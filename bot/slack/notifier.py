@@ -1,0 +1,143 @@
+"""`Notifier` over Slack: one card per request, kept up to date in place.
+
+Several processes may report on the same request at once (the listener that accepted it, the
+worker that executed it, the sweeper that expired it). A short per-request lock in Redis makes
+them take turns, and each turn renders the request as Redis has it now, so the card never goes
+back to an older state and is posted once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import httpx
+import redis.asyncio as aioredis
+from slack_sdk.errors import SlackApiError
+
+from bot.config import Settings
+from bot.domain import ChangeRequest, RequestStatus
+from bot.slack.clients import SlackClients
+from bot.store.keys import ws_key
+from bot.store.policies import PolicyStore
+from bot.store.requests import RequestStore
+from bot.views.cards import request_card, requester_notice, thread_reply
+from bot.views.format import Links
+from bot.web.links import LinkSigner
+
+log = logging.getLogger(__name__)
+
+_LOCK_MS = 15_000
+_NOT_IN_CHANNEL = {"not_in_channel", "channel_not_found", "is_archived"}
+
+
+def dashboard_url(settings: Settings, project_key: str) -> str:
+    return settings.MIDA_DASHBOARD_URL.format(project_key=project_key)
+
+
+class SlackNotifier:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: aioredis.Redis,
+        clients: SlackClients,
+        requests: RequestStore,
+        policies: PolicyStore,
+        links: LinkSigner,
+    ) -> None:
+        self._settings = settings
+        self._redis = redis
+        self._clients = clients
+        self._requests = requests
+        self._policies = policies
+        self._links = links
+
+    def links_for(self, request: ChangeRequest) -> Links:
+        return Links(
+            results_url=self._links.results_url(request.team, request.change.test_id),
+            dashboard_url=dashboard_url(self._settings, request.project_key),
+        )
+
+    async def request_updated(self, request: ChangeRequest) -> None:
+        lock = ws_key(request.team, "request", request.id, "card-lock")
+        token = str(time.time_ns())
+        for _ in range(_LOCK_MS // 50):
+            if await self._redis.set(lock, token, nx=True, px=_LOCK_MS):
+                break
+            await asyncio.sleep(0.05)
+        try:
+            current = await self._requests.get(request.team, request.id)
+            if current is not None:
+                await self._show(current)
+        finally:
+            if (await self._redis.get(lock) or b"").decode() == token:
+                await self._redis.delete(lock)
+
+    async def _show(self, request: ChangeRequest) -> None:
+        client = await self._clients.for_team(request.team)
+        links = self.links_for(request)
+        text, blocks = request_card(request, links, time.time())
+        if request.message_ts is None:
+            try:
+                answer = await client.chat_postMessage(channel=request.channel_id, text=text, blocks=blocks)
+            except SlackApiError as err:
+                if err.response.get("error") not in _NOT_IN_CHANNEL:
+                    raise
+                await self._fall_back_to_response_url(request, text, blocks)
+                return
+            await self._requests.set_message(request.team, request.id, answer["ts"])
+            request = request.model_copy(update={"message_ts": answer["ts"]})
+        else:
+            await client.chat_update(channel=request.channel_id, ts=request.message_ts, text=text, blocks=blocks)
+
+        if request.status.is_final and await self._first_time_final(request):
+            await self._finish(request, links)
+
+    async def _first_time_final(self, request: ChangeRequest) -> bool:
+        key = ws_key(request.team, "request", request.id, "final-notified")
+        return bool(await self._redis.set(key, b"1", nx=True, ex=30 * 24 * 3600))
+
+    async def _finish(self, request: ChangeRequest, links: Links) -> None:
+        """The thread reply, the requester's notice, and the audit channel's copy."""
+        client = await self._clients.for_team(request.team)
+        reply_text, reply_blocks = thread_reply(request, links)
+        if request.message_ts:
+            await client.chat_postMessage(
+                channel=request.channel_id, thread_ts=request.message_ts, text=reply_text, blocks=reply_blocks
+            )
+        # The requester waited on others; when nobody else was involved they already know.
+        if request.approvals_needed and request.status is not RequestStatus.CANCELLED:
+            try:
+                await client.chat_postEphemeral(
+                    channel=request.channel_id,
+                    user=request.requester.user_id,
+                    text=requester_notice(request, links),
+                )
+            except SlackApiError as err:
+                log.info("requester notice not delivered", extra={"error": err.response.get("error")})
+        policy = await self._policies.get(request.team, request.channel_id)
+        if policy.audit_channel and policy.audit_channel != request.channel_id:
+            text, blocks = request_card(request, links, time.time())
+            try:
+                await client.chat_postMessage(channel=policy.audit_channel, text=text, blocks=blocks)
+            except SlackApiError as err:
+                log.warning("audit channel copy not posted", extra={"error": err.response.get("error")})
+
+    async def _fall_back_to_response_url(self, request: ChangeRequest, text: str, blocks: list[dict]) -> None:
+        """The bot is not in the channel: answer through the slash command's response URL instead,
+        and ask for an invitation so the card can be kept up to date."""
+        invite = {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": ":information_source: Invite the bot to this channel (`/invite @Mida`) so it can keep this card up to date."}
+            ],
+        }
+        if not request.response_url:
+            log.warning("card not posted: bot not in channel and no response URL", extra={"request": request.id})
+            return
+        async with httpx.AsyncClient(timeout=10) as http:
+            await http.post(
+                request.response_url,
+                json={"response_type": "in_channel", "text": text, "blocks": [*blocks, invite][:50]},
+            )

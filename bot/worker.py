@@ -1,0 +1,83 @@
+"""The background loop every bot process runs: execute queued changes, take over the ones a dead
+process left behind, and expire requests nobody answered."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.services.changes import ChangeService, ExecutionDeferred
+from bot.store.jobs import Job, JobQueue
+from bot.store.keys import team_from_key
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(
+        self,
+        jobs: JobQueue,
+        changes: ChangeService,
+        *,
+        sweep_every: float = 5.0,
+        block_ms: int = 1000,
+    ) -> None:
+        self._jobs = jobs
+        self._changes = changes
+        self._sweep_every = sweep_every
+        self._block_ms = block_ms
+        self._stopping = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        last_sweep = 0.0
+        while not self._stopping.is_set():
+            try:
+                await self._jobs.ensure_group()
+                if time.monotonic() - last_sweep >= self._sweep_every:
+                    last_sweep = time.monotonic()
+                    await self._changes.expire_due()
+                    for job in await self._jobs.claim_stale():
+                        self._start(job, recovering=True)
+                for job in await self._jobs.next_batch(block_ms=self._block_ms):
+                    self._start(job, recovering=False)
+            except asyncio.CancelledError:
+                raise
+            except (RedisConnectionError, RedisTimeoutError, OSError) as err:
+                log.warning("worker cannot reach Redis; retrying", extra={"error": type(err).__name__})
+                await self._pause(1.0)
+            except Exception:
+                log.exception("worker loop failed; retrying")
+                await self._pause(1.0)
+
+    def _start(self, job: Job, *, recovering: bool) -> None:
+        # Jobs run concurrently so one slow Mida call does not hold up other workspaces.
+        task = asyncio.create_task(self._execute(job, recovering=recovering))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _execute(self, job: Job, *, recovering: bool) -> None:
+        try:
+            await self._changes.execute(team_from_key(job.team_key), job.request_id, recovering=recovering)
+        except ExecutionDeferred:
+            log.info("execution deferred; another attempt later", extra={"request": job.request_id})
+            return
+        except Exception:
+            log.exception("execution failed; it will be retried", extra={"request": job.request_id})
+            return
+        await self._jobs.ack(job)
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._running:
+            await asyncio.wait(self._running, timeout=30)
