@@ -1,0 +1,118 @@
+"""`mida-slack serve | socket | sandbox | keygen` (also `python -m bot ...`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+def _port(value: int | None) -> int:
+    if value is not None:
+        return value
+    raw = os.environ.get("PORT", "3000")
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"Bad settings:\n  PORT: {raw!r} is not a port number")
+    return int(raw)
+
+
+def _register_secrets(settings: Settings) -> None:
+    from bot.logs import SECRETS
+
+    for secret in (settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET, settings.SLACK_CLIENT_SECRET,
+                   settings.SLACK_APP_TOKEN, settings.BOT_ENCRYPTION_KEYS):
+        if secret is not None:
+            SECRETS.add(secret.get_secret_value())
+    for key in settings.encryption_keys:
+        SECRETS.add(key)
+
+
+def serve(port: int | None) -> None:
+    from aiohttp import web
+
+    from bot.logs import configure_logging
+    from bot.server import build_web_app
+
+    settings = load_settings()
+    settings.require_for_http()
+    configure_logging(settings.LOG_LEVEL)
+    _register_secrets(settings)
+    web.run_app(build_web_app(settings), port=_port(port), print=lambda *_: None, access_log=None)
+
+
+def socket_mode() -> None:
+    from aiohttp import web
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.app import create_app
+    from bot.deps import DEPS
+    from bot.logs import configure_logging
+    from bot.server import build_web_app
+
+    settings = load_settings()
+    settings.require("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "BOT_ENCRYPTION_KEYS")
+    configure_logging(settings.LOG_LEVEL)
+    _register_secrets(settings)
+
+    async def main() -> None:
+        # The web server still runs for health checks and the results pages.
+        web_app = build_web_app(settings)
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, port=_port(None)).start()
+        bolt = create_app(settings, web_app[DEPS], request_verification_enabled=False)
+        handler = AsyncSocketModeHandler(bolt, settings.SLACK_APP_TOKEN.get_secret_value())  # type: ignore[union-attr]
+        try:
+            await handler.start_async()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def sandbox(host: str, port: int) -> None:
+    from bot.mida.sandbox import run_sandbox
+
+    run_sandbox(host=host, port=port)
+
+
+def keygen() -> None:
+    from bot.store.crypto import SecretBox
+
+    print(SecretBox.generate_key())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mida-slack", description="Act on Mida A/B tests from Slack.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="HTTP mode: Slack requests at POST /slack/events")
+    p_serve.add_argument("--port", type=int, help="default: $PORT, else 3000")
+    sub.add_parser("socket", help="Socket Mode (needs SLACK_APP_TOKEN)")
+    p_sandbox = sub.add_parser("sandbox", help="a local Mida API to try the bot safely")
+    p_sandbox.add_argument("--port", type=int, default=8765)
+    p_sandbox.add_argument("--host", default="127.0.0.1")
+    sub.add_parser("keygen", help="print a new key for BOT_ENCRYPTION_KEYS")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "serve":
+            serve(args.port)
+        elif args.command == "socket":
+            socket_mode()
+        elif args.command == "sandbox":
+            sandbox(args.host, args.port)
+        else:
+            keygen()
+    except ConfigError as err:
+        print(f"mida-slack: cannot start.\n{err}\nSee README.md → Configuration.", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""`create_app(settings, deps)`: the Bolt app with every listener registered. No module-level app."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from redis.exceptions import RedisError
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+
+from bot.config import Settings
+from bot.deps import Deps
+from bot.listeners import register_listeners
+from bot.services.errors import BotError, StoreUnavailable
+from bot.slack.ack_runner import install_fast_ack
+from bot.slack.clients import web_client
+from bot.views import messages, modals
+from bot.views.errors import explain
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, deps: Deps, **bolt_options: Any) -> AsyncApp:
+    token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else None
+    signing_secret = settings.SLACK_SIGNING_SECRET.get_secret_value() if settings.SLACK_SIGNING_SECRET else None
+    app = AsyncApp(
+        name="mida-slack",
+        logger=logging.getLogger("bot.bolt"),
+        signing_secret=signing_secret,
+        client=web_client(settings, token),  # carries the token, and SLACK_API_URL
+        **bolt_options,
+    )
+    install_fast_ack(app)  # answer Slack as soon as a listener acks, not on Bolt's 10 ms poll
+
+    async def inject_deps(context: dict, next: Any) -> None:
+        context["deps"] = deps
+        await next()
+
+    app.middleware(inject_deps)
+    app.error(handle_listener_error)
+    register_listeners(app)
+    return app
+
+
+async def handle_listener_error(
+    error: Exception, body: dict, response: BoltResponse | None, respond: Any
+) -> BoltResponse | None:
+    """The last word when a listener fails: the person hears what happened, never a traceback.
+    Redis being down becomes "temporarily unavailable, nothing was changed"."""
+    err: Exception = StoreUnavailable() if isinstance(error, RedisError | ConnectionError) else error
+    if not isinstance(err, BotError):
+        log.error("listener failed", exc_info=error, extra={"type": body.get("type") or "command"})
+    text = explain(err)
+    if response is not None:  # not acknowledged yet: answer in the acknowledgement
+        if body.get("type") == "view_submission":
+            view = modals.message_modal("Nothing was changed", text)
+            return BoltResponse(status=200, body=json.dumps({"response_action": "update", "view": view}))
+        if body.get("type") == "block_actions":
+            return BoltResponse(status=200, body="")
+        fallback, blocks = messages.error_message(err) if isinstance(err, BotError) else (text, [])
+        return BoltResponse(
+            status=200,
+            body=json.dumps({"response_type": "ephemeral", "text": fallback, "blocks": blocks}),
+            headers={"content-type": ["application/json"]},
+        )
+    if respond is not None and (body.get("response_url") or body.get("response_urls")):
+        try:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+        except Exception:  # the person is already gone; the log line above is what remains
+            log.warning("could not tell the person about a failure")
+    return None

@@ -1,0 +1,9 @@
+from slack_bolt.async_app import AsyncApp
+
+from bot.listeners import actions, commands, views
+
+
+def register_listeners(app: AsyncApp) -> None:
+    commands.register(app)
+    actions.register(app)
+    views.register(app)

@@ -1,0 +1,16 @@
+from slack_bolt.async_app import AsyncApp
+
+from bot.listeners.actions.modal_inputs import handle_variant_select
+from bot.listeners.actions.request_buttons import handle_approve, handle_cancel, handle_reject
+from bot.listeners.actions.results_buttons import handle_link_button, handle_post_deploy_results
+from bot.views import ids
+
+
+def register(app: AsyncApp) -> None:
+    app.action(ids.APPROVE)(handle_approve)
+    app.action(ids.REJECT)(handle_reject)
+    app.action(ids.CANCEL)(handle_cancel)
+    app.action(ids.VARIANT_SELECT)(handle_variant_select)
+    app.action(ids.POST_DEPLOY_RESULTS)(handle_post_deploy_results)
+    app.action(ids.OPEN_RESULTS_PAGE)(handle_link_button)
+    app.action(ids.OPEN_IN_MIDA)(handle_link_button)

@@ -1,0 +1,37 @@
+"""Buttons that show numbers: the post-deploy results, privately, without leaving Slack."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncAck, AsyncRespond
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.deps import Deps
+from bot.domain import parse_test_id
+from bot.listeners.context import team_of
+from bot.mida.models import ReportPhase
+from bot.services.errors import BotError
+from bot.slack.notifier import dashboard_url
+from bot.views import messages
+from bot.views.format import Links
+
+
+async def handle_post_deploy_results(
+    ack: AsyncAck, body: dict, respond: AsyncRespond, context: AsyncBoltContext, deps: Deps
+) -> None:
+    await ack()
+    team = team_of(body, context)
+    test_id = parse_test_id(body["actions"][0].get("value") or "")
+    try:
+        if test_id is None:
+            raise BotError("no experiment on this button")
+        ws, result = await deps.experiments.result(team, test_id, ReportPhase.POST_DEPLOY)
+        links = Links(results_url=deps.links.results_url(team, test_id), dashboard_url=dashboard_url(deps.settings, ws.project_key))
+        text, blocks = messages.results_message(result, ReportPhase.POST_DEPLOY, links)
+    except BotError as err:
+        text, blocks = messages.error_message(err)
+    await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+
+async def handle_link_button(ack: AsyncAck) -> None:
+    """Link buttons open their URL in the browser; Slack still sends the click, which needs an ack."""
+    await ack()
