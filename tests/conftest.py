@@ -3,9 +3,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import redis as sync_redis
 import redis.asyncio as aioredis
 
+from tests.support.bot_server import SIGNING_SECRET, InProcessBot, bot_env
 from tests.support.redis_server import redis_for_tests
+from tests.support.sandbox import mida_sandbox  # noqa: F401  (fixture)
+from tests.support.slack_api import slack_api  # noqa: F401  (fixture)
+from tests.support.slack_requests import BotClient
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +26,28 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.flushdb()
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+def clean_redis(redis_url: str) -> Iterator[sync_redis.Redis]:
+    """A sync client on the test database, emptied before each test (for sync e2e tests)."""
+    client = sync_redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def bot(clean_redis, redis_url, slack_api, mida_sandbox) -> Iterator[InProcessBot]:  # noqa: F811
+    """The bot's web app on a loopback port, wired to the Slack stand-in, the Mida sandbox and Redis."""
+    server = InProcessBot(
+        bot_env(redis_url=redis_url, slack_api_url=slack_api.api_url, mida_api_url=mida_sandbox.api_url)
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def slack(bot, slack_api) -> BotClient:  # noqa: F811
+    """Sends requests to the bot signed as Slack signs them."""
+    return BotClient(bot.url, SIGNING_SECRET, response_url=slack_api.response_url("cmd"))

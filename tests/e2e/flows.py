@@ -1,0 +1,79 @@
+"""Conversations with the bot, as a person in Slack would have them, for the end-to-end tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.views import ids
+from tests.support.sandbox import API_KEY, PROJECT_KEY
+from tests.support.slack_api import SlackStandIn
+from tests.support.slack_requests import BotClient, plain, select
+
+ADMIN = "U_ADMIN"
+ALICE = "U_ALICE"
+BOB = "U_BOB"
+CAROL = "U_CAROL"
+TEAM = "T0001"
+CHANNEL = "C0001"
+
+
+def people(slack_api: SlackStandIn) -> None:
+    slack_api.set_user(ADMIN, team_id=TEAM, is_admin=True, name="admin")
+    for user in (ALICE, BOB, CAROL):
+        slack_api.set_user(user, team_id=TEAM, name=user.lower())
+
+
+def connect(
+    slack: BotClient,
+    slack_api: SlackStandIn,
+    *,
+    user: str = ADMIN,
+    project_key: str = PROJECT_KEY,
+    api_key: str = API_KEY,
+    region: str = "us",
+) -> Any:
+    """Run /mida connect and submit the modal; returns the submission's HTTP response."""
+    people(slack_api)
+    opened = len(slack_api.calls("views.open"))
+    assert slack.command("connect", user_id=user).status_code == 200
+    view = slack_api.wait_for("views.open", count=opened + 1)[-1]["view"]
+    assert view["callback_id"] == ids.CONNECT_MODAL
+    return slack.submit(
+        ids.CONNECT_MODAL,
+        {ids.PROJECT_KEY: plain(project_key), ids.API_KEY: plain(api_key), ids.REGION: select(region)},
+        user_id=user,
+    )
+
+
+def set_policy_off(bot: Any) -> None:
+    """No approvals: changes run as soon as they are confirmed (the serving slice on its own)."""
+    from bot.domain import ApprovalMode, Policy, TeamRef
+
+    bot.run(bot.deps.policies.save(TeamRef(team_id=TEAM), Policy(mode=ApprovalMode.OFF)))
+
+
+def open_change_modal(slack: BotClient, slack_api: SlackStandIn, text: str, *, user: str = ALICE) -> dict:
+    """Send a /mida command that opens the confirm modal; return the modal once filled in."""
+    updates = len(slack_api.calls("views.update"))
+    assert slack.command(text, user_id=user, channel_id=CHANNEL).status_code == 200
+    opened = slack_api.wait_for("views.open")[-1]
+    assert opened["view"]["callback_id"] == ids.CHANGE_MODAL
+    call = slack_api.wait_for("views.update", count=updates + 1)[-1]
+    return slack_api.view(call["view_id"])
+
+
+def submit_change(
+    slack: BotClient,
+    view: dict,
+    *,
+    user: str = ALICE,
+    variant: str | None = None,
+    rollout: str | None = None,
+    reason: str = "",
+) -> Any:
+    values: dict[str, Any] = {ids.REASON: plain(reason)}
+    if variant is not None:
+        values[ids.VARIANT] = {ids.VARIANT_SELECT: select(variant)}
+    if rollout is not None:
+        values[ids.ROLLOUT] = plain(rollout)
+    return slack.submit(ids.CHANGE_MODAL, values, user_id=user, view=view)

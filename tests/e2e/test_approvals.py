@@ -1,0 +1,194 @@
+"""Approvals in the channel, over real HTTP: the card, who may click, exactly one execution."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import time
+
+import pytest
+
+from bot.domain import Policy, TeamRef
+from bot.views import ids
+from tests.e2e.flows import ALICE, BOB, CAROL, CHANNEL, TEAM, connect, open_change_modal, submit_change
+from tests.support.bot_server import InProcessBot, SIGNING_SECRET
+from tests.support.slack_requests import BotClient, plain
+
+
+@pytest.fixture
+def connected(bot, slack, slack_api, mida_sandbox):
+    assert connect(slack, slack_api).status_code == 200
+    mida_sandbox.clear_requests()
+    slack_api.clear()
+    return bot
+
+
+def set_policy(bot, **fields) -> None:
+    bot.run(bot.deps.policies.save(TeamRef(team_id=TEAM), Policy(**fields)))
+
+
+def request_card(slack_api) -> tuple[str, dict]:
+    """The approval card posted in the channel, and the request id its buttons carry."""
+    post = slack_api.wait_for("chat.postMessage", predicate=lambda c: c["channel"] == CHANNEL)[-1]
+    buttons = next(b for b in post["blocks"] if b.get("block_id") == ids.REQUEST_ACTIONS)
+    values = {e["action_id"]: e["value"] for e in buttons["elements"]}
+    assert set(values) == {ids.APPROVE, ids.REJECT, ids.CANCEL}
+    assert len(set(values.values())) == 1  # every button carries only the request id
+    return next(iter(values.values())), post
+
+
+def click(slack, action_id, request_id, user, ts, team=TEAM):
+    return slack.action(action_id, request_id, user_id=user, team_id=team, channel_id=CHANNEL, message_ts=ts)
+
+
+def audit_events(clean_redis) -> list[str]:
+    return [f[b"event"].decode() for _, f in clean_redis.xrange(f"mida:{{{TEAM}}}:audit".encode())]
+
+
+def serve_writes(mida_sandbox) -> list[dict]:
+    return [w for w in mida_sandbox.writes() if w["path"].endswith("/serve-winner")]
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def request_serve(slack, slack_api, reason="Variant 1 wins by 25 %"):
+    view = open_change_modal(slack, slack_api, "serve-winner 1234 1 25", user=ALICE)
+    assert "errors" not in submit_change(slack, view, variant="1", rollout="25", reason=reason).text
+    return request_card(slack_api)
+
+
+def test_a_colleague_approves_and_the_winner_is_served_once(connected, slack, slack_api, mida_sandbox, clean_redis):
+    request_id, post = request_serve(slack, slack_api)
+    card = json.dumps(post.params, ensure_ascii=False)
+    assert f"<@{ALICE}>" in card and "Variant 1 wins by 25 %" in card
+    assert "1,480" in card  # the evidence as it was
+    assert "0 of 1" in card or "0/1" in card
+    assert serve_writes(mida_sandbox) == []
+
+    # Alice may not approve her own request; Carol's approval is the one that counts.
+    assert click(slack, ids.APPROVE, request_id, ALICE, post["ts"] if "ts" in post.params else None).status_code == 200
+    own = slack_api.wait_for_response("cmd")[-1]
+    assert "your approval does not count" in own["text"]
+    assert serve_writes(mida_sandbox) == []
+
+    click(slack, ids.APPROVE, request_id, CAROL, None)
+    wait_until(lambda: len(serve_writes(mida_sandbox)) == 1)
+    done = slack_api.wait_for(
+        "chat.update", predicate=lambda c: ids.REQUEST_ACTIONS not in json.dumps(c.params) and "succeeded" in json.dumps(c.params).lower()
+    )[-1]
+    text = json.dumps(done.params, ensure_ascii=False)
+    assert f"<@{CAROL}>" in text and "/results/" in text and "app.mida.test" in text
+    thread = slack_api.wait_for("chat.postMessage", predicate=lambda c: c.get("thread_ts"))[-1]
+    assert thread["channel"] == CHANNEL
+    notice = slack_api.wait_for("chat.postEphemeral", predicate=lambda c: c["user"] == ALICE)[-1]
+    assert notice["text"]
+    wait_until(lambda: audit_events(clean_redis)[-3:] == ["requested", "approved", "executed"])
+
+    # A late click on the finished card explains and changes nothing.
+    click(slack, ids.APPROVE, request_id, BOB, None)
+    late = slack_api.wait_for_response("cmd", count=2)[-1]
+    assert "already" in late["text"]
+    time.sleep(0.3)
+    assert len(serve_writes(mida_sandbox)) == 1
+
+
+def test_reject_with_a_reason(connected, slack, slack_api, mida_sandbox, clean_redis):
+    request_id, _ = request_serve(slack, slack_api)
+    click(slack, ids.REJECT, request_id, BOB, None)
+    modal = slack_api.wait_for("views.open", count=2)[-1]["view"]
+    assert modal["callback_id"] == ids.REJECT_MODAL and modal["private_metadata"] == request_id
+    slack.submit(ids.REJECT_MODAL, {ids.REJECT_REASON: plain("Wait for the holiday traffic")}, user_id=BOB, view=modal)
+    slack_api.wait_for("chat.update", predicate=lambda c: "Wait for the holiday traffic" in json.dumps(c.params))
+    wait_until(lambda: audit_events(clean_redis)[-1] == "rejected")
+    click(slack, ids.APPROVE, request_id, CAROL, None)
+    time.sleep(0.3)
+    assert serve_writes(mida_sandbox) == []
+
+
+def test_only_the_requester_can_cancel(connected, slack, slack_api, mida_sandbox, clean_redis):
+    request_id, _ = request_serve(slack, slack_api)
+    click(slack, ids.CANCEL, request_id, BOB, None)
+    assert "Only" in slack_api.wait_for_response("cmd")[-1]["text"]
+    click(slack, ids.CANCEL, request_id, ALICE, None)
+    slack_api.wait_for("chat.update", predicate=lambda c: "cancel" in json.dumps(c.params).lower())
+    wait_until(lambda: audit_events(clean_redis)[-1] == "cancelled")
+    assert serve_writes(mida_sandbox) == []
+
+
+def test_named_approvers_only(connected, slack, slack_api, mida_sandbox):
+    set_policy(connected, approvers=[CAROL])
+    request_id, _ = request_serve(slack, slack_api)
+    click(slack, ids.APPROVE, request_id, BOB, None)
+    assert "not one of the approvers" in slack_api.wait_for_response("cmd")[-1]["text"]
+    time.sleep(0.2)
+    assert serve_writes(mida_sandbox) == []
+    click(slack, ids.APPROVE, request_id, CAROL, None)
+    wait_until(lambda: len(serve_writes(mida_sandbox)) == 1)
+
+
+def test_a_request_expires_even_if_nobody_clicks(connected, slack, slack_api, mida_sandbox, clean_redis):
+    set_policy(connected, expiry_hours=1 / 3600)  # one second
+    request_id, _ = request_serve(slack, slack_api)
+    slack_api.wait_for("chat.update", predicate=lambda c: "expired" in json.dumps(c.params).lower(), timeout=15)
+    wait_until(lambda: audit_events(clean_redis)[-1] == "expired")
+    click(slack, ids.APPROVE, request_id, BOB, None)
+    assert "expired" in slack_api.wait_for_response("cmd")[-1]["text"]
+    assert serve_writes(mida_sandbox) == []
+
+
+def test_a_request_id_from_another_workspace_is_refused(connected, slack, slack_api, mida_sandbox):
+    request_id, _ = request_serve(slack, slack_api)
+    slack_api.set_user("U_EVE", team_id="T0002")
+    slack.action(ids.APPROVE, request_id, user_id="U_EVE", team_id="T0002", channel_id="C0002")
+    assert "not known in this workspace" in slack_api.wait_for_response("cmd")[-1]["text"]
+    time.sleep(0.2)
+    assert serve_writes(mida_sandbox) == []
+
+
+def test_stop_serving_needs_no_approval_under_the_default_policy(connected, slack, slack_api, mida_sandbox):
+    view = open_change_modal(slack, slack_api, "stop-serving 1237")
+    submit_change(slack, view, reason="Done")
+    wait_until(lambda: any(w["path"].endswith("/stop-serving") for w in mida_sandbox.writes()))
+
+
+def test_a_change_made_in_mida_meanwhile_supersedes_the_request(connected, slack, slack_api, mida_sandbox, clean_redis):
+    request_id, _ = request_serve(slack, slack_api)
+    mida_sandbox.set_experiment(1234, serving_variant_id="1", traffic_allocation=80)
+    click(slack, ids.APPROVE, request_id, BOB, None)
+    slack_api.wait_for("chat.update", predicate=lambda c: "superseded" in json.dumps(c.params).lower())
+    wait_until(lambda: audit_events(clean_redis)[-1] == "superseded")
+    assert serve_writes(mida_sandbox) == []
+
+
+def test_twenty_concurrent_approvals_on_two_processes_make_one_mida_write(
+    connected, slack, slack_api, mida_sandbox, redis_url, clean_redis
+):
+    set_policy(connected, approvals_needed=3)
+    request_id, _ = request_serve(slack, slack_api)
+    approvers = [f"U_APPROVER{i:02d}" for i in range(20)]
+    for user in approvers:
+        slack_api.set_user(user, team_id=TEAM)
+
+    second = InProcessBot(dict(connected.env)).start()
+    try:
+        clients = [slack, BotClient(second.url, SIGNING_SECRET, response_url=slack_api.response_url("cmd"))]
+        # Each approver clicks on one process, and Slack delivers some clicks twice, to the other.
+        jobs = [(clients[i % 2], user) for i, user in enumerate(approvers)]
+        jobs += [(clients[(i + 1) % 2], user) for i, user in enumerate(approvers[:8])]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            statuses = list(pool.map(lambda job: click(job[0], ids.APPROVE, request_id, job[1], None).status_code, jobs))
+        assert statuses == [200] * len(jobs)
+        wait_until(lambda: audit_events(clean_redis)[-1:] == ["executed"], timeout=15)
+        time.sleep(1.0)  # room for a second execution to show itself, if there were one
+        assert len(serve_writes(mida_sandbox)) == 1
+        events = audit_events(clean_redis)
+        assert events.count("approved") == 3 and events.count("executed") == 1
+    finally:
+        second.stop()
