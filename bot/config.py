@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     BOT_ENCRYPTION_KEYS: SecretStr | None = None
     PUBLIC_URL: str | None = None
     LOG_LEVEL: str = Field(default="INFO")
+    # Timings of the execution queue and the Mida client. The defaults are for production; the fault
+    # tests shorten them. A queued change is taken over from a process that has not touched it for
+    # MIDA_JOB_STALE_AFTER_MS (a running job is touched every third of that, so only a dead or frozen
+    # process loses it); the queue is swept for such jobs and expired requests every
+    # MIDA_WORKER_SWEEP_SECONDS. One Mida call waits at most MIDA_READ_TIMEOUT_SECONDS for an answer
+    # and MIDA_TOTAL_TIMEOUT_SECONDS in all (retries included).
+    MIDA_JOB_STALE_AFTER_MS: int = Field(default=60_000, ge=100)
+    MIDA_WORKER_SWEEP_SECONDS: float = Field(default=5.0, gt=0)
+    MIDA_READ_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    MIDA_TOTAL_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0)
 
     @field_validator("SLACK_API_URL")
     @classmethod

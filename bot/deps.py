@@ -10,11 +10,12 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from bot.config import Settings
-from bot.mida.client import MidaClient
+from bot.mida.client import MidaClient, Timeouts
 from bot.services.access import Access
 from bot.services.changes import ChangeService
 from bot.services.connect import ConnectService
 from bot.services.experiments import ExperimentService
+from bot.services.followups import FollowupService
 from bot.services.guardrails import Guardrails
 from bot.services.settings import SettingsService
 from bot.slack.clients import SlackClients
@@ -24,6 +25,7 @@ from bot.store.audit import AuditLog
 from bot.store.crypto import SecretBox
 from bot.store.dedupe import Dedupe
 from bot.store.drafts import DraftStore
+from bot.store.followups import FollowupStore
 from bot.store.jobs import JobQueue
 from bot.store.policies import PolicyStore
 from bot.store.requests import RequestStore
@@ -49,6 +51,7 @@ class Deps:
     connect: ConnectService
     experiments: ExperimentService
     changes: ChangeService
+    followups: FollowupService
     settings_service: SettingsService
     notifier: SlackNotifier
 
@@ -61,18 +64,24 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
     redis = aioredis.Redis.from_url(
         settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
     )
-    mida = MidaClient(settings.MIDA_API_URL)
+    mida = MidaClient(
+        settings.MIDA_API_URL,
+        timeouts=Timeouts(read=settings.MIDA_READ_TIMEOUT_SECONDS, total=settings.MIDA_TOTAL_TIMEOUT_SECONDS),
+    )
     clients = clients or SlackClients(settings)
     workspaces = WorkspaceStore(redis, SecretBox(settings.encryption_keys))
     policies = PolicyStore(redis)
     drafts = DraftStore(redis)
     requests = RequestStore(redis)
     audit = AuditLog(redis)
-    jobs = JobQueue(redis, consumer=f"{socket.gethostname()}-{os.getpid()}")
+    jobs = JobQueue(
+        redis, consumer=f"{socket.gethostname()}-{os.getpid()}", stale_after_ms=settings.MIDA_JOB_STALE_AFTER_MS
+    )
     links = LinkSigner(settings.encryption_keys, settings.PUBLIC_URL)
     access = Access(policies, SlackDirectory(clients))
     experiments = ExperimentService(workspaces, mida)
     notifier = SlackNotifier(settings, redis, clients, requests, policies, links)
+    followups = FollowupService(FollowupStore(redis), experiments, requests, policies, notifier)
     changes = ChangeService(
         experiments=experiments,
         drafts=drafts,
@@ -83,6 +92,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         jobs=jobs,
         notifier=notifier,
         guardrails=Guardrails(policies),
+        followups=followups,
     )
     return Deps(
         settings=settings,
@@ -101,6 +111,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         connect=ConnectService(workspaces, mida, audit, access),
         experiments=experiments,
         changes=changes,
+        followups=followups,
         settings_service=SettingsService(policies, access, audit),
         notifier=notifier,
     )

@@ -255,6 +255,8 @@ class Policy(_Model):
     # Guardrails checked before serving a winner; failing one asks for a reason.
     min_days_running: int = Field(default=7, ge=0, le=365)
     min_visitors_per_variant: int = Field(default=100, ge=0, le=10_000_000)
+    # When to post the post-deploy numbers in the card's thread, in hours after a winner is served.
+    followup_hours: list[float] = Field(default_factory=lambda: [1.0, 24.0, 168.0], max_length=10)
 
     def needs_approval(self, change: Change, evidence: Evidence) -> bool:
         if self.mode is ApprovalMode.OFF:

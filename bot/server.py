@@ -40,7 +40,7 @@ def build_web_app(settings: Settings, deps: Deps | None = None, *, run_worker: b
 
 def _worker_context(deps: Deps):  # type: ignore[no-untyped-def]
     async def context(_: web.Application):  # type: ignore[no-untyped-def]
-        worker = Worker(deps.jobs, deps.changes)
+        worker = Worker(deps.jobs, deps.changes, deps.followups, sweep_every=deps.settings.MIDA_WORKER_SWEEP_SECONDS)
         task = asyncio.create_task(worker.run())
         yield
         await worker.stop()

@@ -11,6 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.services.changes import ChangeService, ExecutionDeferred
+from bot.services.followups import FollowupService
 from bot.store.jobs import Job, JobQueue
 from bot.store.keys import team_from_key
 
@@ -22,12 +23,14 @@ class Worker:
         self,
         jobs: JobQueue,
         changes: ChangeService,
+        followups: FollowupService,
         *,
         sweep_every: float = 5.0,
         block_ms: int = 1000,
     ) -> None:
         self._jobs = jobs
         self._changes = changes
+        self._followups = followups
         self._sweep_every = sweep_every
         self._block_ms = block_ms
         self._stopping = asyncio.Event()
@@ -41,6 +44,7 @@ class Worker:
                 if time.monotonic() - last_sweep >= self._sweep_every:
                     last_sweep = time.monotonic()
                     await self._changes.expire_due()
+                    await self._followups.run_due()
                     for job in await self._jobs.claim_stale():
                         self._start(job, recovering=True)
                 for job in await self._jobs.next_batch(block_ms=self._block_ms):

@@ -39,6 +39,7 @@ from bot.services.errors import (
     NotConnected,
 )
 from bot.services.experiments import ExperimentService
+from bot.services.followups import FollowupService
 from bot.services.guardrails import Guardrails
 from bot.services.mida_errors import translate
 from bot.services.ports import Notifier
@@ -93,6 +94,7 @@ class ChangeService:
         jobs: JobQueue,
         notifier: Notifier,
         guardrails: Guardrails,
+        followups: FollowupService,
     ) -> None:
         self._experiments = experiments
         self._drafts = drafts
@@ -103,6 +105,7 @@ class ChangeService:
         self._jobs = jobs
         self._notifier = notifier
         self._guardrails = guardrails
+        self._followups = followups
 
     # --- the confirm modal -------------------------------------------------------------------
 
@@ -430,6 +433,10 @@ class ChangeService:
             extra={"team": team.key, "request": request_id, "status": status.value, "mida_status": outcome.mida_status},
         )
         await self._notifier.request_updated(finished)
+        if status is RequestStatus.SUCCEEDED and request.change.action is Action.SERVE_WINNER:
+            await self._followups.after_serve(finished)
+        elif status is RequestStatus.SUCCEEDED and request.change.action is Action.STOP_SERVING:
+            await self._followups.after_stop(team, request.change.test_id)
         return finished
 
     async def _run(self, team: TeamRef, request: ChangeRequest, *, recovering: bool) -> tuple[Outcome, RequestStatus]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.domain import ChangeRequest, TeamRef
+from bot.mida.models import ExperimentResult
 
 
 class Directory(Protocol):
@@ -19,3 +20,5 @@ class Notifier(Protocol):
     """Tells the channel (and the people involved) that a request changed."""
 
     async def request_updated(self, request: ChangeRequest) -> None: ...
+
+    async def followup(self, request: ChangeRequest, result: ExperimentResult, hours: float) -> None: ...

@@ -34,6 +34,9 @@ class SettingsService:
         audit_channel: str | None,
         bot_admins: list[str],
         channel_id: str | None,
+        min_days_running: str | None = None,
+        min_visitors_per_variant: str | None = None,
+        followup_hours: str | None = None,
     ) -> Policy:
         """Validate and store; `channel_id` set means an override for that channel only."""
         if not await self._access.is_admin(team, person.user_id):
@@ -58,6 +61,13 @@ class SettingsService:
         if not 0 < hours <= 720 or hours != hours:
             raise InvalidInput("expiry_hours", "Enter a number of hours from 1 to 720.")
 
+        min_days = _whole(min_days_running, "min_days_running", 0, 365, "Enter whole days from 0 to 365.")
+        min_visitors = _whole(
+            min_visitors_per_variant, "min_visitors_per_variant", 0, 10_000_000, "Enter a whole number of visitors."
+        )
+
+        followups = _hours_list(followup_hours)
+
         current = await self._policies.get(team)
         try:
             policy = current.model_copy(
@@ -69,6 +79,9 @@ class SettingsService:
                     "expiry_hours": hours,
                     "audit_channel": audit_channel or None,
                     "bot_admins": sorted(set(bot_admins)),
+                    **({"min_days_running": min_days} if min_days is not None else {}),
+                    **({"min_visitors_per_variant": min_visitors} if min_visitors is not None else {}),
+                    **({"followup_hours": followups} if followups is not None else {}),
                 }
             )
             policy = Policy.model_validate(policy.model_dump())
@@ -88,3 +101,34 @@ class SettingsService:
             ),
         )
         return policy
+
+
+def _whole(text: str | None, field: str, low: int, high: int, message: str) -> int | None:
+    """An optional whole number in [low, high]; None when left empty."""
+    cleaned = (text or "").strip()
+    if not cleaned:
+        return None
+    if not (cleaned.isascii() and cleaned.isdigit()) or not low <= int(cleaned) <= high:
+        raise InvalidInput(field, message)
+    return int(cleaned)
+
+
+def _hours_list(text: str | None) -> list[float] | None:
+    """'1, 24, 168' → [1.0, 24.0, 168.0]; None when the field was not in the form."""
+    if text is None:
+        return None
+    hours: list[float] = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            raise InvalidInput("followup_hours", "Enter hours separated by commas, like 1, 24, 168.") from None
+        if not 0 < value <= 24 * 90:
+            raise InvalidInput("followup_hours", "Each follow-up must be between 0 and 2160 hours after serving.")
+        hours.append(value)
+    if len(hours) > 10:
+        raise InvalidInput("followup_hours", "Ten follow-ups at most.")
+    return sorted(set(hours))

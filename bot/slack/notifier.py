@@ -18,11 +18,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.domain import ChangeRequest, RequestStatus
+from bot.mida.models import ExperimentResult
 from bot.slack.clients import SlackClients
 from bot.store.keys import ws_key
 from bot.store.policies import PolicyStore
 from bot.store.requests import RequestStore
 from bot.views.cards import request_card, requester_notice, thread_reply
+from bot.views.followups import followup_message
 from bot.views.format import Links
 from bot.web.links import LinkSigner
 
@@ -123,6 +125,14 @@ class SlackNotifier:
                 await client.chat_postMessage(channel=policy.audit_channel, text=text, blocks=blocks)
             except SlackApiError as err:
                 log.warning("audit channel copy not posted", extra={"error": err.response.get("error")})
+
+    async def followup(self, request: ChangeRequest, result: ExperimentResult, hours: float) -> None:
+        """The post-deploy numbers in the card's thread."""
+        client = await self._clients.for_team(request.team)
+        text, blocks = followup_message(result, hours, self.links_for(request))
+        await client.chat_postMessage(
+            channel=request.channel_id, thread_ts=request.message_ts, text=text, blocks=blocks
+        )
 
     async def _fall_back_to_response_url(self, request: ChangeRequest, text: str, blocks: list[dict]) -> None:
         """The bot is not in the channel: answer through the slash command's response URL instead,

@@ -46,3 +46,9 @@ REQUEST_ACTIONS = "request_actions"  # block_id of a pending card's Approve/Reje
 RESULT_LINKS = "result_links"  # block_id of the results/Mida buttons on cards and result messages
 MIN_DAYS_RUNNING = "min_days_running"  # settings modal: guardrail thresholds (Policy fields)
 MIN_VISITORS = "min_visitors_per_variant"
+
+# Follow-ups in a served card's thread (value: the test id)
+FOLLOWUP_STOP = "followup_stop_serving"
+FOLLOWUP_ROLLOUT = "followup_change_rollout"
+FOLLOWUP_ACTIONS = "followup_actions"
+FOLLOWUP_HOURS = "followup_hours"  # settings modal block

@@ -403,6 +403,18 @@ def settings_modal(policy: Policy, channel_id: str | None, *, channel_override: 
             optional=True,
         ),
         _input(
+            ids.FOLLOWUP_HOURS,
+            "Post the post-deploy numbers this many hours after serving",
+            _text_input(
+                ids.FOLLOWUP_HOURS,
+                max_length=60,
+                initial=", ".join(f"{h:g}" for h in policy.followup_hours),
+                placeholder="1, 24, 168",
+            ),
+            optional=True,
+            hint="Comma-separated hours; empty for no follow-ups.",
+        ),
+        _input(
             ids.AUDIT_CHANNEL,
             "Audit channel",
             audit,

@@ -1,5 +1,6 @@
 from slack_bolt.async_app import AsyncApp
 
+from bot.listeners.actions.followup_buttons import handle_followup_button
 from bot.listeners.actions.modal_inputs import handle_variant_select
 from bot.listeners.actions.request_buttons import handle_approve, handle_cancel, handle_reject
 from bot.listeners.actions.results_buttons import handle_link_button, handle_post_deploy_results
@@ -14,3 +15,5 @@ def register(app: AsyncApp) -> None:
     app.action(ids.POST_DEPLOY_RESULTS)(handle_post_deploy_results)
     app.action(ids.OPEN_RESULTS_PAGE)(handle_link_button)
     app.action(ids.OPEN_IN_MIDA)(handle_link_button)
+    app.action(ids.FOLLOWUP_STOP)(handle_followup_button)
+    app.action(ids.FOLLOWUP_ROLLOUT)(handle_followup_button)

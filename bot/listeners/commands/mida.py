@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.domain import Change, Person, TeamRef
+from bot.listeners.change_modal import open_change_modal
 from bot.listeners.commands.parser import Command, UsageError, parse
 from bot.listeners.context import person_of, team_of
 from bot.services.errors import AdminOnly, BotError, NotAllowed
 from bot.slack.clients import modal_client
 from bot.slack.notifier import dashboard_url
 from bot.views import messages, modals
-from bot.views.errors import explain
 from bot.views.format import Links
-
-log = logging.getLogger(__name__)
 
 AUDIT_EXPORT_TTL = 24 * 3600
 
@@ -69,16 +64,31 @@ async def _run(
         await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
     if command.action is not None:
-        await _open_change_modal(command, body, team, person, client, deps)
+        assert command.test_id is not None
+        change = Change(
+            action=command.action, test_id=command.test_id, variant_id=command.variant_id, rollout=command.rollout
+        )
+        await open_change_modal(
+            deps,
+            client,
+            trigger_id=body["trigger_id"],
+            team=team,
+            person=person,
+            channel_id=body.get("channel_id", ""),
+            change=change,
+            response_url=body.get("response_url"),
+        )
     elif command.name == "connect":
         await deps.connect.require_admin(team, person.user_id, "connect this workspace to Mida")
         await modal_client(client).views_open(trigger_id=body["trigger_id"], view=modals.connect_modal())
     elif command.name == "settings":
         if not await deps.access.is_admin(team, person.user_id):
             raise AdminOnly("change this workspace's approval settings")
-        policy = await deps.policies.get(team, body.get("channel_id"))
+        channel = body.get("channel_id")
+        policy = await deps.policies.get(team, channel)
+        override = channel in await deps.policies.channel_overrides(team)
         await modal_client(client).views_open(
-            trigger_id=body["trigger_id"], view=modals.settings_modal(policy, body.get("channel_id"))
+            trigger_id=body["trigger_id"], view=modals.settings_modal(policy, channel, channel_override=override)
         )
     elif command.name == "disconnect":
         removed = await deps.connect.disconnect(team, person)
@@ -112,28 +122,3 @@ async def _run(
         else:
             entries = await deps.audit.recent(team, limit=20, test_id=command.test_id)
             await reply(messages.audit_message(entries, command.test_id))
-
-
-async def _open_change_modal(
-    command: Command, body: dict, team: TeamRef, person: Person, client: AsyncWebClient, deps: Deps
-) -> None:
-    """Open the modal at once (the trigger dies in 3 s), then fill in Mida's numbers."""
-    assert command.action is not None and command.test_id is not None
-    change = Change(
-        action=command.action, test_id=command.test_id, variant_id=command.variant_id, rollout=command.rollout
-    )
-    draft = await deps.changes.open_draft(team, person, body.get("channel_id", ""), change, body.get("response_url"))
-    opened = await modal_client(client).views_open(
-        trigger_id=body["trigger_id"],
-        view=modals.loading_modal(command.action.title, f"Reading experiment {command.test_id} from Mida…", draft.id),
-    )
-    view_id = opened["view"]["id"]
-    try:
-        draft, warnings = await deps.changes.prepare(team, draft.id, view_id)
-        view = modals.change_modal(draft, warnings)
-    except BotError as err:
-        view = modals.message_modal(command.action.title, explain(err))
-    try:
-        await client.views_update(view_id=view_id, view=view)
-    except SlackApiError as err:
-        log.info("modal closed before it was filled", extra={"error": err.response.get("error")})

@@ -116,7 +116,10 @@ async def handle_settings_submission(
             expiry_hours=text_of(view, ids.EXPIRY_HOURS),
             audit_channel=text_of(view, ids.AUDIT_CHANNEL),
             bot_admins=users_of(view, ids.BOT_ADMINS),
-            channel_id=channel_id if scope == "channel" else None,
+            channel_id=channel_id if scope == ids.POLICY_SCOPE_CHANNEL else None,
+            min_days_running=text_of(view, ids.MIN_DAYS_RUNNING),
+            min_visitors_per_variant=text_of(view, ids.MIN_VISITORS),
+            followup_hours=(text_of(view, ids.FOLLOWUP_HOURS) or "") if ids.FOLLOWUP_HOURS in view["state"]["values"] else None,
         )
     except InvalidInput as err:
         await _field_error(ack, err, set(view.get("state", {}).get("values", {})), ids.POLICY_MODE)

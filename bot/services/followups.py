@@ -1,0 +1,79 @@
+"""Post-deploy follow-ups: scheduled when a winner is served, posted in the card's thread when
+due (by whichever process is up), cancelled when serving stops."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from bot.domain import ChangeRequest, TeamRef
+from bot.mida.models import ExperimentResult, ReportPhase
+from bot.services.errors import BotError, MidaDown, NotConnected
+from bot.services.experiments import ExperimentService
+from bot.services.ports import Notifier
+from bot.store.followups import FollowupStore
+from bot.store.keys import team_from_key
+from bot.store.policies import PolicyStore
+from bot.store.requests import RequestStore
+
+log = logging.getLogger(__name__)
+
+
+class FollowupService:
+    def __init__(
+        self,
+        store: FollowupStore,
+        experiments: ExperimentService,
+        requests: RequestStore,
+        policies: PolicyStore,
+        notifier: Notifier,
+    ) -> None:
+        self._store = store
+        self._experiments = experiments
+        self._requests = requests
+        self._policies = policies
+        self._notifier = notifier
+
+    async def after_serve(self, request: ChangeRequest) -> None:
+        policy = await self._policies.get(request.team, request.channel_id)
+        await self._store.cancel(request.team, request.change.test_id)
+        await self._store.schedule(
+            request.team, request.id, request.change.test_id, policy.followup_hours, time.time()
+        )
+
+    async def after_stop(self, team: TeamRef, test_id: int) -> None:
+        await self._store.cancel(team, test_id)
+
+    async def scheduled(self, team: TeamRef, test_id: int) -> list[float]:
+        """When the remaining follow-ups of an experiment are due (epoch seconds)."""
+        return [due for _, due in await self._store.scheduled(team, test_id)]
+
+    async def run_due(self, now: float | None = None) -> int:
+        posted = 0
+        for followup in await self._store.claim_due(time.time() if now is None else now):
+            team = team_from_key(followup.team_key)
+            request = await self._requests.get(team, followup.request_id)
+            if request is None:
+                await self._store.done(followup)
+                continue
+            try:
+                _, result = await self._experiments.result(team, followup.test_id, ReportPhase.POST_DEPLOY)
+            except MidaDown:
+                log.info("follow-up postponed: Mida did not answer", extra={"request": request.id})
+                continue  # claimed with a lease: it comes back when the lease runs out
+            except NotConnected:
+                await self._store.done(followup)
+                continue
+            except BotError as err:
+                log.warning("follow-up dropped", extra={"request": request.id, "error": type(err).__name__})
+                await self._store.done(followup)
+                continue
+            await self._post(request, result, followup.hours)
+            await self._store.done(followup)
+            posted += 1
+            if not result.serving:
+                await self._store.cancel(team, followup.test_id)
+        return posted
+
+    async def _post(self, request: ChangeRequest, result: ExperimentResult, hours: float) -> None:
+        await self._notifier.followup(request, result, hours)

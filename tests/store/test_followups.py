@@ -1,0 +1,38 @@
+import asyncio
+
+from bot.domain import TeamRef
+from bot.store.followups import FOLLOWUPS, Followup, FollowupStore
+
+TEAM = TeamRef(team_id="T0001")
+
+
+async def test_due_followups_are_claimed_once_even_by_concurrent_workers(redis):
+    store = FollowupStore(redis, lease_seconds=300)
+    await store.schedule(TEAM, "req1", 1234, [1, 24, 168], start=1000.0)
+
+    claims = await asyncio.gather(*(store.claim_due(now=1000 + 3600 * 25) for _ in range(10)))
+    claimed = [f for batch in claims for f in batch]
+    assert sorted(f.hours for f in claimed) == [1.0, 24.0]  # each once; the 7-day one is not due
+
+    # Not done within the lease: it comes back after the lease, for another process to finish.
+    assert await store.claim_due(now=1000 + 3600 * 25 + 10) == []
+    again = await store.claim_due(now=1000 + 3600 * 25 + 301)
+    assert sorted(f.hours for f in again) == [1.0, 24.0]
+    for f in again:
+        await store.done(f)
+    assert [f.hours for f, _ in await store.scheduled(TEAM, 1234)] == [168.0]
+
+
+async def test_cancel_removes_what_is_left_for_that_experiment_only(redis):
+    store = FollowupStore(redis)
+    await store.schedule(TEAM, "req1", 1234, [1, 24], start=0.0)
+    await store.schedule(TEAM, "req2", 999, [1], start=0.0)
+    assert await store.cancel(TEAM, 1234) == 2
+    assert await store.scheduled(TEAM, 1234) == []
+    assert [f.test_id for f in await store.claim_due(now=10_000)] == [999]
+    assert await redis.zcard(FOLLOWUPS) == 1
+
+
+def test_member_round_trip_with_enterprise_team_key():
+    f = Followup("E1:T1", "abc_DEF-1", 42, 0.5)
+    assert Followup.parse(f.member.encode()) == f
