@@ -107,6 +107,22 @@ class ChangeService:
         self._guardrails = guardrails
         self._followups = followups
 
+    async def _record(
+        self, event: AuditEvent, request: ChangeRequest, actor: Person | None = None, **fields: object
+    ) -> None:
+        """Append one step of a request's life to the workspace's audit log."""
+        await self._audit.append(
+            request.team,
+            AuditEntry(
+                event=event,
+                actor=actor,
+                request_id=request.id,
+                test_id=request.change.test_id,
+                change=request.change,
+                **fields,  # type: ignore[arg-type]
+            ),
+        )
+
     # --- the confirm modal -------------------------------------------------------------------
 
     async def open_draft(
@@ -240,18 +256,13 @@ class ChangeService:
         if not await self._requests.create(request):
             raise InvalidInput("reason", "This form was already submitted.")
         await self._drafts.delete(team, draft.id)
-        await self._audit.append(
-            team,
-            AuditEntry(
-                event=AuditEvent.REQUESTED,
-                actor=submitter,
-                request_id=request.id,
-                test_id=change.test_id,
-                change=change,
-                reason=reason,
-                evidence=evidence,
-                detail={"approvals_needed": request.approvals_needed, "overrides": warnings},
-            ),
+        await self._record(
+            AuditEvent.REQUESTED,
+            request,
+            submitter,
+            reason=reason,
+            evidence=evidence,
+            detail={"approvals_needed": request.approvals_needed, "overrides": warnings},
         )
         if not needs_approval:
             await self._jobs.enqueue(team.key, request.id)
@@ -284,16 +295,11 @@ class ChangeService:
             ApproveCode.DUPLICATE: Decision.ALREADY_APPROVED,
         }[result.code]
         if decision in (Decision.RECORDED, Decision.APPROVED):
-            await self._audit.append(
-                team,
-                AuditEntry(
-                    event=AuditEvent.APPROVED,
-                    actor=approver,
-                    request_id=request_id,
-                    test_id=request.change.test_id,
-                    change=request.change,
-                    detail={"approvals": len(result.request.approvals), "needed": request.approvals_needed},
-                ),
+            await self._record(
+                AuditEvent.APPROVED,
+                request,
+                approver,
+                detail={"approvals": len(result.request.approvals), "needed": request.approvals_needed},
             )
             if decision is Decision.APPROVED:
                 await self._jobs.enqueue(team.key, request_id)
@@ -329,17 +335,7 @@ class ChangeService:
         )
         if updated is None:
             return ClickResult(Decision.FINISHED, await self._requests.get(team, request_id))
-        await self._audit.append(
-            team,
-            AuditEntry(
-                event=AuditEvent.REJECTED,
-                actor=person,
-                request_id=request_id,
-                test_id=request.change.test_id,
-                change=request.change,
-                reason=text,
-            ),
-        )
+        await self._record(AuditEvent.REJECTED, request, person, reason=text)
         await self._notifier.request_updated(updated)
         return ClickResult(Decision.REJECTED, updated)
 
@@ -354,16 +350,7 @@ class ChangeService:
         )
         if updated is None:
             return ClickResult(Decision.FINISHED, await self._requests.get(team, request_id))
-        await self._audit.append(
-            team,
-            AuditEntry(
-                event=AuditEvent.CANCELLED,
-                actor=person,
-                request_id=request_id,
-                test_id=request.change.test_id,
-                change=request.change,
-            ),
-        )
+        await self._record(AuditEvent.CANCELLED, request, person)
         await self._notifier.request_updated(updated)
         return ClickResult(Decision.CANCELLED, updated)
 
@@ -372,15 +359,7 @@ class ChangeService:
         request is handed to exactly one of them)."""
         expired = await self._requests.sweep_expired(time.time() if now is None else now)
         for request in expired:
-            await self._audit.append(
-                request.team,
-                AuditEntry(
-                    event=AuditEvent.EXPIRED,
-                    request_id=request.id,
-                    test_id=request.change.test_id,
-                    change=request.change,
-                ),
-            )
+            await self._record(AuditEvent.EXPIRED, request)
             await self._notifier.request_updated(request)
         return len(expired)
 
@@ -416,17 +395,12 @@ class ChangeService:
             RequestStatus.FAILED: AuditEvent.FAILED,
             RequestStatus.SUPERSEDED: AuditEvent.SUPERSEDED,
         }[status]
-        await self._audit.append(
-            team,
-            AuditEntry(
-                event=event,
-                request_id=request_id,
-                test_id=request.change.test_id,
-                change=request.change,
-                reason=request.reason,
-                outcome=outcome,
-                detail={"approvers": [a.approver.user_id for a in finished.approvals]},
-            ),
+        await self._record(
+            event,
+            finished,
+            reason=request.reason,
+            outcome=outcome,
+            detail={"approvers": [a.approver.user_id for a in finished.approvals]},
         )
         log.info(
             "change executed",
