@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -17,20 +18,28 @@ from bot.services.connect import ConnectService
 from bot.services.experiments import ExperimentService
 from bot.services.followups import FollowupService
 from bot.services.guardrails import Guardrails
+from bot.services.home import HomeService
 from bot.services.settings import SettingsService
+from bot.services.uninstall import UninstallService
 from bot.slack.clients import SlackClients
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
+from bot.slack.oauth import InstallationAuthorize, MidaOAuthFlow, build_oauth_flow
 from bot.store.audit import AuditLog
 from bot.store.crypto import SecretBox
 from bot.store.dedupe import Dedupe
 from bot.store.drafts import DraftStore
 from bot.store.followups import FollowupStore
+from bot.store.installations import RedisInstallationStore, RedisOAuthStateStore
 from bot.store.jobs import JobQueue
 from bot.store.policies import PolicyStore
 from bot.store.requests import RequestStore
+from bot.store.results_cache import ResultsCache
 from bot.store.workspaces import WorkspaceStore
 from bot.web.links import LinkSigner
+
+if TYPE_CHECKING:
+    from bot.listeners.events.home_tab import HomeTab
 
 
 @dataclass
@@ -52,10 +61,19 @@ class Deps:
     experiments: ExperimentService
     changes: ChangeService
     followups: FollowupService
+    results_cache: ResultsCache
     settings_service: SettingsService
     notifier: SlackNotifier
+    # App Home and multi-workspace installs (the last three are None in single-workspace mode)
+    home: HomeService
+    home_tab: HomeTab
+    uninstall: UninstallService
+    installations: RedisInstallationStore | None
+    authorize: InstallationAuthorize | None
+    oauth_flow: MidaOAuthFlow | None
 
     async def aclose(self) -> None:
+        await self.home_tab.aclose()
         await self.mida.aclose()
         await self.redis.aclose()
 
@@ -68,6 +86,14 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         settings.MIDA_API_URL,
         timeouts=Timeouts(read=settings.MIDA_READ_TIMEOUT_SECONDS, total=settings.MIDA_TOTAL_TIMEOUT_SECONDS),
     )
+    installations: RedisInstallationStore | None = None
+    authorize: InstallationAuthorize | None = None
+    if settings.oauth_enabled:
+        assert settings.SLACK_CLIENT_ID is not None
+        installations = RedisInstallationStore(redis, SecretBox(settings.encryption_keys), settings.SLACK_CLIENT_ID)
+        authorize = InstallationAuthorize(installations)
+        # Each workspace's own installation token, never a fallback to a single SLACK_BOT_TOKEN.
+        clients = clients or SlackClients(settings.model_copy(update={"SLACK_BOT_TOKEN": None}), authorize.token_for)
     clients = clients or SlackClients(settings)
     workspaces = WorkspaceStore(redis, SecretBox(settings.encryption_keys))
     policies = PolicyStore(redis)
@@ -81,7 +107,22 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
     access = Access(policies, SlackDirectory(clients))
     experiments = ExperimentService(workspaces, mida)
     notifier = SlackNotifier(settings, redis, clients, requests, policies, links)
+    home = HomeService(redis=redis, workspaces=workspaces, experiments=experiments, requests=requests,
+                       policies=policies, audit=audit, access=access)
+    from bot.listeners.events.home_tab import HomeTab, RefreshingNotifier  # here: the listeners import this module
+
+    home_tab = HomeTab(home, clients)
+    notifier = RefreshingNotifier(notifier, home_tab)  # type: ignore[assignment]  # Home tabs follow the cards
+    uninstall = UninstallService(
+        redis=redis, workspaces=workspaces, requests=requests, audit=audit, installations=installations,
+        forget_token=authorize.forget if authorize is not None else None, forget_hooks=[home.forget],
+    )
+    oauth_flow = (
+        build_oauth_flow(settings, installations, RedisOAuthStateStore(redis), authorize)
+        if installations is not None else None
+    )
     followups = FollowupService(FollowupStore(redis), experiments, requests, policies, notifier)
+    results_cache = ResultsCache(redis)
     changes = ChangeService(
         experiments=experiments,
         drafts=drafts,
@@ -93,6 +134,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         notifier=notifier,
         guardrails=Guardrails(policies),
         followups=followups,
+        results_cache=results_cache,
     )
     return Deps(
         settings=settings,
@@ -112,8 +154,15 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         experiments=experiments,
         changes=changes,
         followups=followups,
+        results_cache=results_cache,
         settings_service=SettingsService(policies, access, audit),
         notifier=notifier,
+        home=home,
+        home_tab=home_tab,
+        uninstall=uninstall,
+        installations=installations,
+        authorize=authorize,
+        oauth_flow=oauth_flow,
     )
 
 

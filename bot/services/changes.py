@@ -49,6 +49,7 @@ from bot.store.jobs import JobQueue
 from bot.store.keys import new_id
 from bot.store.policies import PolicyStore
 from bot.store.requests import ApproveCode, RequestStore
+from bot.store.results_cache import ResultsCache
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class ChangeService:
         notifier: Notifier,
         guardrails: Guardrails,
         followups: FollowupService,
+        results_cache: ResultsCache,
     ) -> None:
         self._experiments = experiments
         self._drafts = drafts
@@ -106,6 +108,7 @@ class ChangeService:
         self._notifier = notifier
         self._guardrails = guardrails
         self._followups = followups
+        self._results_cache = results_cache
 
     async def _record(
         self, event: AuditEvent, request: ChangeRequest, actor: Person | None = None, **fields: object
@@ -381,6 +384,9 @@ class ChangeService:
             if claimed is None:
                 return await self._requests.get(team, request_id)
             request = claimed
+            # Nobody had started on it, so nothing of ours can have reached Mida: a state that
+            # already matches was made by someone else (superseded), not by a lost write.
+            recovering = False
         elif not (recovering and request.status is RequestStatus.EXECUTING):
             return request
 
@@ -406,6 +412,8 @@ class ChangeService:
             "change executed",
             extra={"team": team.key, "request": request_id, "status": status.value, "mida_status": outcome.mida_status},
         )
+        # The results page must not show the state from before the change.
+        await self._results_cache.invalidate(team, request.change.test_id)
         await self._notifier.request_updated(finished)
         if status is RequestStatus.SUCCEEDED and request.change.action is Action.SERVE_WINNER:
             await self._followups.after_serve(finished)
