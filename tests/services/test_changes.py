@@ -1,0 +1,297 @@
+"""The change workflow without a single Slack payload: real Redis, the Mida sandbox over HTTP, and a
+notifier that records what it was told."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.domain import (
+    Action,
+    ApprovalMode,
+    Change,
+    ChangeRequest,
+    Person,
+    Policy,
+    Region,
+    RequestStatus,
+    TeamRef,
+    Workspace,
+)
+from bot.mida.client import MidaClient, RetryPolicy, Timeouts
+from bot.mida.models import ExperimentResult
+from bot.services.access import Access
+from bot.services.changes import ChangeService, Decision, ExecutionDeferred
+from bot.services.errors import ExperimentConflict, InvalidInput, NotAllowed
+from bot.services.experiments import ExperimentService
+from bot.services.followups import FollowupService
+from bot.services.guardrails import Guardrails
+from bot.store.audit import AuditLog
+from bot.store.crypto import SecretBox
+from bot.store.drafts import DraftStore
+from bot.store.followups import FollowupStore
+from bot.store.jobs import JobQueue
+from bot.store.policies import PolicyStore
+from bot.store.requests import RequestStore
+from bot.store.results_cache import ResultsCache
+from bot.store.workspaces import WorkspaceStore
+from tests.support.sandbox import API_KEY, PROJECT_KEY
+
+TEAM = TeamRef(team_id="T1")
+ALICE = Person(user_id="UA", team_id="T1")
+BOB = Person(user_id="UB", team_id="T1")
+CAROL = Person(user_id="UC", team_id="T1")
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.updates: list[RequestStatus] = []
+        self.followups: list[tuple[str, float]] = []
+
+    async def request_updated(self, request: ChangeRequest) -> None:
+        self.updates.append(request.status)
+
+    async def followup(self, request: ChangeRequest, result: ExperimentResult, hours: float) -> None:
+        self.followups.append((request.id, hours))
+
+
+class Directory:
+    async def is_workspace_admin(self, team: TeamRef, user_id: str) -> bool:
+        return False
+
+    async def usergroup_members(self, team: TeamRef, group_id: str) -> set[str]:
+        return {"UC"} if group_id == "S1" else set()
+
+
+class World:
+    def __init__(self, redis, sandbox) -> None:
+        self.redis = redis
+        self.sandbox = sandbox
+        self.mida = MidaClient(
+            sandbox.api_url, timeouts=Timeouts(read=1.0, total=3.0), retry=RetryPolicy(attempts=2, backoff=0.01)
+        )
+        self.workspaces = WorkspaceStore(redis, SecretBox([Fernet.generate_key().decode()]))
+        self.policies = PolicyStore(redis)
+        self.requests = RequestStore(redis)
+        self.audit = AuditLog(redis)
+        self.jobs = JobQueue(redis, consumer="test")
+        self.notifier = RecordingNotifier()
+        experiments = ExperimentService(self.workspaces, self.mida)
+        self.followups = FollowupService(FollowupStore(redis), experiments, self.requests, self.policies, self.notifier)
+        self.changes = ChangeService(
+            experiments=experiments,
+            drafts=DraftStore(redis),
+            requests=self.requests,
+            policies=self.policies,
+            audit=self.audit,
+            access=Access(self.policies, Directory()),
+            jobs=self.jobs,
+            notifier=self.notifier,
+            guardrails=Guardrails(self.policies),
+            followups=self.followups,
+            results_cache=ResultsCache(redis),
+        )
+
+    async def connect(self, policy: Policy | None = None) -> None:
+        await self.jobs.ensure_group()
+        await self.workspaces.save(
+            Workspace(team=TEAM, project_key=PROJECT_KEY, region=Region.US, api_key=API_KEY, connected_by=ALICE, connected_at=0)
+        )
+        await self.policies.save(TEAM, policy or Policy())
+
+    async def request(self, change: Change, *, by: Person = ALICE, rollout: str | None = None, reason: str = "ok") -> ChangeRequest:
+        draft = await self.changes.open_draft(TEAM, by, "C1", change)
+        draft, _ = await self.changes.prepare(TEAM, draft.id, "V1")
+        text = rollout if rollout is not None else (f"{draft.rollout:g}" if draft.rollout is not None else None)
+        return await self.changes.submit(TEAM, draft.id, by, variant_id=draft.variant_id, rollout_text=text, reason=reason)
+
+    def serve_writes(self) -> list[dict]:
+        return [w for w in self.sandbox.writes() if w["path"].endswith("/serve-winner")]
+
+    async def events(self) -> list[str]:
+        return [e.event.value for e in reversed(await self.audit.recent(TEAM, limit=100))]
+
+
+@pytest.fixture
+async def world(redis, mida_sandbox):
+    w = World(redis, mida_sandbox)
+    yield w
+    await w.mida.aclose()
+
+
+@pytest.mark.parametrize(
+    ("mode", "change", "needs"),
+    [
+        (ApprovalMode.OFF, Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=20), False),
+        (ApprovalMode.SERVING_AND_INCREASES, Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=20), True),
+        (ApprovalMode.SERVING_AND_INCREASES, Change(action=Action.UPDATE_ROLLOUT, test_id=1237, rollout=80), True),
+        (ApprovalMode.SERVING_AND_INCREASES, Change(action=Action.UPDATE_ROLLOUT, test_id=1237, rollout=20), False),
+        (ApprovalMode.SERVING_AND_INCREASES, Change(action=Action.STOP_SERVING, test_id=1237), False),
+        (ApprovalMode.EVERY_CHANGE, Change(action=Action.STOP_SERVING, test_id=1237), True),
+    ],
+)
+async def test_the_policy_decides_what_needs_approval(world, mode, change, needs):
+    await world.connect(Policy(mode=mode, min_days_running=0, min_visitors_per_variant=0))
+    request = await world.request(change)
+    assert (request.status is RequestStatus.PENDING) is needs
+    assert request.approvals_needed == (1 if needs else 0)
+    queued = [job.request_id for job in await world.jobs.next_batch(block_ms=10)]
+    assert queued == ([] if needs else [request.id])  # only requests needing no approval go straight to the queue
+
+
+async def test_n_distinct_non_requester_approvals_then_exactly_one_execution(world):
+    await world.connect(Policy(approvals_needed=2))
+    request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
+
+    assert (await world.changes.approve(TEAM, request.id, ALICE)).decision is Decision.OWN_REQUEST
+    assert (await world.changes.approve(TEAM, request.id, BOB)).decision is Decision.RECORDED
+    assert (await world.changes.approve(TEAM, request.id, BOB)).decision is Decision.ALREADY_APPROVED
+    assert (await world.changes.approve(TEAM, request.id, CAROL)).decision is Decision.APPROVED
+    jobs = await world.jobs.next_batch(block_ms=10)
+    assert [j.request_id for j in jobs] == [request.id]
+
+    first = await world.changes.execute(TEAM, request.id)
+    again = await world.changes.execute(TEAM, request.id)
+    assert first.status is again.status is RequestStatus.SUCCEEDED
+    assert len(world.serve_writes()) == 1
+    assert world.serve_writes()[0]["json"] == {"variant_id": "1", "traffic_allocation": 25}
+    assert (await world.events())[-4:] == ["requested", "approved", "approved", "executed"]
+    assert world.notifier.updates[-1] is RequestStatus.SUCCEEDED
+
+
+async def test_approvers_from_a_user_group(world):
+    await world.connect(Policy(approver_group="S1"))
+    request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
+    assert (await world.changes.approve(TEAM, request.id, BOB)).decision is Decision.NOT_APPROVER
+    assert (await world.changes.approve(TEAM, request.id, CAROL)).decision is Decision.APPROVED
+
+
+async def test_submit_validates_and_records_nothing_on_bad_values(world):
+    await world.connect()
+    draft = await world.changes.open_draft(TEAM, ALICE, "C1", Change(action=Action.SERVE_WINNER, test_id=1234))
+    draft, _ = await world.changes.prepare(TEAM, draft.id, "V1")
+    for variant, rollout, field in [("1", "150", "rollout"), ("9", "50", "variant"), (None, "50", "variant")]:
+        with pytest.raises(InvalidInput) as err:
+            await world.changes.submit(TEAM, draft.id, ALICE, variant_id=variant, rollout_text=rollout, reason="r")
+        assert err.value.field == field
+    with pytest.raises(NotAllowed):
+        await world.changes.submit(TEAM, draft.id, BOB, variant_id="1", rollout_text="50", reason="r")
+    assert await world.events() == []
+    request = await world.changes.submit(TEAM, draft.id, ALICE, variant_id="1", rollout_text="50", reason="r")
+    with pytest.raises(InvalidInput):  # the same modal submitted twice
+        await world.changes.submit(TEAM, draft.id, ALICE, variant_id="1", rollout_text="50", reason="r")
+    assert request.status is RequestStatus.PENDING
+
+
+async def test_guardrails_require_a_reason(world):
+    await world.connect()  # defaults: 7 days, 100 visitors per variant
+    draft = await world.changes.open_draft(TEAM, ALICE, "C1", Change(action=Action.SERVE_WINNER, test_id=1239))
+    draft, warnings = await world.changes.prepare(TEAM, draft.id, "V1")
+    assert any("run 2 days" in w for w in warnings) and any("visitors" in w for w in warnings)
+    with pytest.raises(InvalidInput) as err:
+        await world.changes.submit(TEAM, draft.id, ALICE, variant_id=draft.variant_id, rollout_text="10", reason="")
+    assert err.value.field == "reason"
+    request = await world.changes.submit(TEAM, draft.id, ALICE, variant_id=draft.variant_id, rollout_text="10", reason="CEO asked")
+    assert request.overrides == warnings
+
+
+async def test_prepare_refuses_what_mida_would_refuse(world):
+    await world.connect()
+    for change in (
+        Change(action=Action.SERVE_WINNER, test_id=1236),  # draft
+        Change(action=Action.SERVE_WINNER, test_id=1237),  # already serving
+        Change(action=Action.STOP_SERVING, test_id=1234),  # not serving
+    ):
+        draft = await world.changes.open_draft(TEAM, ALICE, "C1", change)
+        with pytest.raises(ExperimentConflict) as err:
+            await world.changes.prepare(TEAM, draft.id, "V1")
+        assert err.value.state is not None
+
+
+async def test_pending_requests_expire_once(world):
+    await world.connect(Policy(expiry_hours=1))
+    change = Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25)
+    requests = [await world.request(change) for _ in range(3)]
+
+    assert await world.changes.expire_due(now=time.time() + 60) == 0
+    assert await world.changes.expire_due(now=time.time() + 3601) == 3
+    assert await world.changes.expire_due(now=time.time() + 3601) == 0
+    assert {(await world.requests.get(TEAM, r.id)).status for r in requests} == {RequestStatus.EXPIRED}
+    assert (await world.changes.approve(TEAM, requests[0].id, BOB)).decision is Decision.EXPIRED
+    assert (await world.events()).count("expired") == 3
+    assert world.serve_writes() == []
+
+
+async def test_reject_and_cancel(world):
+    await world.connect()
+    change = Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25)
+    one, two = await world.request(change), await world.request(change)
+    assert (await world.changes.reject(TEAM, one.id, ALICE, "no")).decision is Decision.OWN_REQUEST
+    assert (await world.changes.reject(TEAM, one.id, BOB, "not yet")).decision is Decision.REJECTED
+    assert (await world.changes.cancel(TEAM, two.id, BOB)).decision is Decision.NOT_REQUESTER
+    assert (await world.changes.cancel(TEAM, two.id, ALICE)).decision is Decision.CANCELLED
+    assert (await world.changes.approve(TEAM, one.id, CAROL)).decision is Decision.FINISHED
+    assert (await world.changes.approve(TEAM, two.id, CAROL)).decision is Decision.FINISHED
+    assert (await world.requests.get(TEAM, one.id)).reject_reason == "not yet"
+    assert world.serve_writes() == []
+
+
+async def test_a_lost_answer_is_reconciled_by_reading_back_never_by_posting_again(world):
+    await world.connect(Policy(mode=ApprovalMode.OFF))
+    request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
+    world.sandbox.fault(path_contains="serve-winner", drop="after_apply", times=1)
+    done = await world.changes.execute(TEAM, request.id)
+    assert done.status is RequestStatus.SUCCEEDED and done.outcome.reconciled
+    assert len(world.serve_writes()) == 1
+
+
+async def test_a_write_that_never_reached_mida_is_a_failure_with_nothing_changed(world):
+    await world.connect(Policy(mode=ApprovalMode.OFF))
+    request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
+    world.sandbox.fault(path_contains="serve-winner", drop="before_apply", times=1)
+    done = await world.changes.execute(TEAM, request.id)
+    assert done.status is RequestStatus.FAILED
+    assert world.sandbox.experiment(1234)["serving_variant_id"] is None
+    assert len(world.serve_writes()) == 1
+
+
+async def test_recovering_a_request_left_executing_by_a_dead_process(world):
+    await world.connect(Policy(mode=ApprovalMode.OFF))
+    applied = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
+    not_applied = await world.request(Change(action=Action.STOP_SERVING, test_id=1237))
+    for request in (applied, not_applied):
+        await world.requests.transition(TEAM, request.id, RequestStatus.EXECUTING, expected={RequestStatus.APPROVED})
+    # The dead process's write for the first one reached Mida; the second one's never left.
+    world.sandbox.set_experiment(1234, serving_variant_id="1", traffic_allocation=25)
+
+    first = await world.changes.execute(TEAM, applied.id, recovering=True)
+    assert first.status is RequestStatus.SUCCEEDED and first.outcome.reconciled
+    assert world.serve_writes() == []  # found done: nothing posted again
+
+    second = await world.changes.execute(TEAM, not_applied.id, recovering=True)
+    assert second.status is RequestStatus.SUCCEEDED and not second.outcome.reconciled
+    assert [w["path"].rsplit("/", 1)[1] for w in world.sandbox.writes()] == ["stop-serving"]
+
+    # Mida unreadable while recovering: the outcome is not guessed; the job is retried later.
+    third = await world.request(Change(action=Action.SERVE_WINNER, test_id=1238, variant_id="1", rollout=10))
+    await world.requests.transition(TEAM, third.id, RequestStatus.EXECUTING, expected={RequestStatus.APPROVED})
+    world.sandbox.fault(path_contains="/experiment/1238/result", status=503)
+    with pytest.raises(ExecutionDeferred):
+        await world.changes.execute(TEAM, third.id, recovering=True)
+    assert (await world.requests.get(TEAM, third.id)).status is RequestStatus.EXECUTING
+
+
+async def test_serving_schedules_followups_and_stopping_cancels_them(world):
+    await world.connect(Policy(mode=ApprovalMode.OFF, followup_hours=[1, 24]))
+    served = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
+    await world.changes.execute(TEAM, served.id)
+    followups = world.followups
+    assert len(await followups.scheduled(TEAM, 1234)) == 2
+    assert await followups.run_due(now=time.time() + 3601) == 1
+    assert world.notifier.followups == [(served.id, 1.0)]
+
+    stop = await world.request(Change(action=Action.STOP_SERVING, test_id=1234))
+    await world.changes.execute(TEAM, stop.id)
+    assert await followups.scheduled(TEAM, 1234) == []
