@@ -222,3 +222,33 @@ def test_unsigned_or_badly_signed_requests_get_401_and_change_nothing(connected,
     time.sleep(0.2)
     assert slack_api.calls("views.open") == []
     assert mida_sandbox.requests() == []
+
+
+def test_picking_a_losing_variant_warns_and_asks_for_a_reason(connected, slack, slack_api, mida_sandbox):
+    view = open_change_modal(slack, slack_api, "serve-winner 1238")
+    updates = len(slack_api.calls("views.update"))
+    slack.action(
+        ids.VARIANT_SELECT,
+        None,
+        user_id=ALICE,
+        view=view,
+        block_id=ids.VARIANT,
+        selected_option={"text": {"type": "plain_text", "text": "2"}, "value": "2"},
+    )
+    call = slack_api.wait_for("views.update", count=updates + 1)[-1]
+    rerendered = slack_api.view(call["view_id"])
+    text = json.dumps(rerendered, ensure_ascii=False)
+    assert "worse than the control" in text
+    reason = next(b for b in rerendered["blocks"] if b.get("block_id") == ids.REASON)
+    assert reason.get("optional") is False
+    body = submit_change(slack, rerendered, variant="2", rollout="10", reason="").json()
+    assert body["response_action"] == "errors" and ids.REASON in body["errors"]
+    assert mida_sandbox.writes() == []
+
+
+def test_the_post_deploy_button_shows_the_numbers_privately(connected, slack, slack_api, mida_sandbox):
+    slack.action(ids.POST_DEPLOY_RESULTS, "1237", user_id=ALICE, channel_id=CHANNEL, message_ts="1700000001.000100")
+    answer = slack_api.wait_for_response("cmd")[-1]
+    assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+    assert "Post-deploy" in json.dumps(answer)
+    assert mida_sandbox.requests(path_contains="/result")[-1]["query"]["report_phase"] == "post_deploy"
