@@ -412,13 +412,13 @@ class ChangeService:
             "change executed",
             extra={"team": team.key, "request": request_id, "status": status.value, "mida_status": outcome.mida_status},
         )
-        # The results page must not show the state from before the change.
+        # Everything that follows from the outcome is in place before anyone is told of it.
         await self._results_cache.invalidate(team, request.change.test_id)
-        await self._notifier.request_updated(finished)
         if status is RequestStatus.SUCCEEDED and request.change.action is Action.SERVE_WINNER:
             await self._followups.after_serve(finished)
         elif status is RequestStatus.SUCCEEDED and request.change.action is Action.STOP_SERVING:
             await self._followups.after_stop(team, request.change.test_id)
+        await self._notifier.request_updated(finished)
         return finished
 
     async def _run(self, team: TeamRef, request: ChangeRequest, *, recovering: bool) -> tuple[Outcome, RequestStatus]:
