@@ -25,11 +25,21 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, deps: Deps, **bolt_options: Any) -> AsyncApp:
     token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else None
     signing_secret = settings.SLACK_SIGNING_SECRET.get_secret_value() if settings.SLACK_SIGNING_SECRET else None
+    oauth: dict[str, Any] = {}
+    if settings.oauth_enabled and deps.oauth_flow is not None:
+        # Many workspaces: each request gets its workspace's token from the installations.
+        oauth = {
+            "oauth_flow": deps.oauth_flow,
+            "authorize": deps.authorize,
+            "user_facing_authorize_error_message": not_installed_text(settings),
+        }
+        token = None
     app = AsyncApp(
         name="mida-slack",
         logger=logging.getLogger("bot.bolt"),
         signing_secret=signing_secret,
         client=web_client(settings, token),  # carries the token, and SLACK_API_URL
+        **oauth,
         **bolt_options,
     )
     install_fast_ack(app)  # answer Slack as soon as a listener acks, not on Bolt's 10 ms poll
@@ -42,6 +52,11 @@ def create_app(settings: Settings, deps: Deps, **bolt_options: Any) -> AsyncApp:
     app.error(handle_listener_error)
     register_listeners(app)
     return app
+
+
+def not_installed_text(settings: Settings) -> str:
+    where = f" at {settings.PUBLIC_URL}/slack/install" if settings.PUBLIC_URL else ""
+    return f":warning: Mida is not installed in this workspace (any more). A workspace admin can install it again{where}."
 
 
 async def handle_listener_error(

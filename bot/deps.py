@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
+from redis.maint_notifications import MaintNotificationsConfig
 from aiohttp import web
 
 from bot.config import Settings
@@ -80,7 +81,14 @@ class Deps:
 
 def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> Deps:
     redis = aioredis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+        settings.REDIS_URL,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        health_check_interval=30,
+        # With maintenance notifications on (redis-py's default for RESP3), the pool skips its check
+        # that a pooled connection is still open, so after a Redis restart every stale connection
+        # fails one command. Off: a dead connection is replaced before anything is sent on it.
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
     )
     mida = MidaClient(
         settings.MIDA_API_URL,

@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.app import create_app
 from bot.config import Settings
 from bot.deps import DEPS, Deps, build_deps
+from bot.slack.oauth import OAuthRoutes
 from bot.web.health import healthz, readyz
 from bot.web.pages import audit_export_page, results_page
 from bot.web.slack_events import MAX_BODY, SlackEventsHandler
@@ -27,6 +28,8 @@ def build_web_app(settings: Settings, deps: Deps | None = None, *, run_worker: b
         secret = settings.SLACK_SIGNING_SECRET.get_secret_value()
         events = SlackEventsHandler(create_app(settings, deps), secret, deps.dedupe)
         app.router.add_post("/slack/events", events.handle)
+    if deps.oauth_flow is not None:  # SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: installs from any workspace
+        OAuthRoutes(deps.oauth_flow).add_to(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz(deps.redis))
     app.router.add_get("/results/{token}", results_page)

@@ -52,3 +52,16 @@ FOLLOWUP_STOP = "followup_stop_serving"
 FOLLOWUP_ROLLOUT = "followup_change_rollout"
 FOLLOWUP_ACTIONS = "followup_actions"
 FOLLOWUP_HOURS = "followup_hours"  # settings modal block
+
+# App Home tab (action_id; Stop / Change rollout carry the test id, like the follow-up buttons)
+HOME_CONNECT = "home_connect"
+HOME_SETTINGS = "home_settings"
+HOME_STOP_SERVING = "home_stop_serving"
+HOME_CHANGE_ROLLOUT = "home_change_rollout"
+# App Home blocks (block_id)
+HOME_HEALTH = "home_health"
+HOME_ADMIN = "home_admin"
+HOME_SERVING = "home_serving"  # the section heading; each experiment is home_serving:<test_id>
+HOME_WAITING = "home_waiting_on_me"
+HOME_MINE = "home_my_requests"
+HOME_RECENT = "home_recent"

@@ -25,12 +25,20 @@ BOT_TOKEN = "xoxb-T0001-1234567890-abcdefghijklmnopqrstuvwx"
 PUBLIC_URL = "https://mida-bot.test"
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 REPO = Path(__file__).resolve().parents[2]
+# OAuth (multi-workspace) mode: the app's credentials; installations come through /slack/install.
+CLIENT_ID = "1111111111.2222222222"
+CLIENT_SECRET = "c1e2n3t4s5e6c7r8e9t0abcdef123456"
 
 
-def bot_env(*, redis_url: str, slack_api_url: str, mida_api_url: str, **extra: str) -> dict[str, str]:
+def bot_env(*, redis_url: str, slack_api_url: str, mida_api_url: str, oauth: bool = False,
+            **extra: str) -> dict[str, str]:
+    """The bot's environment. `oauth`: no SLACK_BOT_TOKEN, SLACK_CLIENT_ID/SECRET instead."""
+    credentials = (
+        {"SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": CLIENT_SECRET} if oauth else {"SLACK_BOT_TOKEN": BOT_TOKEN}
+    )
     return {
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        **credentials,
         "SLACK_API_URL": slack_api_url,
         "MIDA_API_URL": mida_api_url,
         "MIDA_DASHBOARD_URL": "https://app.mida.test/project/{project_key}/",

@@ -1,6 +1,7 @@
 from slack_bolt.async_app import AsyncApp
 
 from bot.listeners.actions.followup_buttons import handle_followup_button
+from bot.listeners.actions.home_buttons import handle_home_change_button, handle_home_connect, handle_home_settings
 from bot.listeners.actions.modal_inputs import handle_variant_select
 from bot.listeners.actions.request_buttons import handle_approve, handle_cancel, handle_reject
 from bot.listeners.actions.results_buttons import handle_link_button, handle_post_deploy_results
@@ -17,3 +18,7 @@ def register(app: AsyncApp) -> None:
     app.action(ids.OPEN_IN_MIDA)(handle_link_button)
     app.action(ids.FOLLOWUP_STOP)(handle_followup_button)
     app.action(ids.FOLLOWUP_ROLLOUT)(handle_followup_button)
+    app.action(ids.HOME_STOP_SERVING)(handle_home_change_button)
+    app.action(ids.HOME_CHANGE_ROLLOUT)(handle_home_change_button)
+    app.action(ids.HOME_CONNECT)(handle_home_connect)
+    app.action(ids.HOME_SETTINGS)(handle_home_settings)
