@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from redis.maint_notifications import MaintNotificationsConfig
@@ -24,6 +23,7 @@ from bot.services.settings import SettingsService
 from bot.services.uninstall import UninstallService
 from bot.slack.clients import SlackClients
 from bot.slack.directory import SlackDirectory
+from bot.slack.home_tab import HomeTab, RefreshingNotifier
 from bot.slack.notifier import SlackNotifier
 from bot.slack.oauth import InstallationAuthorize, MidaOAuthFlow, build_oauth_flow
 from bot.store.audit import AuditLog
@@ -38,10 +38,6 @@ from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
 from bot.store.workspaces import WorkspaceStore
 from bot.web.links import LinkSigner
-
-if TYPE_CHECKING:
-    from bot.listeners.events.home_tab import HomeTab
-
 
 @dataclass
 class Deps:
@@ -64,7 +60,7 @@ class Deps:
     followups: FollowupService
     results_cache: ResultsCache
     settings_service: SettingsService
-    notifier: SlackNotifier
+    notifier: RefreshingNotifier
     # App Home and multi-workspace installs (the last three are None in single-workspace mode)
     home: HomeService
     home_tab: HomeTab
@@ -114,13 +110,11 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
     links = LinkSigner(settings.encryption_keys, settings.PUBLIC_URL)
     access = Access(policies, SlackDirectory(clients))
     experiments = ExperimentService(workspaces, mida)
-    notifier = SlackNotifier(settings, redis, clients, requests, policies, links)
     home = HomeService(redis=redis, workspaces=workspaces, experiments=experiments, requests=requests,
                        policies=policies, audit=audit, access=access)
-    from bot.listeners.events.home_tab import HomeTab, RefreshingNotifier  # here: the listeners import this module
-
     home_tab = HomeTab(home, clients)
-    notifier = RefreshingNotifier(notifier, home_tab)  # type: ignore[assignment]  # Home tabs follow the cards
+    cards = SlackNotifier(settings, redis, clients, requests, policies, links)
+    notifier = RefreshingNotifier(cards, home_tab)  # Home tabs follow the cards
     uninstall = UninstallService(
         redis=redis, workspaces=workspaces, requests=requests, audit=audit, installations=installations,
         forget_token=authorize.forget if authorize is not None else None, forget_hooks=[home.forget],

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from bot.slack.home_tab import REFRESH_DELAY
 from bot.views import ids
 from tests.e2e.flows import ADMIN, ALICE, BOB, CHANNEL, TEAM, connect, open_change_modal, submit_change
 from tests.support.bot_server import BOT_TOKEN
@@ -19,6 +20,7 @@ from tests.support.slack_requests import block_actions
 def connected(bot, slack, slack_api, mida_sandbox):
     assert connect(slack, slack_api).status_code == 200
     slack_api.wait_for("chat.postMessage", predicate=lambda c: c["channel"] == ADMIN)  # "connected", privately
+    time.sleep(REFRESH_DELAY + 0.3)  # let the refresh that connecting starts go by
     slack_api.clear()
     return bot
 

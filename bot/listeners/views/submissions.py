@@ -69,6 +69,7 @@ async def handle_connect_submission(
         await ack(response_action="errors", errors={ids.PROJECT_KEY: explain(err)})
         return
     await ack()
+    deps.home_tab.refresh_soon(team)
     text, blocks = messages.connected_message(ws)
     await _tell_privately(client, person.user_id, text, blocks)
 
@@ -128,6 +129,7 @@ async def handle_settings_submission(
         await ack(response_action="errors", errors={ids.POLICY_MODE: explain(err)})
         return
     await ack()
+    deps.home_tab.refresh_soon(team)
 
 
 async def handle_reject_submission(

@@ -20,7 +20,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import ChangeRequest, TeamRef
+from bot.mida.models import ExperimentResult
 from bot.services.home import HomeService
+from bot.services.ports import Notifier
 from bot.slack.clients import NoToken, SlackClients
 from bot.views.home import home_view
 
@@ -93,7 +95,7 @@ class RefreshingNotifier:
     """A `Notifier` that refreshes the Home tabs of the request's workspace after each update;
     everything else is the wrapped notifier's."""
 
-    def __init__(self, inner: Any, home_tab: HomeTab) -> None:
+    def __init__(self, inner: Notifier, home_tab: HomeTab) -> None:
         self._inner = inner
         self._home_tab = home_tab
 
@@ -103,5 +105,5 @@ class RefreshingNotifier:
         finally:
             self._home_tab.refresh_soon(request.team)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    async def followup(self, request: ChangeRequest, result: ExperimentResult, hours: float) -> None:
+        await self._inner.followup(request, result, hours)
