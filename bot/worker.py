@@ -8,6 +8,7 @@ import logging
 import time
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.services.changes import ChangeService, ExecutionDeferred
@@ -65,6 +66,7 @@ class Worker:
         task.add_done_callback(self._running.discard)
 
     async def _execute(self, job: Job, *, recovering: bool) -> None:
+        heartbeat = asyncio.create_task(self._keep_claimed(job))
         try:
             await self._changes.execute(team_from_key(job.team_key), job.request_id, recovering=recovering)
         except ExecutionDeferred:
@@ -73,7 +75,20 @@ class Worker:
         except Exception:
             log.exception("execution failed; it will be retried", extra={"request": job.request_id})
             return
+        finally:
+            heartbeat.cancel()
         await self._jobs.ack(job)
+
+    async def _keep_claimed(self, job: Job) -> None:
+        """While a job runs (a slow Mida call may outlast the stale time), keep its queue entry
+        fresh so that no other process takes it over and sends the change a second time."""
+        every = self._jobs.stale_after_ms / 3000
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._jobs.touch(job)
+            except (RedisError, OSError) as err:
+                log.warning("could not keep a running job claimed", extra={"error": type(err).__name__})
 
     async def _pause(self, seconds: float) -> None:
         try:

@@ -8,6 +8,7 @@ import re
 import time
 
 from bot.domain import AuditEntry, AuditEvent, Person, Region, TeamRef, Workspace
+from bot.logs import SECRETS
 from bot.mida.client import MidaClient
 from bot.mida import errors as mida
 from bot.services.access import Access
@@ -46,6 +47,7 @@ class ConnectService:
             raise InvalidInput("project_key", "Paste the project key from Mida → Settings → API (letters, digits, - and _).")
         if not _API_KEY.match(api_key):
             raise InvalidInput("api_key", "Paste the whole API key from Mida → Settings → API Keys (no spaces).")
+        SECRETS.add(api_key)  # from now on no log line shows it, whatever Mida answers
         try:
             chosen = Region((region or "").strip().lower())
         except ValueError:

@@ -108,7 +108,8 @@ def _whole(text: str | None, field: str, low: int, high: int, message: str) -> i
     cleaned = (text or "").strip()
     if not cleaned:
         return None
-    if not (cleaned.isascii() and cleaned.isdigit()) or not low <= int(cleaned) <= high:
+    # The length first: int() refuses strings of more than 4300 digits with a ValueError.
+    if len(cleaned) > 12 or not (cleaned.isascii() and cleaned.isdigit()) or not low <= int(cleaned) <= high:
         raise InvalidInput(field, message)
     return int(cleaned)
 

@@ -15,6 +15,16 @@ from redis.exceptions import ResponseError
 JOBS_STREAM = "mida:jobs"
 GROUP = "executors"
 
+# Reset the idle time of an entry this consumer holds, so no other process takes it over while it
+# is still being worked on. An entry already taken over by another consumer is left alone.
+# KEYS: the stream. ARGV: group, consumer, entry id.
+_TOUCH = """
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
+if #pending == 0 or pending[1][2] ~= ARGV[2] then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+return 1
+"""
+
 
 @dataclass(frozen=True)
 class Job:
@@ -29,6 +39,11 @@ class JobQueue:
         self._redis = redis
         self._consumer = consumer
         self._stale_after_ms = stale_after_ms
+        self._touch = redis.register_script(_TOUCH)
+
+    @property
+    def stale_after_ms(self) -> int:
+        return self._stale_after_ms
 
     async def ensure_group(self) -> None:
         try:
@@ -54,6 +69,11 @@ class JobQueue:
             JOBS_STREAM, GROUP, self._consumer, min_idle_time=self._stale_after_ms, start_id="0-0", count=count
         )
         return [_job(entry_id, fields, deliveries=2) for entry_id, fields in entries if fields]
+
+    async def touch(self, job: Job) -> bool:
+        """Tell the other processes this job is still being worked on (resets its idle time).
+        False when it is no longer this consumer's (another process took it over)."""
+        return bool(await self._touch(keys=[JOBS_STREAM], args=[GROUP, self._consumer, job.entry_id]))
 
     async def ack(self, job: Job) -> None:
         await self._redis.xack(JOBS_STREAM, GROUP, job.entry_id)

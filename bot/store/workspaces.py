@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bot.domain import TeamRef, Workspace
+from bot.logs import SECRETS
 from bot.store.crypto import SecretBox
 from bot.store.keys import ws_key
 
@@ -47,6 +48,7 @@ class WorkspaceStore:
         record = json.loads(raw)
         token: str = record["api_key"]
         api_key = self._box.decrypt(token)
+        SECRETS.add(api_key)  # a key this process holds is scrubbed from every log line
         if self._box.needs_rotation(token):
             record["api_key"] = self._box.rotate(token).decode("ascii")
             rotated = json.dumps(record, separators=(",", ":"))
