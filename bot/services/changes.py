@@ -283,6 +283,10 @@ class ChangeService:
 
     async def approve(self, team: TeamRef, request_id: str, approver: Person) -> ClickResult:
         request = await self._requests.get(team, request_id)
+        if request is not None and request.status is RequestStatus.APPROVED:
+            # Approved but not yet executing: its job may have been lost with a Redis reply that
+            # never came back. Queuing it again is harmless (only one execution can claim it).
+            await self._jobs.enqueue(team.key, request_id)
         refusal = await self.check_decider(team, request, approver)
         if refusal is not None:
             return refusal

@@ -295,3 +295,15 @@ async def test_serving_schedules_followups_and_stopping_cancels_them(world):
     stop = await world.request(Change(action=Action.STOP_SERVING, test_id=1234))
     await world.changes.execute(TEAM, stop.id)
     assert await followups.scheduled(TEAM, 1234) == []
+
+
+async def test_a_click_on_an_approved_request_whose_job_was_lost_queues_it_again(world):
+    await world.connect()
+    request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
+    await world.requests.approve(TEAM, request.id, BOB, time.time())  # approved, but no job was queued
+    assert await world.jobs.next_batch(block_ms=10) == []
+    assert (await world.changes.approve(TEAM, request.id, CAROL)).decision is Decision.FINISHED
+    assert [j.request_id for j in await world.jobs.next_batch(block_ms=10)] == [request.id]
+    await world.changes.execute(TEAM, request.id)
+    await world.changes.execute(TEAM, request.id)
+    assert len(world.serve_writes()) == 1
