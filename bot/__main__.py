@@ -63,7 +63,7 @@ def socket_mode() -> None:
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, port=_port(None)).start()
-        bolt = create_app(settings, web_app[DEPS], request_verification_enabled=False)
+        bolt = create_app(settings, web_app[DEPS])
         handler = AsyncSocketModeHandler(bolt, settings.SLACK_APP_TOKEN.get_secret_value())  # type: ignore[union-attr]
         try:
             await handler.start_async()

@@ -8,6 +8,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.config import Settings
@@ -16,6 +17,7 @@ from bot.listeners import register_listeners
 from bot.services.errors import BotError, StoreUnavailable
 from bot.slack.ack_runner import install_fast_ack
 from bot.slack.clients import web_client
+from bot.slack.lazy_queue import QueuedLazyRunner
 from bot.views import messages, modals
 from bot.views.errors import explain
 
@@ -39,10 +41,14 @@ def create_app(settings: Settings, deps: Deps, **bolt_options: Any) -> AsyncApp:
         logger=logging.getLogger("bot.bolt"),
         signing_secret=signing_secret,
         client=web_client(settings, token),  # carries the token, and SLACK_API_URL
+        # Verified ahead of Bolt, in bot.web.slack_events; queued lazy work is re-dispatched later.
+        request_verification_enabled=False,
         **oauth,
         **bolt_options,
     )
-    install_fast_ack(app)  # answer Slack as soon as a listener acks, not on Bolt's 10 ms poll
+    runner = install_fast_ack(app)  # answer Slack as soon as a listener acks, not on Bolt's 10 ms poll
+    # The slow part of each listener goes through Redis, to whichever process works the queue.
+    runner.lazy_listener_runner = QueuedLazyRunner(deps.redis, logging.getLogger("bot.bolt"), handle_lazy_error)
 
     async def inject_deps(context: dict, next: Any) -> None:
         context["deps"] = deps
@@ -57,6 +63,10 @@ def create_app(settings: Settings, deps: Deps, **bolt_options: Any) -> AsyncApp:
 def not_installed_text(settings: Settings) -> str:
     where = f" at {settings.PUBLIC_URL}/slack/install" if settings.PUBLIC_URL else ""
     return f":warning: Mida is not installed in this workspace (any more). A workspace admin can install it again{where}."
+
+
+async def handle_lazy_error(error: Exception, request: AsyncBoltRequest) -> None:
+    await handle_listener_error(error, request.body, None, request.context.respond)
 
 
 async def handle_listener_error(

@@ -6,11 +6,15 @@ import asyncio
 import contextlib
 import logging
 
+from collections.abc import AsyncIterator
+
 from aiohttp import web
+from slack_bolt.async_app import AsyncApp
 
 from bot.app import create_app
 from bot.config import Settings
 from bot.deps import DEPS, Deps, build_deps
+from bot.slack.lazy_queue import LazyConsumer, LazyQueue
 from bot.slack.oauth import OAuthRoutes
 from bot.web.health import healthz, readyz
 from bot.web.pages import audit_export_page, results_page
@@ -20,14 +24,18 @@ from bot.worker import Worker
 log = logging.getLogger(__name__)
 
 
-def build_web_app(settings: Settings, deps: Deps | None = None, *, run_worker: bool = True) -> web.Application:
+def build_web_app(
+    settings: Settings, deps: Deps | None = None, *, run_worker: bool = True, bolt: AsyncApp | None = None
+) -> web.Application:
+    """`run_worker=False` (`serve --no-worker`) leaves the queues to `mida-slack worker` processes,
+    so this process only answers Slack and serves pages."""
     deps = deps or build_deps(settings)
+    bolt = bolt or create_app(settings, deps)
     app = web.Application(client_max_size=MAX_BODY)
     app[DEPS] = deps
     if settings.SLACK_SIGNING_SECRET is not None:  # absent in Socket Mode, where Slack calls no URL
         secret = settings.SLACK_SIGNING_SECRET.get_secret_value()
-        events = SlackEventsHandler(create_app(settings, deps), secret, deps.dedupe)
-        app.router.add_post("/slack/events", events.handle)
+        app.router.add_post("/slack/events", SlackEventsHandler(bolt, secret, deps.dedupe).handle)
     if deps.oauth_flow is not None:  # SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: installs from any workspace
         OAuthRoutes(deps.oauth_flow).add_to(app)
     app.router.add_get("/healthz", healthz)
@@ -36,20 +44,31 @@ def build_web_app(settings: Settings, deps: Deps | None = None, *, run_worker: b
     app.router.add_get("/audit/{token}", audit_export_page)
 
     if run_worker:
-        app.cleanup_ctx.append(_worker_context(deps))
+        app.cleanup_ctx.append(_background_context(deps, bolt))
     app.on_cleanup.append(_close(deps))
     return app
 
 
-def _worker_context(deps: Deps):  # type: ignore[no-untyped-def]
-    async def context(_: web.Application):  # type: ignore[no-untyped-def]
-        worker = Worker(deps.jobs, deps.changes, deps.followups, sweep_every=deps.settings.MIDA_WORKER_SWEEP_SECONDS)
-        task = asyncio.create_task(worker.run())
+@contextlib.asynccontextmanager
+async def background(deps: Deps, bolt: AsyncApp) -> AsyncIterator[None]:
+    """The queues every worker works: changes to execute (with the sweeps), and listeners' lazy work."""
+    worker = Worker(deps.jobs, deps.changes, deps.followups, sweep_every=deps.settings.MIDA_WORKER_SWEEP_SECONDS)
+    lazy = LazyConsumer(LazyQueue(deps.redis, deps.jobs.consumer), bolt)
+    tasks = [asyncio.create_task(worker.run()), asyncio.create_task(lazy.run())]
+    try:
         yield
+    finally:
+        await lazy.stop()
         await worker.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _background_context(deps: Deps, bolt: AsyncApp):  # type: ignore[no-untyped-def]
+    async def context(_: web.Application):  # type: ignore[no-untyped-def]
+        async with background(deps, bolt):
+            yield
 
     return context
 

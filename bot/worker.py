@@ -13,7 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.services.changes import ChangeService, ExecutionDeferred
 from bot.services.followups import FollowupService
-from bot.store.jobs import Job, JobQueue
+from bot.store.jobs import ANNOUNCE, Job, JobQueue
 from bot.store.keys import team_from_key
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,10 @@ class Worker:
     async def _execute(self, job: Job, *, recovering: bool) -> None:
         heartbeat = asyncio.create_task(self._keep_claimed(job))
         try:
-            await self._changes.execute(team_from_key(job.team_key), job.request_id, recovering=recovering)
+            if job.kind == ANNOUNCE:
+                await self._changes.announce(team_from_key(job.team_key), job.request_id)
+            else:
+                await self._changes.execute(team_from_key(job.team_key), job.request_id, recovering=recovering)
         except ExecutionDeferred:
             log.info("execution deferred; another attempt later", extra={"request": job.request_id})
             return

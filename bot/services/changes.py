@@ -45,7 +45,7 @@ from bot.services.mida_errors import translate
 from bot.services.ports import Notifier
 from bot.store.audit import AuditLog
 from bot.store.drafts import DraftStore
-from bot.store.jobs import JobQueue
+from bot.store.jobs import ANNOUNCE, JobQueue
 from bot.store.keys import new_id
 from bot.store.policies import PolicyStore
 from bot.store.requests import ApproveCode, RequestStore
@@ -267,6 +267,8 @@ class ChangeService:
             evidence=evidence,
             detail={"approvals_needed": request.approvals_needed, "overrides": warnings},
         )
+        # The card is posted by whichever process works the queue, not by the one that must ack.
+        await self._jobs.enqueue(team.key, request.id, ANNOUNCE)
         if not needs_approval:
             await self._jobs.enqueue(team.key, request.id)
         log.info(
@@ -275,9 +277,11 @@ class ChangeService:
         )
         return request
 
-    async def announce(self, request: ChangeRequest) -> None:
+    async def announce(self, team: TeamRef, request_id: str) -> None:
         """Post (or refresh) the request's card in its channel."""
-        await self._notifier.request_updated(request)
+        request = await self._requests.get(team, request_id)
+        if request is not None:
+            await self._notifier.request_updated(request)
 
     # --- clicks on the card ------------------------------------------------------------------
 

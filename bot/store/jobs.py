@@ -26,18 +26,23 @@ return 1
 """
 
 
+EXECUTE = "execute"  # run the request against Mida (once)
+ANNOUNCE = "announce"  # post or refresh the request's card
+
+
 @dataclass(frozen=True)
 class Job:
     entry_id: str
     team_key: str
     request_id: str
     deliveries: int = 1
+    kind: str = EXECUTE
 
 
 class JobQueue:
     def __init__(self, redis: aioredis.Redis, consumer: str, *, stale_after_ms: int = 60_000) -> None:
         self._redis = redis
-        self._consumer = consumer
+        self.consumer = consumer
         self._stale_after_ms = stale_after_ms
         self._touch = redis.register_script(_TOUCH)
 
@@ -52,28 +57,28 @@ class JobQueue:
             if "BUSYGROUP" not in str(err):
                 raise
 
-    async def enqueue(self, team_key: str, request_id: str) -> str:
+    async def enqueue(self, team_key: str, request_id: str, kind: str = EXECUTE) -> str:
         entry = await self._redis.xadd(
-            JOBS_STREAM, {"team": team_key, "request": request_id}, maxlen=100_000, approximate=True
+            JOBS_STREAM, {"team": team_key, "request": request_id, "kind": kind}, maxlen=100_000, approximate=True
         )
         return entry.decode() if isinstance(entry, bytes) else entry
 
     async def next_batch(self, block_ms: int = 1000, count: int = 10) -> list[Job]:
         """New entries for this consumer (blocks up to block_ms)."""
-        answer = await self._redis.xreadgroup(GROUP, self._consumer, {JOBS_STREAM: ">"}, count=count, block=block_ms)
+        answer = await self._redis.xreadgroup(GROUP, self.consumer, {JOBS_STREAM: ">"}, count=count, block=block_ms)
         return [_job(entry_id, fields) for _, entries in answer or [] for entry_id, fields in entries]
 
     async def claim_stale(self, count: int = 10) -> list[Job]:
         """Entries another consumer took but never acknowledged (it died, or hangs)."""
         _, entries, *_ = await self._redis.xautoclaim(
-            JOBS_STREAM, GROUP, self._consumer, min_idle_time=self._stale_after_ms, start_id="0-0", count=count
+            JOBS_STREAM, GROUP, self.consumer, min_idle_time=self._stale_after_ms, start_id="0-0", count=count
         )
         return [_job(entry_id, fields, deliveries=2) for entry_id, fields in entries if fields]
 
     async def touch(self, job: Job) -> bool:
         """Tell the other processes this job is still being worked on (resets its idle time).
         False when it is no longer this consumer's (another process took it over)."""
-        return bool(await self._touch(keys=[JOBS_STREAM], args=[GROUP, self._consumer, job.entry_id]))
+        return bool(await self._touch(keys=[JOBS_STREAM], args=[GROUP, self.consumer, job.entry_id]))
 
     async def ack(self, job: Job) -> None:
         await self._redis.xack(JOBS_STREAM, GROUP, job.entry_id)
@@ -86,4 +91,4 @@ def _text(value: bytes | str) -> str:
 
 def _job(entry_id: bytes | str, fields: dict, deliveries: int = 1) -> Job:
     decoded = {_text(k): _text(v) for k, v in fields.items()}
-    return Job(_text(entry_id), decoded["team"], decoded["request"], deliveries)
+    return Job(_text(entry_id), decoded["team"], decoded["request"], deliveries, decoded.get("kind", EXECUTE))

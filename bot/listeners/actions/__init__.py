@@ -5,20 +5,21 @@ from bot.listeners.actions.home_buttons import handle_home_change_button, handle
 from bot.listeners.actions.modal_inputs import handle_variant_select
 from bot.listeners.actions.request_buttons import handle_approve, handle_cancel, handle_reject
 from bot.listeners.actions.results_buttons import handle_link_button, handle_post_deploy_results
+from bot.listeners.deferred import after_ack
 from bot.views import ids
 
 
 def register(app: AsyncApp) -> None:
-    app.action(ids.APPROVE)(handle_approve)
-    app.action(ids.REJECT)(handle_reject)
-    app.action(ids.CANCEL)(handle_cancel)
-    app.action(ids.VARIANT_SELECT)(handle_variant_select)
-    app.action(ids.POST_DEPLOY_RESULTS)(handle_post_deploy_results)
+    app.action(ids.APPROVE)(**after_ack(handle_approve))
+    app.action(ids.REJECT)(**after_ack(handle_reject))
+    app.action(ids.CANCEL)(**after_ack(handle_cancel))
+    app.action(ids.VARIANT_SELECT)(**after_ack(handle_variant_select))
+    app.action(ids.POST_DEPLOY_RESULTS)(**after_ack(handle_post_deploy_results))
     app.action(ids.OPEN_RESULTS_PAGE)(handle_link_button)
     app.action(ids.OPEN_IN_MIDA)(handle_link_button)
-    app.action(ids.FOLLOWUP_STOP)(handle_followup_button)
-    app.action(ids.FOLLOWUP_ROLLOUT)(handle_followup_button)
-    app.action(ids.HOME_STOP_SERVING)(handle_home_change_button)
-    app.action(ids.HOME_CHANGE_ROLLOUT)(handle_home_change_button)
-    app.action(ids.HOME_CONNECT)(handle_home_connect)
-    app.action(ids.HOME_SETTINGS)(handle_home_settings)
+    app.action(ids.FOLLOWUP_STOP)(**after_ack(handle_followup_button))
+    app.action(ids.FOLLOWUP_ROLLOUT)(**after_ack(handle_followup_button))
+    app.action(ids.HOME_STOP_SERVING)(**after_ack(handle_home_change_button))
+    app.action(ids.HOME_CHANGE_ROLLOUT)(**after_ack(handle_home_change_button))
+    app.action(ids.HOME_CONNECT)(**after_ack(handle_home_connect))
+    app.action(ids.HOME_SETTINGS)(**after_ack(handle_home_settings))

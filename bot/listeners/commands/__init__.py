@@ -1,7 +1,7 @@
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners.commands.mida import handle_mida_command
+from bot.listeners.commands.mida import ack_mida_command, run_mida_command
 
 
 def register(app: AsyncApp) -> None:
-    app.command("/mida")(handle_mida_command)
+    app.command("/mida")(ack=ack_mida_command, lazy=[run_mida_command])

@@ -20,28 +20,35 @@ from bot.views.format import Links
 AUDIT_EXPORT_TTL = 24 * 3600
 
 
-async def handle_mida_command(
-    ack: AsyncAck,
-    body: dict,
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    context: AsyncBoltContext,
-    deps: Deps,
-) -> None:
+def _parsed(body: dict) -> Command | UsageError:
     try:
-        command = parse(body.get("text") or "")
+        return parse(body.get("text") or "")
     except UsageError as err:
-        text, blocks = messages.usage_error(err.problem, err.usage)
+        return err
+
+
+async def ack_mida_command(ack: AsyncAck, body: dict) -> None:
+    """Usage and help are answered in the acknowledgement itself; everything else is acked empty
+    and done by `run_mida_command`, after the ack, wherever the queue sends it."""
+    command = _parsed(body)
+    if isinstance(command, UsageError):
+        text, blocks = messages.usage_error(command.problem, command.usage)
         await ack(text=text, blocks=blocks)
-        return
-    if command.name == "help":
+    elif command.name == "help":
         text, blocks = messages.help_message()
         if command.unknown:
             text = f"`{command.unknown}` is not a /mida command. " + text
         await ack(text=text, blocks=blocks)
-        return
-    await ack()
+    else:
+        await ack()
 
+
+async def run_mida_command(
+    body: dict, respond: AsyncRespond, client: AsyncWebClient, context: AsyncBoltContext, deps: Deps
+) -> None:
+    command = _parsed(body)
+    if isinstance(command, UsageError) or command.name == "help":
+        return  # answered in the ack
     team, person = team_of(body, context), person_of(body, context)
     try:
         await _run(command, body, team, person, respond, client, deps)

@@ -6,6 +6,7 @@ from bot.listeners.views.submissions import (
     handle_reject_submission,
     handle_settings_submission,
 )
+from bot.listeners.deferred import after_ack
 from bot.views import ids
 
 
@@ -13,4 +14,4 @@ def register(app: AsyncApp) -> None:
     app.view(ids.CONNECT_MODAL)(handle_connect_submission)
     app.view(ids.CHANGE_MODAL)(handle_change_submission)
     app.view(ids.SETTINGS_MODAL)(handle_settings_submission)
-    app.view(ids.REJECT_MODAL)(handle_reject_submission)
+    app.view(ids.REJECT_MODAL)(**after_ack(handle_reject_submission))

@@ -80,7 +80,7 @@ async def handle_change_submission(
     view = body["view"]
     team, person = team_of(body, context), person_of(body, context)
     try:
-        request = await deps.changes.submit(
+        await deps.changes.submit(
             team,
             view.get("private_metadata", ""),
             person,
@@ -95,8 +95,7 @@ async def handle_change_submission(
     except BotError as err:
         await ack(response_action="errors", errors={ids.REASON: explain(err)})
         return
-    await ack()
-    await deps.changes.announce(request)
+    await ack()  # the request is recorded; its card is posted from the job queue
 
 
 async def handle_settings_submission(

@@ -1,0 +1,176 @@
+"""Bolt's lazy listeners, run from a Redis Stream instead of the process that acked.
+
+A listener is split the Bolt way: an ack function that answers Slack at once, and lazy functions
+that do the slow part. Bolt hands each lazy function to `start`; here that writes the signed request
+to `mida:lazy` and returns. Any bot process (`serve`, or `worker` when the web process runs with
+`--no-worker`) reads the stream and re-dispatches the request to its own Bolt app with Bolt's
+lazy-only headers, which run just that function. So acking never waits behind slow work, the slow
+work can live in another process, and a process that dies mid-way leaves its entry to be claimed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.kwargs_injection.async_utils import build_async_required_kwargs
+from slack_bolt.lazy_listener.async_runner import AsyncLazyListenerRunner
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.util.utils import get_arg_names_of_callable, get_name_for_callable
+
+log = logging.getLogger(__name__)
+
+LAZY_STREAM = "mida:lazy"
+GROUP = "lazy"
+
+
+ErrorHandler = Callable[[Exception, AsyncBoltRequest], Awaitable[None]]
+
+
+class QueuedLazyRunner(AsyncLazyListenerRunner):
+    def __init__(self, redis: aioredis.Redis, logger: logging.Logger, on_error: ErrorHandler) -> None:
+        self.logger = logger
+        self._redis = redis
+        self._on_error = on_error
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def run(self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest) -> None:
+        """Run a dequeued lazy function with Bolt's arguments; a failure goes to `on_error` (which
+        tells the person), as it would have in the listener itself."""
+        kwargs = build_async_required_kwargs(
+            logger=self.logger,
+            required_arg_names=get_arg_names_of_callable(function),
+            request=request,
+            response=None,
+            this_func=function,
+        )
+        try:
+            await function(**kwargs)
+        except Exception as err:
+            await self._on_error(err, request)
+
+    def start(self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest) -> None:
+        # Bolt calls this synchronously; the write is one XADD on the running loop.
+        task = asyncio.ensure_future(self._enqueue(get_name_for_callable(function), request))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _enqueue(self, name: str, request: AsyncBoltRequest) -> None:
+        headers = {k: v for k, v in request.headers.items() if not k.startswith("x-slack-bolt-lazy")}
+        try:
+            await self._redis.xadd(
+                LAZY_STREAM,
+                {"fn": name, "body": request.raw_body, "headers": json.dumps(headers)},
+                maxlen=100_000,
+                approximate=True,
+            )
+        except Exception as err:
+            # Acked, but the work cannot be queued (Redis down): the person hears it, nothing changed.
+            log.warning("could not queue the work after an ack", extra={"fn": name, "error": type(err).__name__})
+            await self._on_error(err, request)
+
+
+@dataclass(frozen=True)
+class LazyItem:
+    entry_id: str
+    request: AsyncBoltRequest
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _item(entry_id: bytes | str, fields: dict) -> LazyItem:
+    decoded = {_text(k): _text(v) for k, v in fields.items()}
+    headers = json.loads(decoded["headers"])
+    headers["x-slack-bolt-lazy-only"] = ["1"]
+    headers["x-slack-bolt-lazy-function-name"] = [decoded["fn"]]
+    return LazyItem(_text(entry_id), AsyncBoltRequest(body=decoded["body"], headers=headers))
+
+
+class LazyQueue:
+    """The consuming side: every process that works the queue reads it with one consumer group."""
+
+    def __init__(self, redis: aioredis.Redis, consumer: str, *, stale_after_ms: int = 30_000) -> None:
+        self._redis = redis
+        self._consumer = consumer
+        self._stale_after_ms = stale_after_ms
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._redis.xgroup_create(LAZY_STREAM, GROUP, id="0", mkstream=True)
+        except ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise
+
+    async def next_batch(self, block_ms: int = 1000, count: int = 20) -> list[LazyItem]:
+        answer = await self._redis.xreadgroup(GROUP, self._consumer, {LAZY_STREAM: ">"}, count=count, block=block_ms)
+        return [_item(entry_id, fields) for _, entries in answer or [] for entry_id, fields in entries]
+
+    async def claim_stale(self, count: int = 20) -> list[LazyItem]:
+        _, entries, *_ = await self._redis.xautoclaim(
+            LAZY_STREAM, GROUP, self._consumer, min_idle_time=self._stale_after_ms, start_id="0-0", count=count
+        )
+        return [_item(entry_id, fields) for entry_id, fields in entries if fields]
+
+    async def done(self, item: LazyItem) -> None:
+        await self._redis.xack(LAZY_STREAM, GROUP, item.entry_id)
+        await self._redis.xdel(LAZY_STREAM, item.entry_id)
+
+
+async def run_lazy(bolt: AsyncApp, queue: LazyQueue, item: LazyItem) -> None:
+    """Run one queued lazy function through Bolt (its middleware, authorize and kwargs)."""
+    try:
+        await bolt.async_dispatch(item.request)
+    except Exception:
+        log.exception("work after an ack failed")
+    await queue.done(item)
+
+
+class LazyConsumer:
+    """Works the lazy queue: new entries at once, and entries a dead process left behind."""
+
+    def __init__(self, queue: LazyQueue, bolt: AsyncApp, *, concurrency: int = 50, block_ms: int = 1000) -> None:
+        self._queue = queue
+        self._bolt = bolt
+        self._slots = asyncio.Semaphore(concurrency)
+        self._block_ms = block_ms
+        self._stopping = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        rounds = 0
+        while not self._stopping.is_set():
+            try:
+                await self._queue.ensure_group()
+                items = await self._queue.next_batch(block_ms=self._block_ms)
+                rounds += 1
+                if rounds % 30 == 0 or not items:
+                    items += await self._queue.claim_stale()
+                for item in items:
+                    await self._slots.acquire()
+                    task = asyncio.create_task(self._run_one(item))
+                    self._running.add(task)
+                    task.add_done_callback(self._running.discard)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # Redis down or restarting: wait, then go on
+                log.warning("lazy queue unavailable; retrying", extra={"error": type(err).__name__})
+                await asyncio.sleep(1.0)
+
+    async def _run_one(self, item: LazyItem) -> None:
+        try:
+            await run_lazy(self._bolt, self._queue, item)
+        finally:
+            self._slots.release()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._running:
+            await asyncio.wait(self._running, timeout=30)
