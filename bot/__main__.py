@@ -30,7 +30,7 @@ def _register_secrets(settings: Settings) -> None:
         SECRETS.add(key)
 
 
-def serve(port: int | None) -> None:
+def serve(port: int | None, *, run_worker: bool) -> None:
     from aiohttp import web
 
     from bot.logs import configure_logging
@@ -40,7 +40,37 @@ def serve(port: int | None) -> None:
     settings.require_for_http()
     configure_logging(settings.LOG_LEVEL)
     _register_secrets(settings)
-    web.run_app(build_web_app(settings), port=_port(port), print=lambda *_: None, access_log=None)
+    app = build_web_app(settings, run_worker=run_worker)
+    web.run_app(app, port=_port(port), print=lambda *_: None, access_log=None)
+
+
+def worker() -> None:
+    """The queues only (changes, follow-ups, expiry, listeners' work after the ack), no HTTP."""
+    import signal
+
+    from bot.app import create_app
+    from bot.deps import build_deps
+    from bot.logs import configure_logging
+    from bot.server import background
+
+    settings = load_settings()
+    settings.require("BOT_ENCRYPTION_KEYS", token=True)
+    configure_logging(settings.LOG_LEVEL)
+    _register_secrets(settings)
+
+    async def main() -> None:
+        deps = build_deps(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            async with background(deps, create_app(settings, deps)):
+                await stop.wait()
+        finally:
+            await deps.aclose()
+
+    asyncio.run(main())
 
 
 def socket_mode() -> None:
@@ -90,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="HTTP mode: Slack requests at POST /slack/events")
     p_serve.add_argument("--port", type=int, help="default: $PORT, else 3000")
+    p_serve.add_argument(
+        "--no-worker", action="store_true", help="leave the queues to `mida-slack worker` processes (only ack and serve pages)"
+    )
+    sub.add_parser("worker", help="work the queues without serving HTTP (pairs with `serve --no-worker`)")
     sub.add_parser("socket", help="Socket Mode (needs SLACK_APP_TOKEN)")
     p_sandbox = sub.add_parser("sandbox", help="a local Mida API to try the bot safely")
     p_sandbox.add_argument("--port", type=int, default=8765)
@@ -99,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "serve":
-            serve(args.port)
+            serve(args.port, run_worker=not args.no_worker)
+        elif args.command == "worker":
+            worker()
         elif args.command == "socket":
             socket_mode()
         elif args.command == "sandbox":

@@ -109,10 +109,11 @@ class InProcessBot:
 
 
 class BotProcess:
-    """`python -m bot serve --port N` as a child process; stderr kept for inspection."""
+    """`python -m bot serve --port N [args]` as a child process; stderr kept for inspection."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
         self.env = env
+        self.args = args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -122,7 +123,7 @@ class BotProcess:
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "bot", "serve", "--port", str(self.port), *self.args],
                 cwd=REPO,
                 env={**keep, **self.env},
                 stdout=log,
@@ -147,3 +148,25 @@ class BotProcess:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+class WorkerProcess:
+    """`python -m bot worker`: the queues, no HTTP."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")}
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "worker"], cwd=REPO, env={**keep, **self.env}, stdout=log, stderr=subprocess.STDOUT
+            )
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
