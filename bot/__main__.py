@@ -78,7 +78,7 @@ def socket_mode() -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.app import create_app
-    from bot.deps import DEPS
+    from bot.deps import build_deps
     from bot.logs import configure_logging
     from bot.server import build_web_app
 
@@ -88,12 +88,12 @@ def socket_mode() -> None:
     _register_secrets(settings)
 
     async def main() -> None:
-        # The web server still runs for health checks and the results pages.
-        web_app = build_web_app(settings)
-        runner = web.AppRunner(web_app, access_log=None)
+        deps = build_deps(settings)
+        bolt = create_app(settings, deps)
+        # The web server still runs for health checks, the results pages and the queues.
+        runner = web.AppRunner(build_web_app(settings, deps, bolt=bolt), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, port=_port(None)).start()
-        bolt = create_app(settings, web_app[DEPS])
         handler = AsyncSocketModeHandler(bolt, settings.SLACK_APP_TOKEN.get_secret_value())  # type: ignore[union-attr]
         try:
             await handler.start_async()
