@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     MIDA_WORKER_SWEEP_SECONDS: float = Field(default=5.0, gt=0)
     MIDA_READ_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     MIDA_TOTAL_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0)
+    # The audit log is trimmed to this many entries and to this age, whichever comes first.
+    AUDIT_MAX_ENTRIES: int = Field(default=100_000, ge=100)
+    AUDIT_MAX_AGE_DAYS: float = Field(default=365, gt=0)
 
     @field_validator("SLACK_API_URL")
     @classmethod

@@ -103,7 +103,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
     policies = PolicyStore(redis)
     drafts = DraftStore(redis)
     requests = RequestStore(redis)
-    audit = AuditLog(redis)
+    audit = AuditLog(redis, max_entries=settings.AUDIT_MAX_ENTRIES, max_age_days=settings.AUDIT_MAX_AGE_DAYS)
     jobs = JobQueue(
         redis, consumer=f"{socket.gethostname()}-{os.getpid()}", stale_after_ms=settings.MIDA_JOB_STALE_AFTER_MS
     )
