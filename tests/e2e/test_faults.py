@@ -24,7 +24,6 @@ from tests.e2e.test_durability import (
     card_text,
     connect_workspace,
     final_card,
-    request_card,
     request_record,
     request_serve,
     result_reads,
