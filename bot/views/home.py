@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.domain import AuditEntry, AuditEvent, ChangeRequest
 from bot.services.home import Connection, HomeData, ServingNow
-from bot.views import ids
+from bot.views import ids, messages
 from bot.views.errors import explain
 from bot.views.format import (
     MAX_BLOCKS,
@@ -35,19 +35,7 @@ from bot.views.format import (
 )
 
 # "<@U> approved …" when a person acted; "Done: …" when the bot did (execution, expiry, uninstall).
-EVENT_WORDS = {
-    AuditEvent.CONNECTED: "connected Mida",
-    AuditEvent.DISCONNECTED: "disconnected Mida",
-    AuditEvent.SETTINGS_CHANGED: "changed the settings",
-    AuditEvent.REQUESTED: "asked to",
-    AuditEvent.APPROVED: "approved",
-    AuditEvent.REJECTED: "rejected",
-    AuditEvent.CANCELLED: "cancelled",
-    AuditEvent.EXPIRED: "expired",
-    AuditEvent.EXECUTED: "executed",
-    AuditEvent.FAILED: "failed",
-    AuditEvent.SUPERSEDED: "superseded",
-}
+EVENT_WORDS = {**messages.EVENT_WORDS, AuditEvent.REQUESTED: "asked to"}
 BOT_EVENT_WORDS = {
     AuditEvent.DISCONNECTED: "Disconnected",
     AuditEvent.CANCELLED: "Cancelled:",

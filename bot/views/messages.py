@@ -210,7 +210,7 @@ def results_message(result: ExperimentResult, phase: ReportPhase, links: Links) 
     return text, top + middle + tail
 
 
-_EVENT_WORDS = {
+EVENT_WORDS = {
     AuditEvent.CONNECTED: "connected Mida",
     AuditEvent.DISCONNECTED: "disconnected Mida",
     AuditEvent.SETTINGS_CHANGED: "changed the settings",
@@ -251,7 +251,7 @@ def _audit_result(entry: AuditEntry) -> str | None:
 
 def _audit_row(entry: AuditEntry) -> str:
     who = mention(entry.actor.user_id) if entry.actor else "the bot"
-    parts = [slack_date(entry.at), f"{who} *{_EVENT_WORDS.get(entry.event, escape(entry.event))}*"]
+    parts = [slack_date(entry.at), f"{who} *{EVENT_WORDS.get(entry.event, escape(entry.event))}*"]
     if entry.test_id is not None or entry.evidence is not None:
         test_id = entry.test_id if entry.test_id is not None else entry.evidence.test_id  # type: ignore[union-attr]
         name = entry.evidence.test_name if entry.evidence else None
