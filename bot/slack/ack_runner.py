@@ -163,6 +163,14 @@ class FastAckRunner(AsyncioListenerRunner):
             return acked
         return response
 
+    def _start_lazy_function(self, lazy_func: Any, request: AsyncBoltRequest) -> None:
+        # Bolt deep-copies the request for an in-process lazy run; a runner that only reads it
+        # (bot.slack.lazy_queue writes body and headers to Redis) is spared the copy.
+        if getattr(self.lazy_listener_runner, "reads_request_only", False):
+            self.lazy_listener_runner.start(lazy_func, request)
+        else:
+            super()._start_lazy_function(lazy_func, request)
+
     async def _run_ack_function(
         self, ack: SignallingAck, request: AsyncBoltRequest, response: BoltResponse | None, listener: AsyncListener
     ) -> None:

@@ -34,6 +34,7 @@ ErrorHandler = Callable[[Exception, AsyncBoltRequest], Awaitable[None]]
 
 
 class QueuedLazyRunner(AsyncLazyListenerRunner):
+    reads_request_only = True  # start() copies out body and headers: no need for Bolt's deep copy
     def __init__(self, redis: aioredis.Redis, logger: logging.Logger, on_error: ErrorHandler) -> None:
         self.logger = logger
         self._redis = redis
