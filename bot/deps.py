@@ -81,6 +81,8 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         socket_connect_timeout=2,
         socket_timeout=5,
         health_check_interval=30,
+        # Room for the lazy queue's 200 concurrent listeners plus the job worker and the web side.
+        max_connections=512,
         # With maintenance notifications on (redis-py's default for RESP3), the pool skips its check
         # that a pooled connection is still open, so after a Redis restart every stale connection
         # fails one command. Off: a dead connection is replaced before anything is sent on it.

@@ -138,14 +138,15 @@ class LazyConsumer:
     """Works the lazy queue: new entries at once, and entries a dead process left behind."""
 
     # The work is mostly waiting on Mida and Slack: enough slots for rate × Mida's latency
-    # (100 requests/s at 2 s each) so a slow Mida does not make the queue back up.
-    def __init__(self, queue: LazyQueue, bolt: AsyncApp, *, concurrency: int = 400, block_ms: int = 1000) -> None:
+    # (100 requests/s at 2 s each), and fewer than the Redis connections (bot/deps.py).
+    def __init__(self, queue: LazyQueue, bolt: AsyncApp, *, concurrency: int = 200, block_ms: int = 1000) -> None:
         self._queue = queue
         self._bolt = bolt
         self._slots = asyncio.Semaphore(concurrency)
         self._block_ms = block_ms
         self._stopping = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self._active: set[str] = set()
 
     async def run(self) -> None:
         rounds = 0
@@ -157,6 +158,9 @@ class LazyConsumer:
                 if rounds % 30 == 0 or not items:
                     items += await self._queue.claim_stale()
                 for item in items:
+                    if item.entry_id in self._active:
+                        continue  # re-claimed while it waits or runs here: not a dead process's
+                    self._active.add(item.entry_id)
                     await self._slots.acquire()
                     task = asyncio.create_task(self._run_one(item))
                     self._running.add(task)
@@ -171,6 +175,7 @@ class LazyConsumer:
         try:
             await run_lazy(self._bolt, self._queue, item)
         finally:
+            self._active.discard(item.entry_id)
             self._slots.release()
 
     async def stop(self) -> None:
