@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.domain import Change, Person, TeamRef
+from bot.domain import Action, Change, Person, TeamRef, parse_test_id
 from bot.services.errors import BotError
 from bot.slack.clients import modal_client
 from bot.views import modals
@@ -46,3 +46,13 @@ async def open_change_modal(
         await client.views_update(view_id=view_id, view=view)
     except SlackApiError as err:
         log.info("modal closed before it was filled", extra={"error": err.response.get("error")})
+
+
+def change_from_button(body: dict, stop_action_id: str) -> Change | None:
+    """The change a Stop serving / Change rollout button stands for (its value is the test id)."""
+    action = body["actions"][0]
+    test_id = parse_test_id(action.get("value") or "")
+    if test_id is None:
+        return None
+    kind = Action.STOP_SERVING if action["action_id"] == stop_action_id else Action.UPDATE_ROLLOUT
+    return Change(action=kind, test_id=test_id)

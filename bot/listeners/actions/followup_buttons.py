@@ -8,8 +8,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.domain import Action, Change, parse_test_id
-from bot.listeners.change_modal import open_change_modal
+from bot.listeners.change_modal import change_from_button, open_change_modal
 from bot.listeners.context import person_of, team_of
 from bot.services.errors import BotError
 from bot.views import ids, messages
@@ -19,11 +18,9 @@ async def handle_followup_button(
     ack: AsyncAck, body: dict, respond: AsyncRespond, client: AsyncWebClient, context: AsyncBoltContext, deps: Deps
 ) -> None:
     await ack()
-    action = body["actions"][0]
-    test_id = parse_test_id(action.get("value") or "")
-    if test_id is None:
+    change = change_from_button(body, ids.FOLLOWUP_STOP)
+    if change is None:
         return
-    kind = Action.STOP_SERVING if action["action_id"] == ids.FOLLOWUP_STOP else Action.UPDATE_ROLLOUT
     try:
         await open_change_modal(
             deps,
@@ -32,9 +29,9 @@ async def handle_followup_button(
             team=team_of(body, context),
             person=person_of(body, context),
             channel_id=(body.get("channel") or {}).get("id", ""),
-            change=Change(action=kind, test_id=test_id),
+            change=change,
             response_url=body.get("response_url"),
         )
     except BotError as err:
-        text, blocks = messages.error_message(err, test_id=test_id)
+        text, blocks = messages.error_message(err, test_id=change.test_id)
         await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)

@@ -14,8 +14,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.domain import Action, Change, parse_test_id
-from bot.listeners.change_modal import open_change_modal
+from bot.listeners.change_modal import change_from_button, open_change_modal
 from bot.listeners.context import person_of, team_of
 from bot.services.errors import AdminOnly, BotError
 from bot.slack.clients import modal_client
@@ -27,14 +26,12 @@ async def handle_home_change_button(
     ack: AsyncAck, body: dict, client: AsyncWebClient, context: AsyncBoltContext, deps: Deps
 ) -> None:
     await ack()
-    action = body["actions"][0]
-    test_id = parse_test_id(action.get("value") or "")
-    if test_id is None:
+    change = change_from_button(body, ids.HOME_STOP_SERVING)
+    if change is None:
         return
-    kind = Action.STOP_SERVING if action["action_id"] == ids.HOME_STOP_SERVING else Action.UPDATE_ROLLOUT
     team, person = team_of(body, context), person_of(body, context)
     try:
-        channel_id = await deps.home.channel_for(team, test_id, person.user_id)
+        channel_id = await deps.home.channel_for(team, change.test_id, person.user_id)
         await open_change_modal(
             deps,
             client,
@@ -42,10 +39,10 @@ async def handle_home_change_button(
             team=team,
             person=person,
             channel_id=channel_id,
-            change=Change(action=kind, test_id=test_id),
+            change=change,
         )
     except BotError as err:
-        await _refuse(client, body, kind.title, explain(err, test_id=test_id))
+        await _refuse(client, body, change.action.title, explain(err, test_id=change.test_id))
 
 
 async def handle_home_connect(
