@@ -204,15 +204,39 @@ class SlackStandIn:
         is_owner: bool = False,
         name: str | None = None,
         tz: str = "UTC",
+        *,
+        is_restricted: bool = False,
+        is_ultra_restricted: bool = False,
+        is_bot: bool = False,
+        deleted: bool = False,
+        enterprise_id: str | None = None,
+        teams: list[str] | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
-        """Add or replace a user answered by users.info. ``extra`` is merged into the user object."""
+        """Add or replace a user answered by users.info. ``extra`` is merged into the user object.
+
+        ``is_restricted`` is a multi-channel guest, ``is_ultra_restricted`` a single-channel guest
+        (Slack sets both for the latter). ``enterprise_id`` makes an Enterprise Grid member: users.info
+        then carries ``enterprise_user`` with the org and ``teams`` (the workspaces they are in;
+        ``team_id`` alone by default), as Slack answers on Grid.
+        """
         name = name or user_id.lower().removeprefix("u_").removeprefix("u") or user_id.lower()
+        grid: dict[str, Any] = {}
+        if enterprise_id:
+            grid["enterprise_user"] = {
+                "id": user_id,
+                "enterprise_id": enterprise_id,
+                "enterprise_name": "Test Enterprise",
+                "is_admin": False,
+                "is_owner": False,
+                "is_primary_owner": False,
+                "teams": list(teams) if teams is not None else [team_id],
+            }
         user = {
             "id": user_id,
             "team_id": team_id,
             "name": name,
-            "deleted": False,
+            "deleted": deleted,
             "real_name": name.title(),
             "tz": tz,
             "tz_label": tz,
@@ -220,12 +244,13 @@ class SlackStandIn:
             "is_admin": is_admin,
             "is_owner": is_owner,
             "is_primary_owner": False,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
-            "is_bot": False,
+            "is_restricted": is_restricted or is_ultra_restricted,
+            "is_ultra_restricted": is_ultra_restricted,
+            "is_bot": is_bot,
             "is_app_user": False,
             "updated": 1700000000,
             "profile": {"real_name": name.title(), "display_name": name, "team": team_id},
+            **grid,
             **extra,
         }
         with self._lock:
