@@ -1,7 +1,7 @@
 """The bot's vocabulary, shared by services, stores and views. Pure data: no I/O, no Slack.
 
 - `Workspace`: a Slack workspace (team, maybe in an enterprise) and the Mida project it is connected to.
-- `Person`: someone in Slack, known by user id + team id (never by display name).
+- `Person`: someone in Slack, known by user id (never by display name); the team id is recorded too.
 - `Change`: what someone wants Mida to do (serve a winner, change the rollout, stop serving).
 - `Evidence`: the experiment's numbers as they were when the change was asked for.
 - `ChangeRequest`: a change on its way through approval and execution.
@@ -44,10 +44,23 @@ class TeamRef(_Model):
 
 
 class Person(_Model):
+    """Slack user ids are unique across workspaces (and across an Enterprise Grid organisation), so a
+    person is their user id. `team_id` is the team the payload named, kept for the record: on Grid a
+    click carries the person's home workspace while a slash command carries the one it ran in, so it
+    takes no part in telling people apart."""
+
     model_config = ConfigDict(frozen=True)
 
     user_id: str
     team_id: str
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Person):
+            return NotImplemented
+        return self.user_id == other.user_id
+
+    def __hash__(self) -> int:
+        return hash(self.user_id)
 
 
 class Workspace(_Model):
@@ -252,6 +265,8 @@ class Policy(_Model):
     expiry_hours: float = Field(default=24, gt=0, le=24 * 30)
     audit_channel: str | None = None
     bot_admins: list[str] = Field(default_factory=list)
+    # Single- and multi-channel guests may approve or reject (members of other organisations never).
+    guests_may_approve: bool = False
     # Guardrails checked before serving a winner; failing one asks for a reason.
     min_days_running: int = Field(default=7, ge=0, le=365)
     min_visitors_per_variant: int = Field(default=100, ge=0, le=10_000_000)

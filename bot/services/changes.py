@@ -29,7 +29,7 @@ from bot.domain import (
 )
 from bot.mida import errors as mida
 from bot.mida.models import ExperimentStatus, ServingState
-from bot.services.access import Access
+from bot.services.access import Access, Standing
 from bot.services.errors import (
     BotError,
     ExperimentConflict,
@@ -70,6 +70,21 @@ class Decision(StrEnum):
     ALREADY_APPROVED = "already_approved"
     NOT_APPROVER = "not_approver"
     NOT_REQUESTER = "not_requester"
+    # Not a member who may decide here (see `bot.services.access`).
+    OTHER_ORG = "other_org"
+    GUEST = "guest"
+    BOT = "bot"
+    DEACTIVATED = "deactivated"
+    UNVERIFIED = "unverified"
+
+
+_NOT_A_MEMBER = {
+    Standing.OTHER_ORG: Decision.OTHER_ORG,
+    Standing.GUEST: Decision.GUEST,
+    Standing.BOT: Decision.BOT,
+    Standing.DEACTIVATED: Decision.DEACTIVATED,
+    Standing.UNKNOWN: Decision.UNVERIFIED,
+}
 
 
 @dataclass(frozen=True)
@@ -323,9 +338,12 @@ class ChangeService:
             return ClickResult(Decision.NOT_FOUND, None)
         if request.status is not RequestStatus.PENDING:
             return ClickResult(Decision.EXPIRED if _is_expired(request) else Decision.FINISHED, request)
-        if person.user_id == request.requester.user_id:
+        if person == request.requester:
             return ClickResult(Decision.OWN_REQUEST, request)
         policy = await self._policies.get(team, request.channel_id)
+        standing = await self._access.standing(team, policy, person.user_id)
+        if standing is not Standing.MEMBER:
+            return ClickResult(_NOT_A_MEMBER[standing], request)
         if not await self._access.may_approve(team, policy, request, person.user_id):
             return ClickResult(Decision.NOT_APPROVER, request)
         return None

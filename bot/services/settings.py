@@ -37,6 +37,7 @@ class SettingsService:
         min_days_running: str | None = None,
         min_visitors_per_variant: str | None = None,
         followup_hours: str | None = None,
+        guests_may_approve: bool | None = None,
     ) -> Policy:
         """Validate and store; `channel_id` set means an override for that channel only."""
         if not await self._access.is_admin(team, person.user_id):
@@ -82,6 +83,7 @@ class SettingsService:
                     **({"min_days_running": min_days} if min_days is not None else {}),
                     **({"min_visitors_per_variant": min_visitors} if min_visitors is not None else {}),
                     **({"followup_hours": followups} if followups is not None else {}),
+                    **({"guests_may_approve": guests_may_approve} if guests_may_approve is not None else {}),
                 }
             )
             policy = Policy.model_validate(policy.model_dump())

@@ -325,6 +325,11 @@ def settings_modal(policy: Policy, channel_id: str | None, *, channel_override: 
     if policy.audit_channel:
         audit["initial_conversation"] = policy.audit_channel
 
+    guests_option = option("Single- and multi-channel guests may approve or reject", ids.GUESTS_ALLOWED)
+    guests: dict[str, Any] = {"type": "checkboxes", "action_id": ids.GUESTS_MAY_APPROVE, "options": [guests_option]}
+    if policy.guests_may_approve:
+        guests["initial_options"] = [guests_option]
+
     blocks: list[dict[str, Any]] = []
     if channel_id:
         scope_options = [
@@ -370,6 +375,13 @@ def settings_modal(policy: Policy, channel_id: str | None, *, channel_override: 
             ),
             optional=True,
             hint="A Slack user group id (starts with S); its members may approve.",
+        ),
+        _input(
+            ids.GUESTS_MAY_APPROVE,
+            "Guests",
+            guests,
+            optional=True,
+            hint="Off: only full members decide. People from other organisations (Slack Connect) never do.",
         ),
         _input(
             ids.APPROVALS_NEEDED,
