@@ -265,7 +265,7 @@ class Policy(_Model):
     expiry_hours: float = Field(default=24, gt=0, le=24 * 30)
     audit_channel: str | None = None
     bot_admins: list[str] = Field(default_factory=list)
-    # Single- and multi-channel guests may approve or reject (members of other organisations never).
+    # Single- and multi-channel guests may ask for, approve or reject changes (other organisations never).
     guests_may_approve: bool = False
     # Guardrails checked before serving a winner; failing one asks for a reason.
     min_days_running: int = Field(default=7, ge=0, le=365)

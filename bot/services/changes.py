@@ -36,6 +36,7 @@ from bot.services.errors import (
     InvalidInput,
     MidaDown,
     NotAllowed,
+    NotAMember,
     NotConnected,
 )
 from bot.services.experiments import ExperimentService
@@ -172,6 +173,12 @@ class ChangeService:
         draft = await self._drafts.get(team, draft_id)
         if draft is None:
             raise InvalidInput("reason", "This form has expired. Run the command again.")
+        # Asking for a change is deciding on it when no approval is needed: the same people as for
+        # approving. Checked here, after the modal is open; the draft then binds the form to them.
+        policy = await self._policies.get(team, draft.channel_id)
+        standing = await self._access.standing(team, policy, draft.requester.user_id)
+        if standing is not Standing.MEMBER:
+            raise NotAMember(standing.value)
         ws = await self._experiments.workspace(team)
         try:
             evidence = await self._experiments.evidence(ws, draft.test_id)

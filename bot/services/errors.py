@@ -25,6 +25,15 @@ class AdminOnly(NotAllowed):
     """Only workspace admins, owners and bot admins may do this."""
 
 
+class NotAMember(BotError):
+    """Only members of the workspace may ask for changes; `standing` (an `access.Standing` value)
+    says what the person is instead."""
+
+    def __init__(self, standing: str) -> None:
+        super().__init__(standing)
+        self.standing = standing
+
+
 class InvalidInput(BotError):
     """A value typed by the person is wrong; `field` names the modal block it belongs to."""
 

@@ -117,6 +117,16 @@ def _down(detail: str | None, *, maybe_applied: bool, state: Evidence | None, te
     )
 
 
+_NOT_A_MEMBER = {
+    "other_org": "Only members of this workspace can ask for changes to its experiments — you're in "
+    "another organisation (Slack Connect). Nothing was changed.",
+    "guest": "Guests can't ask for changes in this workspace. Nothing was changed.",
+    "bot": "Bot users can't ask for changes. Nothing was changed.",
+    "deactivated": "Deactivated accounts can't ask for changes. Nothing was changed.",
+    "unknown": "The bot could not check who you are with Slack just now. Nothing was changed; try again in a minute.",
+}
+
+
 def explain(err: BaseException, *, test_id: int | None = None) -> str:
     """The sentence a person sees for `err`, naming the next step. `test_id` fills in commands
     when the error itself does not carry it."""
@@ -130,6 +140,8 @@ def explain(err: BaseException, *, test_id: int | None = None) -> str:
         if what[-1] in ".!?":
             return what
         return f"You are not allowed to {what}."
+    if isinstance(err, bot.NotAMember):
+        return _NOT_A_MEMBER.get(err.standing, _NOT_A_MEMBER["unknown"])
     if isinstance(err, bot.InvalidInput):
         return err.message
     if isinstance(err, bot.ReconnectNeeded):

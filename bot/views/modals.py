@@ -325,7 +325,7 @@ def settings_modal(policy: Policy, channel_id: str | None, *, channel_override: 
     if policy.audit_channel:
         audit["initial_conversation"] = policy.audit_channel
 
-    guests_option = option("Single- and multi-channel guests may approve or reject", ids.GUESTS_ALLOWED)
+    guests_option = option("Single- and multi-channel guests may ask for, approve or reject changes", ids.GUESTS_ALLOWED)
     guests: dict[str, Any] = {"type": "checkboxes", "action_id": ids.GUESTS_MAY_APPROVE, "options": [guests_option]}
     if policy.guests_may_approve:
         guests["initial_options"] = [guests_option]

@@ -190,7 +190,10 @@ def test_an_admin_of_another_organisation_is_not_this_workspaces_admin(connected
     opened = len(slack_api.calls("views.open"))
     slack.command("settings", user_id="U_OTHER_ADMIN", channel_id=CHANNEL)
     refusal = slack_api.wait_for_response("cmd")[-1]
-    assert "admin" in refusal["text"].lower()
+    assert refusal["text"] == (
+        "Only workspace admins, owners and the bot's admins can change this workspace's approval settings. "
+        "Ask one of them to do it (or to make you a bot admin in `/mida settings`)."
+    )
     answer = slack.submit(ids.SETTINGS_MODAL, settings_values(guests=True), user_id="U_OTHER_ADMIN",
                           user_team_id=OTHER_ORG_TEAM, private_metadata=CHANNEL)
     assert answer.json()["response_action"] == "errors"
@@ -295,3 +298,53 @@ def test_on_enterprise_grid_a_member_of_the_organisation_approves(grid, slack, s
     slack_api.set_user("W0STRANGER", team_id="T0ELSEWHERE", enterprise_id="E0OTHER")
     grid_click(slack, ids.APPROVE, second, "W0STRANGER", user_team="T0ELSEWHERE")
     assert slack_api.wait_for_response("cmd")[-1]["text"] == REFUSED_OTHER_ORG
+
+
+# --- asking for a change ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [
+        ({"team_id": OTHER_ORG_TEAM},
+         "Only members of this workspace can ask for changes to its experiments — you're in another "
+         "organisation (Slack Connect). Nothing was changed."),
+        ({"team_id": TEAM, "is_restricted": True}, "Guests can't ask for changes in this workspace. Nothing was changed."),
+        ({"team_id": TEAM, "deleted": True}, "Deactivated accounts can't ask for changes. Nothing was changed."),
+    ],
+    ids=["slack-connect", "guest", "deactivated"],
+)
+def test_only_members_ask_for_changes(connected, slack, slack_api, mida_sandbox, clean_redis, who, expected):
+    """With no approval needed, the requester alone decides: the modal refuses anyone who could not approve."""
+    from tests.e2e.flows import set_policy_off
+
+    set_policy_off(connected)
+    slack_api.set_user("U_OUTSIDER", **who)
+    before = audit(clean_redis)
+    assert slack.command("serve-winner 1234 1 25", user_id="U_OUTSIDER", channel_id=CHANNEL).status_code == 200
+    view = slack_api.view(slack_api.wait_for("views.update")[-1]["view_id"])
+    texts = [b["text"]["text"] for b in view["blocks"] if b.get("type") == "section"]
+    assert texts == [expected]
+    assert ids.REASON not in [b.get("block_id") for b in view["blocks"]]
+    # A crafted submission of the form it never got is refused too, and nothing is recorded.
+    answer = slack.submit(
+        ids.CHANGE_MODAL,
+        {ids.REASON: plain("sneaky"), ids.ROLLOUT: plain("25"), ids.VARIANT: {ids.VARIANT_SELECT: select("1")}},
+        user_id="U_OUTSIDER", user_team_id=who["team_id"], private_metadata=view.get("private_metadata", ""),
+    )
+    assert answer.json()["response_action"] == "errors"
+    time.sleep(0.3)
+    assert serve_writes(mida_sandbox) == []
+    assert audit(clean_redis) == before
+    assert slack_api.calls("chat.postMessage") == []
+
+
+def test_a_guest_asks_for_a_change_when_guests_are_allowed(connected, slack, slack_api, mida_sandbox, clean_redis):
+    save_settings(slack, slack_api, guests=True)
+    slack_api.clear()
+    slack_api.set_user("U_GUEST", team_id=TEAM, is_restricted=True)
+    view = open_change_modal(slack, slack_api, "serve-winner 1234 1 25", user="U_GUEST")
+    assert ids.REASON in [b.get("block_id") for b in view["blocks"]]
+    answer = submit_change(slack, view, user="U_GUEST", variant="1", rollout="25", reason="Variant 1 wins")
+    assert answer.status_code == 200 and answer.text == ""
+    wait_until(lambda: audit(clean_redis)[-1]["event"] == "requested")
+    assert audit(clean_redis)[-1]["actor"]["user_id"] == "U_GUEST"
