@@ -74,6 +74,8 @@ def worker() -> None:
 
 
 def socket_mode() -> None:
+    import logging
+
     from aiohttp import web
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -94,7 +96,13 @@ def socket_mode() -> None:
         runner = web.AppRunner(build_web_app(settings, deps, bolt=bolt), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, port=_port(None)).start()
-        handler = AsyncSocketModeHandler(bolt, settings.SLACK_APP_TOKEN.get_secret_value())  # type: ignore[union-attr]
+        # The Socket Mode client logs each envelope whole at DEBUG, before any listener has seen (and
+        # registered with the scrubber) a Mida API key typed into a modal: its own logger stays at INFO.
+        transport_log = logging.getLogger("bot.socket_mode")
+        transport_log.setLevel(max(logging.INFO, logging.getLogger().level))
+        handler = AsyncSocketModeHandler(
+            bolt, settings.SLACK_APP_TOKEN.get_secret_value(), logger=transport_log  # type: ignore[union-attr]
+        )
         try:
             await handler.start_async()
         finally:

@@ -109,11 +109,14 @@ class InProcessBot:
 
 
 class BotProcess:
-    """`python -m bot serve --port N [args]` as a child process; stderr kept for inspection."""
+    """`python -m bot serve --port N [args]` as a child process; stderr kept for inspection.
+    `command="socket"`: `python -m bot socket`, its web server on $PORT."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = (), *,
+                 command: str = "serve") -> None:
         self.env = env
         self.args = args
+        self.command = command
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -122,10 +125,11 @@ class BotProcess:
     def start(self) -> BotProcess:
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")}
         with open(self.log_path, "ab") as log:
+            argv = ["socket"] if self.command == "socket" else ["serve", "--port", str(self.port)]
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve", "--port", str(self.port), *self.args],
+                [sys.executable, "-m", "bot", *argv, *self.args],
                 cwd=REPO,
-                env={**keep, **self.env},
+                env={**keep, **self.env, "PORT": str(self.port)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
