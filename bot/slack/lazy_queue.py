@@ -64,10 +64,13 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
 
     async def _enqueue(self, name: str, request: AsyncBoltRequest) -> None:
         headers = {k: v for k, v in request.headers.items() if not k.startswith("x-slack-bolt-lazy")}
+        entry = {"fn": name, "body": request.raw_body, "headers": json.dumps(headers)}
+        if request.mode == "socket_mode":  # Bolt keeps no raw body for an envelope's payload
+            entry |= {"body": json.dumps(request.body), "mode": "socket_mode"}
         try:
             await self._redis.xadd(
                 LAZY_STREAM,
-                {"fn": name, "body": request.raw_body, "headers": json.dumps(headers)},
+                entry,
                 maxlen=100_000,
                 approximate=True,
             )
@@ -92,6 +95,9 @@ def _item(entry_id: bytes | str, fields: dict) -> LazyItem:
     headers = json.loads(decoded["headers"])
     headers["x-slack-bolt-lazy-only"] = ["1"]
     headers["x-slack-bolt-lazy-function-name"] = [decoded["fn"]]
+    if decoded.get("mode") == "socket_mode":
+        return LazyItem(_text(entry_id), AsyncBoltRequest(body=json.loads(decoded["body"]), headers=headers,
+                                                          mode="socket_mode"))
     return LazyItem(_text(entry_id), AsyncBoltRequest(body=decoded["body"], headers=headers))
 
 

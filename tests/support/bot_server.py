@@ -109,11 +109,15 @@ class InProcessBot:
 
 
 class BotProcess:
-    """`python -m bot serve --port N [args]` as a child process; stderr kept for inspection."""
+    """`python -m bot serve --port N [args]` as a child process; stderr kept for inspection.
+    `command="socket"`: `python -m bot socket`, its web server on $PORT."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = (), *,
+                 command: str = "serve", cwd: Path = REPO) -> None:
         self.env = env
         self.args = args
+        self.command = command
+        self.cwd = cwd
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -122,10 +126,11 @@ class BotProcess:
     def start(self) -> BotProcess:
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")}
         with open(self.log_path, "ab") as log:
+            argv = ["socket"] if self.command == "socket" else ["serve", "--port", str(self.port)]
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve", "--port", str(self.port), *self.args],
-                cwd=REPO,
-                env={**keep, **self.env},
+                [sys.executable, "-m", "bot", *argv, *self.args],
+                cwd=self.cwd,
+                env={**keep, **self.env, "PORT": str(self.port)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -153,18 +158,23 @@ class BotProcess:
 class WorkerProcess:
     """`python -m bot worker`: the queues, no HTTP."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *, cwd: Path = REPO) -> None:
         self.env = env
         self.log_path = log_path
+        self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "worker"], cwd=REPO, env={**keep, **self.env}, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "bot", "worker"], cwd=self.cwd, env={**keep, **self.env}, stdout=log,
+                stderr=subprocess.STDOUT,
             )
         return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -122,6 +122,8 @@ class SlackStandIn:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+        # Socket Mode's websocket end (tests/support/socket_mode.py), named by apps.connections.open.
+        self.socket_mode: Any = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -578,6 +580,11 @@ class SlackStandIn:
             if who.get("enterprise_id"):
                 answer["enterprise_id"] = who["enterprise_id"]
             return answer
+        if method == "apps.connections.open":
+            if not (token or "").startswith("xapp-"):  # Slack wants the app-level token here
+                return {"ok": False, "error": "not_allowed_token_type"}
+            if self.socket_mode is not None:
+                return {"ok": True, "url": self.socket_mode.new_url()}
         if method == "users.info":
             user = self._users.get(str(params.get("user")))
             if user is None:
