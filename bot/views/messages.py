@@ -62,9 +62,12 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 
 
-def help_message() -> Message:
+def help_message(unknown: str | None = None) -> Message:
+    """The list of commands; `unknown` is the word someone typed that is not one (echoed, escaped)."""
     lines = [f"`{escape(usage)}`  {escape(what)}" for usage, what in COMMANDS]
+    not_a_command = f"`{escape(unknown)}` is not a /mida command. " if unknown is not None else ""
     blocks = [
+        *([section(f":grey_question: {not_a_command}Here is what it can do.")] if not_a_command else []),
         header("Mida for Slack"),
         section("Act on your Mida A/B tests from Slack. Replies to these commands are visible only to you."),
         section("\n".join(lines)),
@@ -73,7 +76,7 @@ def help_message() -> Message:
             "Changes may need approval in the channel, depending on the workspace's policy."
         ),
     ]
-    text = (
+    text = not_a_command + (
         "Mida for Slack: /mida help, connect, disconnect, status, list, results, serve-winner, rollout, "
         "stop-serving, audit, settings"
     )

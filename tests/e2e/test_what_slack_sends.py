@@ -53,6 +53,22 @@ def test_payload_as_an_unknown_command_gets_the_help(connected, slack):
     assert acked.json()["text"].startswith("`payload` is not a /mida command. Mida for Slack: /mida help")
 
 
+def test_an_unknown_command_is_echoed_escaped(connected, slack):
+    acked = slack.command("<!channel>", user_id=ALICE)
+    assert acked.status_code == 200
+    body = acked.json()
+    assert body["text"].startswith("`&lt;!channel&gt;` is not a /mida command. Mida for Slack:")
+    assert body["blocks"][0]["text"]["text"] == (
+        ":grey_question: `&lt;!channel&gt;` is not a /mida command. Here is what it can do."
+    )
+    assert "<!channel>" not in json.dumps(body)
+
+
+def test_an_unknown_command_with_a_link_and_an_ampersand_is_echoed_escaped(connected, slack):
+    body = slack.command("<https://evil.example|a&b>", user_id=ALICE).json()
+    assert body["text"].startswith("`&lt;https://evil.example|a&amp;b&gt;` is not a /mida command.")
+
+
 def test_split_processes_answer_a_command_from_the_payload_team_channel(
     clean_redis, redis_url, slack_api, mida_sandbox, tmp_path
 ):
