@@ -10,7 +10,7 @@ from bot.services.errors import AdminOnly, BotError
 from bot.views import ids
 from bot.views.errors import explain, explain_kind
 from bot.views.format import (
-    MAX_BLOCKS,
+    MAX_MESSAGE_BLOCKS,
     Links,
     button,
     change_words,
@@ -178,10 +178,13 @@ def experiments_message(
             "elements": [button("Open in Mida", ids.OPEN_IN_MIDA, url=dashboard_url)],
         }
     )
-    return f"{total} Mida experiments", blocks[:MAX_BLOCKS]
+    return f"{total} Mida experiments", blocks
 
 
-def results_message(result: ExperimentResult, phase: ReportPhase, links: Links) -> Message:
+def results_message(
+    result: ExperimentResult, phase: ReportPhase, links: Links, *, max_blocks: int = MAX_MESSAGE_BLOCKS
+) -> Message:
+    """The numbers per variant, in at most `max_blocks` blocks (less when the caller adds its own)."""
     name = result.test_name or f"Experiment #{result.test_id}"
     facts = [f"#{result.test_id}", status_label(result.status)]
     days = fmt_days(result.days_running)
@@ -205,7 +208,7 @@ def results_message(result: ExperimentResult, phase: ReportPhase, links: Links) 
         {"type": "actions", "block_id": ids.RESULT_LINKS, "elements": link_buttons(links)},
     ]
     if result.variants:
-        budget = MAX_BLOCKS - len(top) - len(tail)
+        budget = max_blocks - len(top) - len(tail)
         middle = variant_blocks(result.variants, serving_id=result.serving_variant_id, budget=budget)
     else:
         middle = [section(f"No {phase_label(phase).lower()} numbers yet.")]
