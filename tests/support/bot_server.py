@@ -1,7 +1,9 @@
 """The bot, running for real: `mida-slack serve`'s web app on a loopback port, either in a thread
 of the test process (fast, inspectable) or as a subprocess (`python -m bot serve`, killable).
 
-Both are configured only through the environment, the way an operator would run it.
+Both are configured only through the environment, the way an operator would run it, and with
+nothing but what the test gives: a subprocess runs in its own directory (no stray `.env`), with
+PATH and locale but none of the caller's settings.
 """
 
 from __future__ import annotations
@@ -108,8 +110,14 @@ class InProcessBot:
         self._thread.join(timeout=10)
 
 
+def _child_env(env: dict[str, str]) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")}
+    return {**keep, "PYTHONPATH": str(REPO), **env}
+
+
 class BotProcess:
-    """`python -m bot serve --port N [args]` as a child process; stderr kept for inspection."""
+    """`python -m bot serve --port N [args]` as a child process, in the log's directory; stderr
+    kept for inspection."""
 
     def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
         self.env = env
@@ -120,12 +128,11 @@ class BotProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> BotProcess:
-        keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bot", "serve", "--port", str(self.port), *self.args],
-                cwd=REPO,
-                env={**keep, **self.env},
+                cwd=self.log_path.parent,
+                env=_child_env(self.env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -151,7 +158,7 @@ class BotProcess:
 
 
 class WorkerProcess:
-    """`python -m bot worker`: the queues, no HTTP."""
+    """`python -m bot worker`: the queues, no HTTP; in the log's directory."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.env = env
@@ -159,10 +166,10 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "worker"], cwd=REPO, env={**keep, **self.env}, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "bot", "worker"], cwd=self.log_path.parent, env=_child_env(self.env),
+                stdout=log, stderr=subprocess.STDOUT,
             )
         return self
 
