@@ -670,6 +670,47 @@ async def control_patch_experiment(request: web.Request) -> web.Response:
     return web.json_response(_experiment_state(e))
 
 
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _Reject(400, "visitors and conversions must be non-negative integers")
+    return value
+
+
+async def control_add_experiment(request: web.Request) -> web.Response:
+    """A new experiment, as if made in Mida's dashboard: {project_key, test_id, test_name, variants:
+    [{name, visitors, conversions}, ...], status (1), days_running (10)}. Variant ids are 0, 1, …"""
+    body = await _body(request)
+    state = request.app[STATE]
+    project = state.projects.get(str(body.get("project_key", "sandbox-project")))
+    if project is None:
+        raise _Reject(400, "Unknown project_key")
+    test_id = body.get("test_id")
+    if isinstance(test_id, bool) or not isinstance(test_id, int) or test_id <= 0:
+        raise _Reject(400, "test_id must be a positive integer")
+    if state.find(test_id) is not None:
+        raise _Reject(409, f"Experiment {test_id} already exists")
+    status = body.get("status", 1)
+    if isinstance(status, bool) or status not in (0, 1, 9):
+        raise _Reject(400, "status must be 0, 1 or 9")
+    rows = body.get("variants")
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise _Reject(400, "variants must be a non-empty list of {name, visitors, conversions}")
+    variants = [
+        SandboxVariant(str(i), str(r.get("name") or f"Variant {i}"), _count(r.get("visitors", 0)),
+                       _count(r.get("conversions", 0)))
+        for i, r in enumerate(rows)
+    ]
+    days = body.get("days_running", 10)
+    if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
+        raise _Reject(400, "days_running must be a non-negative number")
+    created = _now() - timedelta(days=days)
+    e = SandboxExperiment(test_id, str(body.get("test_name") or f"Experiment {test_id}"),
+                          f"https://example.com/{test_id}", status, created, variants)
+    e.updated_at = created
+    project.experiments[test_id] = e
+    return web.json_response(_experiment_state(e), status=201)
+
+
 async def control_reset(request: web.Request) -> web.Response:
     request.app[STATE].reset()
     return web.json_response({"ok": True})
@@ -755,6 +796,7 @@ def build_sandbox_app(state: SandboxState | None = None) -> web.Application:
     app.router.add_delete("/_sandbox/requests", control_clear_requests)
     app.router.add_post("/_sandbox/faults", control_add_fault)
     app.router.add_delete("/_sandbox/faults", control_clear_faults)
+    app.router.add_post("/_sandbox/experiments", control_add_experiment)
     app.router.add_get("/_sandbox/experiments/{test_id}", control_get_experiment)
     app.router.add_post("/_sandbox/experiments/{test_id}", control_patch_experiment)
     app.router.add_post("/_sandbox/reset", control_reset)
@@ -789,7 +831,10 @@ def banner(host: str, port: int, state: SandboxState) -> str:
             f"  experiments: {ids}",
             "",
         ]
-    lines.append("Control API for tests: /_sandbox/requests, /_sandbox/faults, /_sandbox/reset. Ctrl-C to stop.")
+    lines.append(
+        "Control API for tests: /_sandbox/requests, /_sandbox/faults, /_sandbox/experiments, /_sandbox/reset."
+        " Ctrl-C to stop."
+    )
     return "\n".join(lines)
 
 

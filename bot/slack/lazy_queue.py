@@ -24,6 +24,8 @@ from slack_bolt.lazy_listener.async_runner import AsyncLazyListenerRunner
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.util.utils import get_arg_names_of_callable, get_name_for_callable
 
+from bot.slack.bodies import bolt_body
+
 log = logging.getLogger(__name__)
 
 LAZY_STREAM = "mida:lazy"
@@ -98,7 +100,10 @@ def _item(entry_id: bytes | str, fields: dict) -> LazyItem:
     if decoded.get("mode") == "socket_mode":
         return LazyItem(_text(entry_id), AsyncBoltRequest(body=json.loads(decoded["body"]), headers=headers,
                                                           mode="socket_mode"))
-    return LazyItem(_text(entry_id), AsyncBoltRequest(body=decoded["body"], headers=headers))
+    # Entries queued before bodies were normalised on arrival still hold the raw form.
+    content_type = (headers.get("content-type") or [""])[0].split(";")[0] or None
+    body = bolt_body(decoded["body"], content_type)
+    return LazyItem(_text(entry_id), AsyncBoltRequest(body=body, headers=headers))
 
 
 class LazyQueue:

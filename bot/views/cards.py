@@ -12,7 +12,7 @@ from bot.domain import Action, ChangeRequest, Outcome, RequestStatus
 from bot.views import ids
 from bot.views.errors import explain_kind
 from bot.views.format import (
-    MAX_BLOCKS,
+    MAX_MESSAGE_BLOCKS,
     Links,
     button,
     change_words,
@@ -212,7 +212,7 @@ def request_card(req: ChangeRequest, links: Links, now: float) -> Message:
                 ],
             },
         ]
-    return _fallback(req), blocks[:MAX_BLOCKS]
+    return _fallback(req), blocks[:MAX_MESSAGE_BLOCKS]
 
 
 def _fallback(req: ChangeRequest) -> str:

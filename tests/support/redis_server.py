@@ -20,6 +20,8 @@ import redis
 from bot.embedded_redis import server_binary as bot_server_binary
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
+# Read at import, before tests/conftest.py hides the caller's settings from the bot under test.
+CALLER_URL = os.environ.get("REDIS_URL", DEFAULT_URL)
 # A database of its own, so a developer's data in db 0 is never flushed; MIDA_TEST_REDIS_DB picks another.
 TEST_DB = int(os.environ.get("MIDA_TEST_REDIS_DB", "9"))
 
@@ -79,7 +81,7 @@ class ThrowawayRedis:
 @contextmanager
 def redis_for_tests() -> Iterator[str]:
     """Yield a URL on database TEST_DB of a Redis that answers."""
-    url = os.environ.get("REDIS_URL", DEFAULT_URL)
+    url = CALLER_URL
     if answers(url):
         base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
         yield f"{base}/{TEST_DB}"

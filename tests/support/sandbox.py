@@ -146,6 +146,12 @@ class SandboxServer:
         traffic_allocation, status, is_completed, test_name, served_hours_ago)."""
         return self._control("POST", f"/experiments/{test_id}", json=patch)
 
+    def add_experiment(self, test_id: int, variants: list[tuple[str, int, int]], **fields: Any) -> dict[str, Any]:
+        """A new experiment in the sandbox project (or `project_key=`): variants as (name, visitors,
+        conversions), ids 0, 1, …; also test_name, status, days_running."""
+        rows = [{"name": n, "visitors": v, "conversions": c} for n, v, c in variants]
+        return self._control("POST", "/experiments", json={"test_id": test_id, "variants": rows, **fields})
+
     def reset(self) -> None:
         self._control("POST", "/reset")
 

@@ -159,12 +159,13 @@ def slash_command(
     channel_name: str = "experiments",
     user_name: str | None = None,
     api_app_id: str = API_APP_ID,
+    team_domain: str | None = None,
 ) -> tuple[bytes, str]:
     """A slash command invocation, form-encoded in Slack's field order."""
     fields: list[tuple[str, str]] = [
         ("token", "verification-token-unused"),
         ("team_id", team_id),
-        ("team_domain", f"team-{team_id.lower()}"),
+        ("team_domain", team_domain or f"team-{team_id.lower()}"),
     ]
     if enterprise_id:
         fields += [("enterprise_id", enterprise_id), ("enterprise_name", "Test Enterprise")]

@@ -202,7 +202,7 @@ def test_card_fits_slack_with_60_long_variants_and_script_names(status):
         outcome=served_outcome() if status is RequestStatus.SUCCEEDED else None,
     )
     text, blocks = check_message(request_card(req, LINKS, NOW))
-    assert len(blocks) <= 100
+    assert len(blocks) <= 50
     assert "<script>" not in text
     assert not any("<script>" in o["text"] for o in elements(blocks, "mrkdwn"))
     assert "more variants" in all_text(blocks)

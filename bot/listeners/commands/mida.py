@@ -35,9 +35,7 @@ async def ack_mida_command(ack: AsyncAck, body: dict) -> None:
         text, blocks = messages.usage_error(command.problem, command.usage)
         await ack(text=text, blocks=blocks)
     elif command.name == "help":
-        text, blocks = messages.help_message()
-        if command.unknown:
-            text = f"`{command.unknown}` is not a /mida command. " + text
+        text, blocks = messages.help_message(command.unknown)
         await ack(text=text, blocks=blocks)
     else:
         await ack()
