@@ -352,21 +352,16 @@ def _parse(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise MidaBadResponse(f"Mida's answer is not what its docs describe ({_problems(exc)})") from None
+        raise MidaBadResponse(_problems(exc)) from None
 
 
 def _problems(exc: ValidationError) -> str:
-    """"fields: a, b" for missing or mistyped fields; the bot's own sentence for impossible values."""
-    fields: set[str] = set()
-    impossible: list[str] = []
-    for e in exc.errors():
-        where = ".".join(str(p) for p in e["loc"])
-        if e["type"] == "value_error":
-            impossible.append(f"{where}: {e['ctx']['error']}" if where else str(e["ctx"]["error"]))
-        else:
-            fields.add(where or "body")
-    parts = ([f"fields: {', '.join(sorted(fields))}"] if fields else []) + impossible[:3]
-    return "; ".join(parts)
+    """Missing or mistyped fields by name; numbers that cannot be right in the models' own words."""
+    fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors() if e["type"] != "value_error"})
+    if fields:
+        return f"Mida's answer is not what its docs describe (fields: {', '.join(fields)})"
+    impossible = list(dict.fromkeys(str(e["ctx"]["error"]) for e in exc.errors()))
+    return f"Mida's answer has numbers that cannot be right ({'; '.join(impossible[:3])})"
 
 
 def _error_from(response: httpx.Response) -> MidaError:

@@ -106,12 +106,12 @@ class Goal(_Model):
     goal_value: str | None = None
 
 
-def _check_counts(visitors: int, conversions: int) -> None:
+def _check_counts(whose: str, visitors: int, conversions: int) -> None:
     """Counts no experiment can have: the whole answer is wrong, not just these numbers."""
     if visitors < 0 or conversions < 0:
-        raise ValueError(f"a negative count ({visitors} visitors, {conversions} conversions)")
+        raise ValueError(f"{whose} has a negative count ({visitors} visitors, {conversions} conversions)")
     if conversions > visitors:
-        raise ValueError(f"more conversions ({conversions}) than visitors ({visitors})")
+        raise ValueError(f"{whose} has more conversions ({conversions}) than visitors ({visitors})")
 
 
 class VariantResult(_Model):
@@ -140,7 +140,7 @@ class VariantResult(_Model):
 
     @model_validator(mode="after")
     def _possible(self) -> VariantResult:
-        _check_counts(self.visitors, self.conversions)
+        _check_counts(f"variant {self.variant_id}", self.visitors, self.conversions)
         return self
 
     @field_validator("conversion_rate", mode="before")
@@ -187,7 +187,7 @@ class ExperimentResult(_Model):
 
     @model_validator(mode="after")
     def _possible_totals(self) -> ExperimentResult:
-        _check_counts(self.total_visitors, self.total_conversions)
+        _check_counts("the total", self.total_visitors, self.total_conversions)
         return self
 
     def phase(self, asked: ReportPhase | None) -> ReportPhase | None:

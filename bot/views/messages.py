@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import AuditEntry, AuditEvent, Policy, Workspace
+from bot.domain import AnswerProblem, AuditEntry, AuditEvent, Policy, Workspace
 from bot.mida.models import Experiment, ExperimentResult, ReportPhase
 from bot.services.errors import AdminOnly, BotError
 from bot.views import ids
@@ -178,7 +178,7 @@ def experiments_message(
     return f"{total} Mida experiments", blocks[:MAX_BLOCKS]
 
 
-def results_message(result: ExperimentResult, phase: ReportPhase, links: Links) -> Message:
+def results_message(result: ExperimentResult, phase: ReportPhase | None, links: Links) -> Message:
     name = result.test_name or f"Experiment #{result.test_id}"
     facts = [f"#{result.test_id}", status_label(result.status)]
     days = fmt_days(result.days_running)
@@ -233,7 +233,11 @@ def _audit_result(entry: AuditEntry) -> str | None:
     if outcome.ok:
         said = (outcome.mida_body or {}).get("message")
         words = f"{status}: ok" + (f" — “{escape(said)}”" if said else "")
-        if outcome.reconciled:
+        if outcome.answer_problem is not None:
+            why = "could not be read" if outcome.answer_problem is AnswerProblem.UNREADABLE else "contradicted it"
+            words = f"{status}: ok, as the read-back shows; its answer {why}"
+            words += f" ({escape(outcome.answer_detail)})" if outcome.answer_detail else ""
+        elif outcome.reconciled:
             words += " (read back)"
         return words
     if outcome.error_kind == "Superseded":

@@ -254,7 +254,7 @@ async def test_a_read_with_impossible_counts_is_a_bad_response(project: MidaProj
         await project.get_result(1234)
     assert not isinstance(caught.value, MidaOutcomeUnknown)
     assert caught.value.message == (
-        "Mida's answer is not what its docs describe (variants.1: more conversions (9999) than visitors (1480))"
+        "Mida's answer has numbers that cannot be right (variant 1 has more conversions (9999) than visitors (1480))"
     )
 
 

@@ -208,9 +208,9 @@ def test_an_unknown_report_phase_is_what_was_asked_or_unknown() -> None:
 @pytest.mark.parametrize(
     ("variant", "words"),
     [
-        ({"visitors": -1}, "a negative count (-1 visitors, 148 conversions)"),
-        ({"conversions": -3}, "a negative count (1480 visitors, -3 conversions)"),
-        ({"conversions": 1481}, "more conversions (1481) than visitors (1480)"),
+        ({"visitors": -1}, "variant 1 has a negative count (-1 visitors, 148 conversions)"),
+        ({"conversions": -3}, "variant 1 has a negative count (1480 visitors, -3 conversions)"),
+        ({"conversions": 1481}, "variant 1 has more conversions (1481) than visitors (1480)"),
     ],
 )
 def test_counts_mida_cannot_mean_are_refused(variant: dict[str, Any], words: str) -> None:

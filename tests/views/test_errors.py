@@ -128,7 +128,7 @@ def test_store_unavailable():
         (mida.MidaServerError("boom", status=502), "nothing was changed"),
         (mida.MidaUnavailable("connect failed"), "nothing was changed"),
         (mida.MidaOutcomeUnknown("timeout"), "before trying again"),
-        (mida.MidaBadResponse("not json"), "did not understand"),
+        (mida.MidaBadResponse("not json"), "could not use (not json). Nothing was changed."),
         (mida.MidaError("teapot", status=418), "teapot"),
     ],
 )
