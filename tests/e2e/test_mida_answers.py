@@ -422,3 +422,22 @@ def test_impossible_totals_are_refused_too(connected, slack, slack_api, mida_san
     mida_sandbox.fault(method="GET", path_contains="/experiment/1234/result", answer_merge={"total_conversions": 99999})
     answer = reply(slack, slack_api, "results 1234")
     assert "the total has more conversions (99999) than visitors (2980)" in answer["text"]
+
+
+def test_impossible_counts_read_just_before_the_write_fail_the_request_and_send_nothing(
+    connected, slack, slack_api, mida_sandbox, clean_redis
+):
+    view = open_change_modal(slack, slack_api, "serve-winner 1234 1 25")
+    mida_sandbox.fault(method="GET", path_contains="/experiment/1234/result", answer_merge={"variants": [{}, {"visitors": -1}]})
+    assert "errors" not in submit_change(slack, view, variant="1", rollout="25").text
+    card = final_card(slack_api, "Failed")
+    assert outcome_section(card) == (
+        "Mida answered with something the bot could not use (Mida's answer has numbers that cannot be right "
+        "(variant 1 has a negative count (-1 visitors, 148 conversions))). Nothing was changed. Try again in a "
+        "minute; if it keeps happening, look at the experiment in Mida's dashboard."
+    )
+    record, entry = settled(clean_redis)
+    assert (record["status"], entry["event"], entry["outcome"]["error_kind"]) == ("failed", "failed", "MidaUnreadable")
+    assert entry["outcome"]["state_after"] is None  # the impossible numbers are not kept
+    assert mida_sandbox.writes() == []
+    assert followups(connected, 1234) == []
