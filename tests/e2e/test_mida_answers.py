@@ -16,7 +16,6 @@ import time
 import pytest
 
 from bot.domain import TeamRef
-from bot.views import ids
 from tests.e2e.flows import ALICE, CHANNEL, TEAM, connect, open_change_modal, set_policy_off, submit_change
 from tests.e2e.test_durability import audit_entries, audit_events, card_text, final_card, request_record, wait_until
 
