@@ -440,3 +440,22 @@ def test_impossible_counts_read_just_before_the_write_fail_the_request_and_send_
     assert entry["outcome"]["state_after"] is None  # the impossible numbers are not kept
     assert mida_sandbox.writes() == []
     assert followups(connected, 1234) == []
+
+
+def test_a_follow_up_with_impossible_counts_is_not_posted_but_kept_for_later(
+    connected, slack, slack_api, mida_sandbox, clean_redis
+):
+    from bot.domain import ApprovalMode, Policy
+
+    connected.run(connected.deps.policies.save(TeamRef(team_id=TEAM), Policy(mode=ApprovalMode.OFF, followup_hours=[1 / 3600])))
+    change(slack, slack_api, "serve-winner 1234 1 25", variant="1", rollout="25")
+    final_card(slack_api, "Done")
+    mida_sandbox.fault(method="GET", path_contains="/experiment/1234/result", answer_merge={"variants": [{"visitors": -7}]})
+    wait_until(
+        lambda: any(r["query"].get("report_phase") == "post_deploy" for r in mida_sandbox.requests(path_contains="/result")),
+        what="the follow-up reading the post-deploy numbers",
+    )
+    time.sleep(0.5)
+    posts = slack_api.calls("chat.postMessage")
+    assert [p for p in posts if "after serving" in json.dumps(p.params)] == []
+    assert len(followups(connected, 1234)) == 1  # postponed by its lease, not dropped
