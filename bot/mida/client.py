@@ -302,8 +302,6 @@ class MidaProject:
         try:
             return _parse(model, await self._call(method, subpath, body=body))
         except MidaBadResponse as exc:
-            if isinstance(exc, MidaAnswerUnreadable):
-                raise
             raise MidaAnswerUnreadable(exc.message, status=exc.status) from None
 
     async def _call(
