@@ -181,8 +181,17 @@ class Approval(_Model):
     at: float
 
 
+class AnswerProblem(StrEnum):
+    """What was wrong with a 2xx answer to a write, which made the bot read the experiment back."""
+
+    UNREADABLE = "unreadable"  # not JSON, or fields missing or of the wrong type
+    CONTRADICTS = "contradicts"  # readable, but says something other than the change was made
+
+
 class Outcome(_Model):
-    """How an executed change ended. `mida_status`/`mida_body` are Mida's answer, when there was one."""
+    """How an executed change ended. `mida_status`/`mida_body` are Mida's answer, when there was one.
+    `answer_problem`/`answer_detail`: Mida's answer could not be trusted, so `ok` and `state_after`
+    come from reading the experiment back."""
 
     ok: bool
     mida_status: int | None = None
@@ -191,6 +200,8 @@ class Outcome(_Model):
     error_message: str | None = None
     state_after: Evidence | None = None
     reconciled: bool = False
+    answer_problem: AnswerProblem | None = None
+    answer_detail: str | None = None
     at: float = Field(default_factory=time.time)
 
 

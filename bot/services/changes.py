@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from bot.domain import (
     Action,
+    AnswerProblem,
     AuditEntry,
     AuditEvent,
     Change,
@@ -44,6 +45,7 @@ from bot.services.followups import FollowupService
 from bot.services.guardrails import Guardrails
 from bot.services.mida_errors import translate
 from bot.services.ports import Notifier
+from bot.services.write_answers import contradictions, describe
 from bot.store.audit import AuditLog
 from bot.store.drafts import DraftStore
 from bot.store.jobs import ANNOUNCE, JobQueue
@@ -478,6 +480,16 @@ class ChangeService:
             answer = await self._write(ws, change)
         except mida.MidaError as err:
             return await self._after_failed_write(ws, request, err)
+        problems = contradictions(change, answer)
+        if problems:
+            return await self._settle_by_reading_back(
+                ws,
+                request,
+                AnswerProblem.CONTRADICTS,
+                describe(problems, answer.message),
+                status=200,
+                body=answer.model_dump(mode="json"),
+            )
         return (
             Outcome(
                 ok=True,
@@ -502,6 +514,10 @@ class ChangeService:
         self, ws: Workspace, request: ChangeRequest, err: mida.MidaError
     ) -> tuple[Outcome, RequestStatus]:
         change = request.change
+        if isinstance(err, mida.MidaAnswerUnreadable):
+            return await self._settle_by_reading_back(
+                ws, request, AnswerProblem.UNREADABLE, err.message, status=err.status, body=None
+            )
         if isinstance(err, mida.MidaUnavailable):
             # Never reached Mida: nothing changed, nothing to read back.
             return _failure(translate(err, test_id=change.test_id, action=change.action), err), RequestStatus.FAILED
@@ -526,6 +542,46 @@ class ChangeService:
             return _failure(down, err, reconciled=state is not None), RequestStatus.FAILED
         return _failure(translate(err, test_id=change.test_id, action=change.action), err), RequestStatus.FAILED
 
+    async def _settle_by_reading_back(
+        self,
+        ws: Workspace,
+        request: ChangeRequest,
+        problem: AnswerProblem,
+        detail: str,
+        *,
+        status: int | None,
+        body: dict[str, object] | None,
+    ) -> tuple[Outcome, RequestStatus]:
+        """Mida's 2xx answer cannot be trusted: what the experiment is now decides the outcome.
+        Succeeded only when the change is seen applied; failed otherwise, also when it cannot be read."""
+        try:
+            state: Evidence | None = await self._experiments.evidence(ws, request.change.test_id)
+        except mida.MidaError:
+            state = None
+        applied = state is not None and _applied(request.change, state)
+        outcome = Outcome(
+            ok=applied,
+            mida_status=status,
+            mida_body=body,
+            error_kind=None if applied else _ANSWER_ERROR_KIND[problem],
+            error_message=None if applied else detail,
+            state_after=state,
+            reconciled=state is not None,
+            answer_problem=problem,
+            answer_detail=detail,
+        )
+        log.warning(
+            "Mida's answer to a write could not be trusted; read back",
+            extra={"request": request.id, "problem": problem.value, "applied": applied, "read_back": state is not None},
+        )
+        return outcome, RequestStatus.SUCCEEDED if applied else RequestStatus.FAILED
+
+
+_ANSWER_ERROR_KIND = {
+    AnswerProblem.UNREADABLE: "MidaAnswerUnreadable",
+    AnswerProblem.CONTRADICTS: "MidaAnswerContradicts",
+}
+
 
 def _is_expired(request: ChangeRequest) -> bool:
     return request.status is RequestStatus.EXPIRED or (
@@ -534,14 +590,17 @@ def _is_expired(request: ChangeRequest) -> bool:
 
 
 def _check_state_fits(action: Action, evidence: Evidence) -> None:
-    """Refuse early what Mida would refuse with a 409, with the state that explains it."""
+    """Refuse early what Mida would refuse with a 409, with the state that explains it. The words
+    are the bot's own: Mida was not asked."""
     if action is Action.SERVE_WINNER:
         if evidence.status is ExperimentStatus.DRAFT:
-            raise ExperimentConflict(action, "The experiment is a draft and cannot serve a winner.", evidence)
+            raise ExperimentConflict(
+                action, "The experiment is a draft and cannot serve a winner.", evidence, said_by_mida=False
+            )
         if evidence.is_serving:
-            raise ExperimentConflict(action, "The experiment is already serving a winner.", evidence)
+            raise ExperimentConflict(action, "The experiment is already serving a winner.", evidence, said_by_mida=False)
     elif not evidence.is_serving:
-        raise ExperimentConflict(action, "The experiment is not serving a winner.", evidence)
+        raise ExperimentConflict(action, "The experiment is not serving a winner.", evidence, said_by_mida=False)
 
 
 def _best_variant(evidence: Evidence) -> str | None:

@@ -69,13 +69,16 @@ class UnknownExperiment(BotError):
 
 
 class ExperimentConflict(BotError):
-    """Mida answered 409; `state` is the experiment read back afterwards (None if that failed)."""
+    """The experiment's state does not allow the change; `state` is the experiment as read (None if
+    that failed). `said_by_mida`: Mida answered 409 with `mida_message`; otherwise the message is the
+    bot's own, from checking the state before asking Mida anything."""
 
-    def __init__(self, action: Action, mida_message: str, state: Evidence | None) -> None:
+    def __init__(self, action: Action, mida_message: str, state: Evidence | None, *, said_by_mida: bool = True) -> None:
         super().__init__(mida_message)
         self.action = action
         self.mida_message = mida_message
         self.state = state
+        self.said_by_mida = said_by_mida
 
 
 class MidaRejected(BotError):
@@ -96,6 +99,16 @@ class MidaDown(BotError):
         self.detail = detail
         self.maybe_applied = maybe_applied
         self.state = state
+
+
+class MidaUnreadable(BotError):
+    """Mida answered 2xx with something the bot could not use (not JSON, fields missing, numbers
+    that cannot be right). For a write, `maybe_applied` says it may have been applied all the same."""
+
+    def __init__(self, detail: str, *, maybe_applied: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.maybe_applied = maybe_applied
 
 
 class StoreUnavailable(BotError):

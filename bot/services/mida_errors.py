@@ -10,6 +10,7 @@ from bot.services.errors import (
     Forbidden,
     MidaDown,
     MidaRejected,
+    MidaUnreadable,
     ReconnectNeeded,
     UnknownExperiment,
 )
@@ -31,7 +32,9 @@ def translate(
         return UnknownExperiment(test_id or 0, err.message)
     if isinstance(err, mida.MidaConflict) and action is not None:
         return ExperimentConflict(action, err.message, state)
-    if isinstance(err, mida.MidaUnavailable | mida.MidaServerError | mida.MidaOutcomeUnknown | mida.MidaBadResponse):
+    if isinstance(err, mida.MidaBadResponse):
+        return MidaUnreadable(err.message, maybe_applied=isinstance(err, mida.MidaOutcomeUnknown))
+    if isinstance(err, mida.MidaUnavailable | mida.MidaServerError | mida.MidaOutcomeUnknown):
         return MidaDown(err.message, maybe_applied=maybe_applied, state=state)
     if isinstance(err, mida.MidaRateLimited):
         return MidaDown(f"Mida is rate limiting the bot ({err.message})", maybe_applied=False, state=state)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import Action, ChangeRequest, Outcome, RequestStatus
+from bot.domain import Action, AnswerProblem, ChangeRequest, Outcome, RequestStatus
 from bot.views import ids
 from bot.views.errors import explain_kind
 from bot.views.format import (
@@ -67,8 +67,20 @@ def approvals_words(req: ChangeRequest) -> str:
     return words
 
 
+_UNTRUSTED = {
+    AnswerProblem.UNREADABLE: "Mida answered with something the bot could not read",
+    AnswerProblem.CONTRADICTS: "Mida's answer contradicted the change",
+}
+
+
 def _mida_answer(req: ChangeRequest, outcome: Outcome) -> str:
     """mrkdwn: what Mida answered on success (serving variant, rollout, is_serving, message)."""
+    if outcome.answer_problem is not None and outcome.state_after is not None:
+        detail = f" ({escape(truncate(outcome.answer_detail, 500))})" if outcome.answer_detail else ""
+        return (
+            f"{_UNTRUSTED[outcome.answer_problem]}{detail}, but the experiment read back shows the change "
+            f"applied: it is {state_words(outcome.state_after)}."
+        )
     body = outcome.mida_body or {}
     variants = req.evidence.variants
     if any(k in body for k in ("serving_variant_id", "is_serving", "traffic_allocation")):

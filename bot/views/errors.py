@@ -85,6 +85,7 @@ _ACTION_WORDS = {
 
 
 def _conflict(action: Action | None, message: str | None, state: Evidence | None, test_id: int | None) -> str:
+    """Mida answered 409: its own words are quoted."""
     what = _ACTION_WORDS.get(action) if action is not None else None
     if what:
         head = f"Mida refused to {what} because of the experiment's current state."
@@ -97,6 +98,49 @@ def _conflict(action: Action | None, message: str | None, state: Evidence | None
             f"check with /mida results {_id(test_id)}."
         )
     return f"{head} Now: {describe_state(state)}. {next_step(state)}"
+
+
+def _state_check(message: str, state: Evidence | None, test_id: int | None) -> str:
+    """The bot's own check of the state, before asking Mida: nothing is quoted as Mida's."""
+    head = f"{message.strip()} Nothing was sent to Mida."
+    if state is None:
+        return f"{head} Check with /mida results {_id(test_id)}."
+    return f"{head} Now: {describe_state(state)}. {next_step(state)}"
+
+
+def _unreadable(detail: str | None, *, maybe_applied: bool, test_id: int | None) -> str:
+    """A 2xx answer the bot could not use. On a read nothing was changed."""
+    why = f" ({detail.strip()})" if detail and detail.strip() else ""
+    if maybe_applied:
+        return (
+            f"Mida answered with something the bot could not read{why}, so the change may or may not "
+            f"have been applied. Check with /mida results {_id(test_id)} before trying again."
+        )
+    return (
+        f"Mida answered with something the bot could not use{why}. Nothing was changed. Try again in a "
+        "minute; if it keeps happening, look at the experiment in Mida's dashboard."
+    )
+
+
+_ANSWER_HEADS = {
+    "MidaAnswerUnreadable": "Mida answered with something the bot could not read",
+    "MidaAnswerContradicts": "Mida's answer does not match the change",
+}
+
+
+def _untrusted_answer(kind: str, detail: str | None, state: Evidence | None, test_id: int | None) -> str:
+    """A write whose 2xx answer could not be trusted and whose read-back did not find it applied."""
+    why = f" ({detail.strip()})" if detail and detail.strip() else ""
+    head = _ANSWER_HEADS[kind] + why
+    if state is None:
+        return (
+            f"{head}, so the change may or may not have been applied; the experiment could not be read back "
+            f"either. Check with /mida results {_id(test_id)} before trying again."
+        )
+    return (
+        f"{head}. The bot read the experiment back: the change was not applied. Now: {describe_state(state)}. "
+        "Ask again if the change is still wanted."
+    )
 
 
 def _down(detail: str | None, *, maybe_applied: bool, state: Evidence | None, test_id: int | None) -> str:
@@ -151,11 +195,15 @@ def explain(err: BaseException, *, test_id: int | None = None) -> str:
     if isinstance(err, bot.UnknownExperiment):
         return _not_found(err.test_id, err.mida_message)
     if isinstance(err, bot.ExperimentConflict):
+        if not err.said_by_mida:
+            return _state_check(err.mida_message, err.state, test_id)
         return _conflict(err.action, err.mida_message, err.state, test_id)
     if isinstance(err, bot.MidaRejected):
         return _rejected(err.status, err.mida_message)
     if isinstance(err, bot.MidaDown):
         return _down(err.detail, maybe_applied=err.maybe_applied, state=err.state, test_id=test_id)
+    if isinstance(err, bot.MidaUnreadable):
+        return _unreadable(err.detail, maybe_applied=err.maybe_applied, test_id=test_id)
     if isinstance(err, bot.StoreUnavailable):
         return "The bot's storage is temporarily unavailable; nothing was changed. Try again in a minute."
 
@@ -173,15 +221,12 @@ def explain(err: BaseException, *, test_id: int | None = None) -> str:
     if isinstance(err, mida.MidaRateLimited):
         wait = f" in {int(err.retry_after) + 1} seconds" if err.retry_after else " in a minute"
         return f"Mida is limiting how fast the bot may call it; nothing was changed. Try again{wait}."
+    if isinstance(err, mida.MidaBadResponse):
+        return _unreadable(err.message, maybe_applied=isinstance(err, mida.MidaOutcomeUnknown), test_id=test_id)
     if isinstance(err, mida.MidaOutcomeUnknown):
         return _down(err.message, maybe_applied=True, state=None, test_id=test_id)
     if isinstance(err, (mida.MidaServerError, mida.MidaUnavailable)):
         return _down(err.message, maybe_applied=False, state=None, test_id=test_id)
-    if isinstance(err, mida.MidaBadResponse):
-        return (
-            "Mida answered with something the bot did not understand. "
-            f"Check with /mida results {_id(test_id)} before trying again."
-        )
     if isinstance(err, mida.MidaError):
         status = f" (HTTP {err.status})" if err.status else ""
         return f"Mida returned an error{status}.{_said(err.message)} Nothing was changed."
@@ -252,8 +297,10 @@ def explain_kind(
             return _down(msg, maybe_applied=True, state=state, test_id=test_id)
         case "MidaRateLimited":
             err = mida.MidaRateLimited(msg)
-        case "MidaBadResponse":
-            err = mida.MidaBadResponse(msg)
+        case "MidaBadResponse" | "MidaUnreadable":
+            err = bot.MidaUnreadable(msg, maybe_applied=maybe_applied)
+        case "MidaAnswerUnreadable" | "MidaAnswerContradicts":
+            return _untrusted_answer(kind, msg, state, test_id)
         case "Superseded":
             now = f" Now: {describe_state(state)}." if state is not None else ""
             said = f" ({msg.strip()})" if msg.strip() else ""

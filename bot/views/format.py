@@ -173,8 +173,9 @@ PHASE_LABELS = {
 }
 
 
-def phase_label(phase: ReportPhase) -> str:
-    return PHASE_LABELS[phase]
+def phase_label(phase: ReportPhase | None) -> str:
+    """None: Mida named a phase the bot does not know."""
+    return PHASE_LABELS[phase] if phase is not None else "Unknown-phase"
 
 
 # --- experiments and variants -------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import AuditEntry, AuditEvent, Policy, Workspace
+from bot.domain import AnswerProblem, AuditEntry, AuditEvent, Policy, Workspace
 from bot.mida.models import Experiment, ExperimentResult, ReportPhase
 from bot.services.errors import AdminOnly, BotError
 from bot.views import ids
@@ -182,7 +182,7 @@ def experiments_message(
 
 
 def results_message(
-    result: ExperimentResult, phase: ReportPhase, links: Links, *, max_blocks: int = MAX_MESSAGE_BLOCKS
+    result: ExperimentResult, phase: ReportPhase | None, links: Links, *, max_blocks: int = MAX_MESSAGE_BLOCKS
 ) -> Message:
     """The numbers per variant, in at most `max_blocks` blocks (less when the caller adds its own)."""
     name = result.test_name or f"Experiment #{result.test_id}"
@@ -239,7 +239,11 @@ def _audit_result(entry: AuditEntry) -> str | None:
     if outcome.ok:
         said = (outcome.mida_body or {}).get("message")
         words = f"{status}: ok" + (f" — “{escape(said)}”" if said else "")
-        if outcome.reconciled:
+        if outcome.answer_problem is not None:
+            why = "could not be read" if outcome.answer_problem is AnswerProblem.UNREADABLE else "contradicted it"
+            words = f"{status}: ok, as the read-back shows; its answer {why}"
+            words += f" ({escape(outcome.answer_detail)})" if outcome.answer_detail else ""
+        elif outcome.reconciled:
             words += " (read back)"
         return words
     if outcome.error_kind == "Superseded":

@@ -131,7 +131,10 @@ class SandboxServer:
 
     def fault(self, **kw: Any) -> dict[str, Any]:
         """method, path_contains, status, error, retry_after, latency, drop ("before_apply" |
-        "after_apply"), times. Matching requests are still recorded."""
+        "after_apply"), times; and a badly answering Mida: answer_merge (merged into the real JSON
+        answer; lists of dicts item by item), answer_omit (top-level fields left out), answer_text
+        (a body that is not JSON), apply=False (answer as if applied, change nothing). Matching
+        requests are still recorded."""
         return self._control("POST", "/faults", json=kw)["fault"]
 
     def clear_faults(self) -> None:

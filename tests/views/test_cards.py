@@ -238,3 +238,23 @@ def test_requester_notice():
     assert "waiting for approval" in requester_notice(request(), LINKS)
     note = requester_notice(request(RequestStatus.EXPIRED), LINKS)
     assert note.count("xpired") == 1 and "1 of 2 approvals" in note
+
+
+def test_success_settled_by_reading_back_says_midas_answer_was_not_trusted():
+    from bot.domain import AnswerProblem
+
+    state = evidence(serving="1", rollout=25)
+    out = Outcome(
+        ok=True, mida_status=200, state_after=state, reconciled=True,
+        answer_problem=AnswerProblem.CONTRADICTS, answer_detail="success: false <x>",
+        mida_body={"success": False, "is_serving": True, "serving_variant_id": "1", "traffic_allocation": 25},
+    )
+    body = all_text(request_card(request(RequestStatus.SUCCEEDED, outcome=out), LINKS, NOW)[1])
+    assert (
+        "Mida's answer contradicted the change (success: false &lt;x&gt;), but the experiment read back shows "
+        "the change applied: it is live, serving *Variant 1* (id `1`) at 25 %."
+    ) in body
+    assert "Mida answered (HTTP 200)" not in body
+    out = out.model_copy(update={"answer_problem": AnswerProblem.UNREADABLE, "answer_detail": "not JSON"})
+    body = all_text(request_card(request(RequestStatus.SUCCEEDED, outcome=out), LINKS, NOW)[1])
+    assert "Mida answered with something the bot could not read (not JSON), but the experiment read back" in body

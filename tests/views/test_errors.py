@@ -128,7 +128,7 @@ def test_store_unavailable():
         (mida.MidaServerError("boom", status=502), "nothing was changed"),
         (mida.MidaUnavailable("connect failed"), "nothing was changed"),
         (mida.MidaOutcomeUnknown("timeout"), "before trying again"),
-        (mida.MidaBadResponse("not json"), "did not understand"),
+        (mida.MidaBadResponse("not json"), "could not use (not json). Nothing was changed."),
         (mida.MidaError("teapot", status=418), "teapot"),
     ],
 )
@@ -172,3 +172,43 @@ def test_every_bot_error_gets_its_own_sentence():
     sentences = [explain(e) for e in errors]
     assert GENERIC not in sentences
     assert len(set(sentences)) == len(sentences)
+
+
+def test_the_bots_own_state_check_is_not_quoted_as_mida():
+    text = explain(
+        bot.ExperimentConflict(Action.SERVE_WINNER, "The experiment is a draft and cannot serve a winner.", DRAFT,
+                               said_by_mida=False)
+    )
+    assert text.startswith("The experiment is a draft and cannot serve a winner. Nothing was sent to Mida. Now: ")
+    assert "Mida said" not in text and "Mida refused" not in text
+    from_mida = explain(bot.ExperimentConflict(Action.SERVE_WINNER, "Experiment is a draft and cannot serve", DRAFT))
+    assert from_mida.startswith(
+        'Mida refused to serve a winner because of the experiment\'s current state. Mida said: "Experiment is a '
+        'draft and cannot serve".'
+    )
+
+
+def test_an_unreadable_read_says_so_and_that_nothing_changed():
+    assert explain(bot.MidaUnreadable("Mida answered 200 with a body that is not JSON")) == (
+        "Mida answered with something the bot could not use (Mida answered 200 with a body that is not JSON). "
+        "Nothing was changed. Try again in a minute; if it keeps happening, look at the experiment in Mida's dashboard."
+    )
+    assert "did not answer" not in explain(mida.MidaBadResponse("x"), test_id=1234)
+
+
+@pytest.mark.parametrize(
+    ("kind", "head"),
+    [
+        ("MidaAnswerUnreadable", "Mida answered with something the bot could not read (x)"),
+        ("MidaAnswerContradicts", "Mida's answer does not match the change (x)"),
+    ],
+)
+def test_an_untrusted_write_answer_says_what_the_read_back_found(kind, head):
+    assert explain_kind(kind, "x", test_id=1234, state=NOT_SERVING) == (
+        f"{head}. The bot read the experiment back: the change was not applied. Now: Experiment #1234 "
+        "(Homepage CTA Button Color Test) is live and not serving a winner. Ask again if the change is still wanted."
+    )
+    assert explain_kind(kind, "x", test_id=1234, state=None) == (
+        f"{head}, so the change may or may not have been applied; the experiment could not be read back either. "
+        "Check with /mida results 1234 before trying again."
+    )

@@ -61,7 +61,7 @@ WS = Workspace(
 def test_number_formats():
     assert fmt_int(1234567) == "1,234,567"
     assert fmt_rate(10.0) == "10.00 %"
-    assert fmt_rate(8.125) == "8.12 %" or fmt_rate(8.125) == "8.13 %"
+    assert fmt_rate(8.125) == "8.12 %"  # 8.125 is exact in binary: rounded half to even
     assert fmt_lift(25.0) == "+25.0 %"
     assert fmt_lift(-3.21) == "−3.2 %"
     assert fmt_lift(None) == "—"

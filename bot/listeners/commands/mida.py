@@ -114,8 +114,7 @@ async def _run(
             results_url=deps.links.results_url(team, command.test_id),
             dashboard_url=dashboard_url(deps.settings, ws.project_key),
         )
-        phase = command.phase or result.report_phase
-        await reply(messages.results_message(result, phase, links))
+        await reply(messages.results_message(result, result.phase(command.phase), links))
     elif command.name == "audit":
         await deps.experiments.workspace(team)
         if command.export:
