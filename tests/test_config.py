@@ -41,7 +41,8 @@ def test_a_bad_setting_is_named(name, value):
     with pytest.raises(ConfigError) as err:
         load_settings(_env_file=None, **{name: value})
     assert name in str(err.value)
-    assert value not in str(err.value) or name != "BOT_ENCRYPTION_KEYS"
+    if name == "BOT_ENCRYPTION_KEYS":  # a would-be key is a secret: never echoed back
+        assert value not in str(err.value)
 
 
 def test_rotation_keys_and_a_slashless_api_url():
