@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.domain import ChangeRequest, Policy, TeamRef
+from bot.services.errors import AdminOnly
 from bot.services.ports import Directory, Profile
 from bot.store.policies import PolicyStore
 
@@ -58,6 +59,11 @@ class Access:
             return False
         assert profile is not None
         return user_id in policy.bot_admins or profile.is_admin
+
+    async def require_admin(self, team: TeamRef, user_id: str, what: str) -> None:
+        """Raise AdminOnly(what) unless `user_id` is an admin here (see `is_admin`)."""
+        if not await self.is_admin(team, user_id):
+            raise AdminOnly(what)
 
     async def standing(self, team: TeamRef, policy: Policy, user_id: str) -> Standing:
         """May this person decide on requests under `policy`, as far as who they are goes?"""

@@ -341,6 +341,10 @@ class ChangeService:
             await self._notifier.request_updated(result.request)
         return ClickResult(decision, result.request)
 
+    async def may_decide(self, team: TeamRef, request_id: str, person: Person) -> ClickResult | None:
+        """`check_decider` for a request known by its id."""
+        return await self.check_decider(team, await self._requests.get(team, request_id), person)
+
     async def check_decider(self, team: TeamRef, request: ChangeRequest | None, person: Person) -> ClickResult | None:
         """Why `person` may not approve or reject `request`, or None when they may."""
         if request is None:
