@@ -21,6 +21,8 @@ from bot.domain import (
     ChangeRequest,
     Draft,
     Evidence,
+    Failure,
+    FailureKind,
     Outcome,
     Person,
     RequestStatus,
@@ -542,7 +544,8 @@ class ChangeService:
                         RequestStatus.SUPERSEDED,
                     )
                 return _failure(ExperimentConflict(change.action, err.message, state), err), RequestStatus.FAILED
-            down = MidaDown(err.message, maybe_applied=state is None, state=state)
+            # The write may have reached Mida; the read-back (if any) says what is true now.
+            down = MidaDown(err.message, maybe_applied=True, state=state)
             return _failure(down, err, reconciled=state is not None), RequestStatus.FAILED
         return _failure(translate(err, test_id=change.test_id, action=change.action), err), RequestStatus.FAILED
 
@@ -567,8 +570,7 @@ class ChangeService:
             ok=applied,
             mida_status=status,
             mida_body=body,
-            error_kind=None if applied else _ANSWER_ERROR_KIND[problem],
-            error_message=None if applied else detail,
+            failure=None if applied else Failure(kind=_ANSWER_FAILURE[problem], message=detail, status=status),
             state_after=state,
             reconciled=state is not None,
             answer_problem=problem,
@@ -581,9 +583,9 @@ class ChangeService:
         return outcome, RequestStatus.SUCCEEDED if applied else RequestStatus.FAILED
 
 
-_ANSWER_ERROR_KIND = {
-    AnswerProblem.UNREADABLE: "MidaAnswerUnreadable",
-    AnswerProblem.CONTRADICTS: "MidaAnswerContradicts",
+_ANSWER_FAILURE = {
+    AnswerProblem.UNREADABLE: FailureKind.ANSWER_UNREADABLE,
+    AnswerProblem.CONTRADICTS: FailureKind.ANSWER_CONTRADICTS,
 }
 
 
@@ -647,14 +649,12 @@ def _state_from_answer(before: Evidence, answer: ServingState) -> Evidence:
 
 
 def _failure(err: BotError, mida_err: mida.MidaError | None = None, *, reconciled: bool = False) -> Outcome:
-    state = getattr(err, "state", None)
     return Outcome(
         ok=False,
         mida_status=mida_err.status if mida_err is not None else None,
         mida_body={"error": mida_err.message} if mida_err is not None and mida_err.status else None,
-        error_kind=type(err).__name__,
-        error_message=str(err),
-        state_after=state,
+        failure=err.failure,
+        state_after=err.state,
         reconciled=reconciled,
     )
 
@@ -663,8 +663,7 @@ def _superseded(state: Evidence, message: str, *, status: int | None = None) -> 
     return Outcome(
         ok=False,
         mida_status=status,
-        error_kind="Superseded",
-        error_message=message,
+        failure=Failure(kind=FailureKind.SUPERSEDED, message=message, status=status),
         state_after=state,
         reconciled=True,
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import AnswerProblem, AuditEntry, AuditEvent, Policy, Workspace
+from bot.domain import AnswerProblem, AuditEntry, AuditEvent, Failure, FailureKind, Policy, Workspace
 from bot.mida.models import Experiment, ExperimentResult, ReportPhase
 from bot.services.errors import AdminOnly, BotError
 from bot.views import ids
-from bot.views.errors import explain, explain_kind
+from bot.views.errors import explain, explain_outcome
 from bot.views.format import (
     MAX_MESSAGE_BLOCKS,
     Links,
@@ -246,16 +246,11 @@ def _audit_result(entry: AuditEntry) -> str | None:
         elif outcome.reconciled:
             words += " (read back)"
         return words
-    if outcome.error_kind == "Superseded":
-        said = f": {escape(outcome.error_message)}" if outcome.error_message else ""
+    failure = outcome.failure or Failure(kind=FailureKind.UNEXPECTED)
+    if failure.kind is FailureKind.SUPERSEDED:
+        said = f": {escape(failure.message)}" if failure.message else ""
         return f"superseded — the experiment had changed in Mida{said}"
-    explained = explain_kind(
-        outcome.error_kind,
-        outcome.error_message,
-        test_id=entry.test_id,
-        action=entry.change.action if entry.change else None,
-        state=outcome.state_after,
-    )
+    explained = explain_outcome(failure, entry.change, outcome.state_after, test_id=entry.test_id)
     return f"{status}: failed — {escape(explained)}"
 
 

@@ -96,8 +96,8 @@ def test_serve_answered_success_false_and_not_applied_fails_with_what_is_true(
     assert record["status"] == "failed"
     assert entry["event"] == "failed"
     outcome = entry["outcome"]
-    assert (outcome["ok"], outcome["mida_status"], outcome["error_kind"], outcome["answer_problem"]) == (
-        False, 200, "MidaAnswerContradicts", "contradicts"
+    assert (outcome["ok"], outcome["mida_status"], outcome["failure"]["kind"], outcome["answer_problem"]) == (
+        False, 200, "answer_contradicts", "contradicts"
     )
     assert outcome["mida_body"]["success"] is False and outcome["reconciled"] is True
     assert outcome["state_after"]["is_serving"] is False
@@ -137,7 +137,7 @@ def test_serve_answered_with_another_variant_and_not_applied_fails(connected, sl
     )
     assert "the change was not applied. Now: Experiment #1234 (Homepage CTA Button Color Test) is live and not serving a winner." in outcome_section(card)
     record, entry = settled(clean_redis)
-    assert (record["status"], entry["event"], entry["outcome"]["error_kind"]) == ("failed", "failed", "MidaAnswerContradicts")
+    assert (record["status"], entry["event"], entry["outcome"]["failure"]["kind"]) == ("failed", "failed", "answer_contradicts")
     assert len(writes_to(mida_sandbox, "/serve-winner")) == 1
     assert followups(connected, 1234) == []
 
@@ -237,7 +237,7 @@ def test_serve_not_applied_and_answered_with_html_fails_saying_so(connected, sla
         "experiment back: the change was not applied."
     )
     record, entry = settled(clean_redis)
-    assert (record["status"], entry["event"], entry["outcome"]["error_kind"]) == ("failed", "failed", "MidaAnswerUnreadable")
+    assert (record["status"], entry["event"], entry["outcome"]["failure"]["kind"]) == ("failed", "failed", "answer_unreadable")
     assert len(writes_to(mida_sandbox, "/serve-winner")) == 1
     assert followups(connected, 1234) == []
 
@@ -266,7 +266,7 @@ def test_serve_answered_with_a_string_for_is_serving_is_unreadable(connected, sl
         "(fields: is_serving)). The bot read the experiment back: the change was not applied."
     )
     record, entry = settled(clean_redis)
-    assert (record["status"], entry["outcome"]["error_kind"]) == ("failed", "MidaAnswerUnreadable")
+    assert (record["status"], entry["outcome"]["failure"]["kind"]) == ("failed", "answer_unreadable")
     assert len(writes_to(mida_sandbox, "/serve-winner")) == 1
 
 
@@ -285,8 +285,8 @@ def test_unreadable_answer_and_no_read_back_says_it_may_or_may_not_have_been_app
         "trying again."
     )
     record, entry = settled(clean_redis)
-    assert (record["status"], entry["outcome"]["error_kind"], entry["outcome"]["reconciled"]) == (
-        "failed", "MidaAnswerUnreadable", False
+    assert (record["status"], entry["outcome"]["failure"]["kind"], entry["outcome"]["reconciled"]) == (
+        "failed", "answer_unreadable", False
     )
     assert len(writes_to(mida_sandbox, "/serve-winner")) == 1
     assert followups(connected, 1234) == []
@@ -436,7 +436,7 @@ def test_impossible_counts_read_just_before_the_write_fail_the_request_and_send_
         "minute; if it keeps happening, look at the experiment in Mida's dashboard."
     )
     record, entry = settled(clean_redis)
-    assert (record["status"], entry["event"], entry["outcome"]["error_kind"]) == ("failed", "failed", "MidaUnreadable")
+    assert (record["status"], entry["event"], entry["outcome"]["failure"]["kind"]) == ("failed", "failed", "unreadable")
     assert entry["outcome"]["state_after"] is None  # the impossible numbers are not kept
     assert mida_sandbox.writes() == []
     assert followups(connected, 1234) == []

@@ -208,7 +208,7 @@ def test_a_409_answer_is_explained_with_the_state_read_back(connected, slack, sl
         (
             400,
             "Missing variant_id",
-            'Mida rejected the request. Mida said: "Missing variant_id". Nothing was changed; check the values and '
+            'Mida rejected the request (HTTP 400). Mida said: "Missing variant_id". Nothing was changed; check the values and '
             "try again.",
         ),
         (

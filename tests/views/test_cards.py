@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain import Action, Approval, Change, Outcome, RequestStatus
+from bot.domain import Action, Approval, Change, Failure, FailureKind, Outcome, RequestStatus
+from bot.services import errors
 from bot.views import ids
 from bot.views.cards import request_card, requester_notice, thread_reply
 from bot.views.format import Links
@@ -130,7 +131,7 @@ def test_stop_success_shows_not_serving():
 
 
 def test_failed_card_explains_the_error_and_next_step():
-    out = Outcome(ok=False, mida_status=401, error_kind="ReconnectNeeded", error_message="Invalid or missing API key")
+    out = Outcome(ok=False, mida_status=401, failure=errors.ReconnectNeeded("Invalid or missing API key").failure)
     body = all_text(check_message(request_card(request(RequestStatus.FAILED, outcome=out), LINKS, NOW))[1])
     assert ":x: *Failed*" in body
     assert "Mida refused the stored API key (Invalid or missing API key). An admin must run /mida connect again." in body
@@ -138,7 +139,7 @@ def test_failed_card_explains_the_error_and_next_step():
 
 def test_failed_conflict_card_shows_current_state():
     state = evidence(serving="1", rollout=40)
-    out = Outcome(ok=False, mida_status=409, error_kind="ExperimentConflict", error_message="already <serving>", state_after=state)
+    out = Outcome(ok=False, mida_status=409, failure=errors.ExperimentConflict(None, "already <serving>", None).failure, state_after=state)
     body = all_text(request_card(request(RequestStatus.FAILED, outcome=out), LINKS, NOW)[1])
     assert "already &lt;serving&gt;" in body
     assert "serving Variant 1 (id 1) at 40 %" in body
@@ -147,7 +148,7 @@ def test_failed_conflict_card_shows_current_state():
 
 def test_failed_timeout_with_read_back():
     state = evidence(serving=None)
-    out = Outcome(ok=False, error_kind="MidaDown", error_message="timed out", state_after=state, reconciled=True)
+    out = Outcome(ok=False, failure=errors.MidaDown("timed out", maybe_applied=True).failure, state_after=state, reconciled=True)
     body = all_text(request_card(request(RequestStatus.FAILED, outcome=out), LINKS, NOW)[1])
     assert "/mida results 1234 before trying again" in body
     assert "The bot read the experiment back to learn what happened." in body
@@ -167,7 +168,7 @@ def test_cancelled_expired_superseded_cards():
     body = all_text(request_card(request(RequestStatus.EXPIRED), LINKS, NOW)[1])
     assert "Expired" in body and "1 of 2 approvals" in body
     state = evidence(serving="0", rollout=100)
-    out = Outcome(ok=False, mida_status=409, error_kind="Superseded", error_message="Mida answered: already serving", state_after=state, reconciled=True)
+    out = Outcome(ok=False, mida_status=409, failure=Failure(kind=FailureKind.SUPERSEDED, message="Mida answered: already serving", status=409), state_after=state, reconciled=True)
     body = all_text(request_card(request(RequestStatus.SUPERSEDED, outcome=out), LINKS, NOW)[1])
     assert ":twisted_rightwards_arrows: *Superseded*" in body
     assert "changed in Mida after this request" in body
@@ -216,7 +217,7 @@ def test_thread_reply_lines():
     line, _ = check_message(thread_reply(ok, LINKS))
     assert line.startswith(":white_check_mark: Approved by <@UBOB> and executed. Mida answered (HTTP 200): now serving")
     assert LINKS.results_url in line
-    fail = request(RequestStatus.FAILED, outcome=Outcome(ok=False, error_kind="UnknownExperiment", error_message="Experiment not found"))
+    fail = request(RequestStatus.FAILED, outcome=Outcome(ok=False, failure=errors.UnknownExperiment(None, "Experiment not found").failure))
     line, _ = thread_reply(fail, LINKS)
     assert line.startswith(":x: Failed") and "Experiment not found" in line and "another Mida project" in line
     for status, word in [

@@ -251,7 +251,7 @@ def _entries() -> list[AuditEntry]:
             test_id=1234,
             change=change,
             evidence=ev,
-            outcome=Outcome(ok=False, mida_status=401, error_kind="ReconnectNeeded", error_message="Invalid API key"),
+            outcome=Outcome(ok=False, mida_status=401, failure=ReconnectNeeded("Invalid API key").failure),
         ),
     ]
 
