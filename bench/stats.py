@@ -24,7 +24,8 @@ TARGET_MS = 20.0
 
 def _arms(rows: list[tuple[str, int, int, float | None]]) -> tuple[ArmInput, ...]:
     return tuple(
-        ArmInput(str(i), name, i == 0, n, c, w, "active" if w != 0 else "paused") for i, (name, n, c, w) in enumerate(rows)
+        ArmInput(str(i), name, i == 0, n, c, w, "active" if w != 0 else "paused")
+        for i, (name, n, c, w) in enumerate(rows)
     )
 
 
@@ -56,16 +57,22 @@ SHAPES: list[tuple[str, ExperimentInput]] = [
             95,
             False,
             21,
-            _arms([("Control", M, 500_000, 25), ("V1", M, 500_900, 25), ("V2", M, 499_500, 25), ("V3", M, 501_000, 25)]),
+            _arms(
+                [("Control", M, 500_000, 25), ("V1", M, 500_900, 25), ("V2", M, 499_500, 25), ("V3", M, 501_000, 25)]
+            ),
         ),
     ),
     (
         "2 arms, Mida's docs example",
-        ExperimentInput("bayesian", 95, False, 15, _arms([("Control", 1500, 120, 50), ("Red CTA Button", 1480, 148, 50)])),
+        ExperimentInput(
+            "bayesian", 95, False, 15, _arms([("Control", 1500, 120, 50), ("Red CTA Button", 1480, 148, 50)])
+        ),
     ),
     (
         "2 arms, 1e7 visitors each",
-        ExperimentInput("bayesian", 99, False, 40, _arms([("Control", 10 * M, 500_000, 50), ("B", 10 * M, 503_000, 50)])),
+        ExperimentInput(
+            "bayesian", 99, False, 40, _arms([("Control", 10 * M, 500_000, 50), ("B", 10 * M, 503_000, 50)])
+        ),
     ),
     (
         "3 arms, tiny, 3 days",
@@ -108,7 +115,9 @@ def describe(a: Analysis) -> list[str]:
     lines.append(f"    verdict: {a.verdict.words}")
     served = a.verdict.variant_id or max(a.comparisons, key=lambda c: c.rate or 0).variant_id
     for f in a.guardrails(served):
-        lines.append(f"    serving {a.comparison(served).name if served != a.control.variant_id else a.control.name}: [{f.level}] {f.words}")
+        lines.append(
+            f"    serving {a.comparison(served).name if served != a.control.variant_id else a.control.name}: [{f.level}] {f.words}"
+        )
     return lines
 
 
@@ -128,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             print(line)
     assert target_median is not None
     met = target_median < TARGET_MS
-    print(f"\ntarget: 4 arms × 1e6 visitors under {TARGET_MS:g} ms — median {target_median:.2f} ms, {'met' if met else 'MISSED'}")
+    print(
+        f"\ntarget: 4 arms × 1e6 visitors under {TARGET_MS:g} ms — median {target_median:.2f} ms, {'met' if met else 'MISSED'}"
+    )
     return 0 if met else 1
 
 

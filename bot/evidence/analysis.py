@@ -188,7 +188,7 @@ def analyse(experiment: ExperimentInput, rules: Rules = Rules()) -> Analysis:
     cA = Counts(control.visitors, control.conversions)
     counts = [Counts(v.visitors, v.conversions) for v in variants]
 
-    comparisons = [_compare(control, cA, v, cB, level, bayesian) for v, cB in zip(variants, counts)]
+    comparisons = [_compare(cA, v, cB, level, bayesian) for v, cB in zip(variants, counts)]
     control_prob_best = None
     if several and bayesian:
         best = stats.prob_best([cA, *counts])
@@ -224,29 +224,29 @@ def analyse(experiment: ExperimentInput, rules: Rules = Rules()) -> Analysis:
     return replace(partial, verdict=verdict, findings=findings)
 
 
-def _compare(control: ArmInput, cA: Counts, v: ArmInput, cB: Counts, level: float, bayesian: bool) -> Comparison:
-    lift = stats.relative_lift(cA, cB)
-    common = {
-        "variant_id": v.variant_id,
-        "name": v.name,
-        "visitors": v.visitors,
-        "conversions": v.conversions,
-        "rate": cB.rate,
-        "lift": lift,
-    }
+def _compare(cA: Counts, v: ArmInput, cB: Counts, level: float, bayesian: bool) -> Comparison:
+    base = Comparison(
+        variant_id=v.variant_id,
+        name=v.name,
+        visitors=v.visitors,
+        conversions=v.conversions,
+        rate=cB.rate,
+        lift=stats.relative_lift(cA, cB),
+        interval=None,
+        outcome=INCONCLUSIVE,
+    )
     if bayesian:
         chance = stats.chance_to_beat(cA, cB)
-        outcome = BETTER if chance >= level else WORSE if chance <= 1 - level else INCONCLUSIVE
-        return Comparison(
-            **common,
+        return replace(
+            base,
             interval=stats.credible_interval(cA, cB, level),
-            outcome=outcome,
+            outcome=BETTER if chance >= level else WORSE if chance <= 1 - level else INCONCLUSIVE,
             chance_to_beat=chance,
             risk=stats.expected_loss(cA, cB),
         )
     test = stats.z_test(cA, cB)
-    return Comparison(
-        **common,
+    return replace(
+        base,
         interval=stats.lift_confidence_interval(cA, cB, level),
         outcome=_significance(test.p, test.z, level),
         z=test.z,
@@ -327,7 +327,9 @@ def _verdict(a: Analysis) -> Verdict:
     level = words.fmt_level(a.threshold_percent)
     if control.visitors == 0 or control.conversions == 0:
         missing = "visitors" if control.visitors == 0 else "conversions"
-        return Verdict("no_baseline", None, f"No baseline yet: {control.name} has no {missing}, so nothing can be compared")
+        return Verdict(
+            "no_baseline", None, f"No baseline yet: {control.name} has no {missing}, so nothing can be compared"
+        )
     live = [c for c in a.comparisons if c.visitors > 0]
     winners = [c for c in live if _decisive(a, c) == BETTER]
     if winners:
@@ -385,13 +387,28 @@ def _guardrails(a: Analysis, experiment: ExperimentInput, served: ArmInput, rule
             text = f"No baseline: {names} has no visitors yet; serving needs a reason."
         else:
             text = f"No baseline: {control.name} has no conversions yet, so there is nothing to compare with; serving needs a reason."
-        out.append(Finding("no_baseline", BLOCK, text, {"control_visitors": control.visitors, "control_conversions": control.conversions, "visitors": served.visitors}))
+        out.append(
+            Finding(
+                "no_baseline",
+                BLOCK,
+                text,
+                {
+                    "control_visitors": control.visitors,
+                    "control_conversions": control.conversions,
+                    "visitors": served.visitors,
+                },
+            )
+        )
     elif cmp is not None:
         out.extend(_variant_rows(a, cmp, level, rules))
     else:
         out.extend(_control_rows(a, level))
 
-    small = [arm for arm in dict.fromkeys((control, served)) if arm.visitors < rules.min_visitors or arm.conversions < rules.min_conversions]
+    small = [
+        arm
+        for arm in dict.fromkeys((control, served))
+        if arm.visitors < rules.min_visitors or arm.conversions < rules.min_conversions
+    ]
     for arm in small:
         out.append(
             Finding(
@@ -413,7 +430,14 @@ def _guardrails(a: Analysis, experiment: ExperimentInput, served: ArmInput, rule
             )
         )
     if a.several:
-        out.append(Finding("several_variants", WARN, words.several_note(len(a.comparisons), control.name), {"variants": len(a.comparisons)}))
+        out.append(
+            Finding(
+                "several_variants",
+                WARN,
+                words.several_note(len(a.comparisons), control.name),
+                {"variants": len(a.comparisons)},
+            )
+        )
     if experiment.is_mab:
         out.append(
             Finding(
@@ -422,14 +446,14 @@ def _guardrails(a: Analysis, experiment: ExperimentInput, served: ArmInput, rule
                 "Multi-armed bandit test: traffic moved toward the leaders, so fixed-split statistics are only a guide.",
             )
         )
-    for arm in srm.excluded:
+    for paused in srm.excluded:
         out.append(
             Finding(
                 "paused_arm",
                 WARN,
-                f"Paused arm with traffic: {arm.name} has weight 0 but {words.fmt_count(arm.visitors)} visitors; "
+                f"Paused arm with traffic: {paused.name} has weight 0 but {words.fmt_count(paused.visitors)} visitors; "
                 "it is left out of the split check.",
-                {"variant_id": arm.variant_id, "visitors": arm.visitors},
+                {"variant_id": paused.variant_id, "visitors": paused.visitors},
             )
         )
     return tuple(sorted(out, key=lambda f: f.level != BLOCK))
@@ -450,7 +474,11 @@ def _variant_rows(a: Analysis, c: Comparison, level: str, rules: Rules) -> list[
             text = f"Below the {level} threshold: {figure}."
         else:
             text = f"Not significant at {level} ({figure})."
-        out.append(Finding("below_threshold", WARN, text, {"chance_to_beat": c.chance_to_beat, "p": c.p_value, "holm_p": c.holm_p}))
+        out.append(
+            Finding(
+                "below_threshold", WARN, text, {"chance_to_beat": c.chance_to_beat, "p": c.p_value, "holm_p": c.holm_p}
+            )
+        )
     if bayesian and c.risk is not None and c.risk >= rules.risky_loss:
         out.append(
             Finding(
@@ -470,7 +498,13 @@ def _control_rows(a: Analysis, level: str) -> list[Finding]:
     if beaten_by:
         c = beaten_by[0]
         text = f"Serving a loser: {c.name} beats {a.control.name} ({_figure(a, c)}); serving needs a reason."
-        return [Finding("loser", BLOCK, text, {"variant_id": c.variant_id, "chance_to_beat": c.chance_to_beat, "p": c.p_value})]
+        return [
+            Finding(
+                "loser", BLOCK, text, {"variant_id": c.variant_id, "chance_to_beat": c.chance_to_beat, "p": c.p_value}
+            )
+        ]
     if not all(_decisive(a, c) == WORSE for c in a.comparisons):
-        return [Finding("below_threshold", WARN, f"{a.control.name} is not shown better than every variant at {level}.")]
+        return [
+            Finding("below_threshold", WARN, f"{a.control.name} is not shown better than every variant at {level}.")
+        ]
     return []

@@ -11,30 +11,31 @@ from __future__ import annotations
 
 import decimal
 import math
-from functools import lru_cache
-from operator import mul
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
+from operator import mul
 from statistics import NormalDist
 
 __all__ = [
+    "ChiSquare",
     "Counts",
     "ZTest",
-    "ChiSquare",
-    "chance_to_beat",
     "beat_probabilities",
-    "expected_loss",
-    "credible_interval",
-    "prob_best",
-    "z_test",
-    "lift_confidence_interval",
-    "holm",
-    "chi_square_gof",
+    "chance_to_beat",
     "chi2_sf",
+    "chi_square_gof",
+    "credible_interval",
     "digamma",
+    "expected_loss",
+    "holm",
+    "lift_confidence_interval",
+    "prob_best",
+    "relative_lift",
     "trigamma",
     "z_for_level",
-    "relative_lift",
+    "z_test",
 ]
 
 
@@ -114,7 +115,10 @@ def _lgamma_dec(x: int) -> decimal.Decimal:
     for c in (1188, -1680, 1260, -360, 12):
         series = ctx.add(ctx.multiply(series, inv2), ctx.divide(1, c))
     series = ctx.multiply(series, inv)
-    return ctx.add(ctx.subtract(ctx.multiply(ctx.subtract(d, decimal.Decimal("0.5")), ctx.ln(d)), d), ctx.add(_HALF_LOG_2PI, series))
+    return ctx.add(
+        ctx.subtract(ctx.multiply(ctx.subtract(d, decimal.Decimal("0.5")), ctx.ln(d)), d),
+        ctx.add(_HALF_LOG_2PI, series),
+    )
 
 
 def _log_gamma_sum(plus: Sequence[int], minus: Sequence[int]) -> float:
@@ -334,9 +338,7 @@ def _gauss_legendre(n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return tuple(nodes[j] for j in order), tuple(weights[j] for j in order)
 
 
-def _integration_matrix(
-    nodes: tuple[float, ...], weights: tuple[float, ...]
-) -> tuple[tuple[float, ...], ...]:
+def _integration_matrix(nodes: tuple[float, ...], weights: tuple[float, ...]) -> tuple[tuple[float, ...], ...]:
     """S[k][m] = ∫_{−1}^{t_k} ℓ_m(t) dt for the Lagrange basis ℓ_m on the Gauss–Legendre nodes.
 
     ℓ_m = Σ_l (2l+1)/2 · w_m P_l(t_m) · P_l (Gauss–Legendre is exact for the products), and
@@ -419,7 +421,7 @@ def prob_best(arms: Sequence[Counts]) -> tuple[float, ...]:
     best = [0.0] * k
     cuts = sorted({w[0] for w in windows} | {w[1] for w in windows})
     nodes, weights, smat = _GL_NODES, _GL_WEIGHTS, _GL_INTEGRAL
-    for u, v in zip(cuts, cuts[1:]):
+    for u, v in pairwise(cuts):
         active = [j for j in range(k) if windows[j][0] <= u and v <= windows[j][1]]
         if not active:
             continue  # no arm has mass here: every F_j stays as it is

@@ -9,9 +9,10 @@ mpmath at 40 digits, straight from the textbook formulas.
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
-from functools import lru_cache
+from functools import cache
 
 import mpmath as mp
 from scipy import integrate, special
@@ -45,7 +46,7 @@ class Posterior:
         return float(special.betainc(self.a, self.b, x))
 
 
-@lru_cache(maxsize=None)
+@cache
 def posterior(visitors: int, conversions: int) -> Posterior:
     return Posterior(visitors, conversions)
 
@@ -54,7 +55,7 @@ def _quad(f, marks) -> float:
     # QUADPACK warns when float64 roundoff stops it short of 1e−13; what it reaches is still ~1e−12.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", integrate.IntegrationWarning)
-        return math.fsum(integrate.quad(f, lo, hi, **_QUAD)[0] for lo, hi in zip(marks, marks[1:]))
+        return math.fsum(integrate.quad(f, lo, hi, **_QUAD)[0] for lo, hi in itertools.pairwise(marks))
 
 
 def prob_best(arms: tuple[tuple[int, int], ...]) -> list[float]:
@@ -112,7 +113,9 @@ def srm_p(visitors: list[int], weights: list[float]) -> float:
     """Pearson's X² against the weights' shares, then its chi-square tail, all at 40 digits."""
     with mp.workdps(40):
         total, wsum = sum(visitors), mp.fsum(weights)
-        x2 = mp.fsum((o - total * mp.mpf(w) / wsum) ** 2 / (total * mp.mpf(w) / wsum) for o, w in zip(visitors, weights))
+        x2 = mp.fsum(
+            (o - total * mp.mpf(w) / wsum) ** 2 / (total * mp.mpf(w) / wsum) for o, w in zip(visitors, weights)
+        )
         return float(mp.gammainc(mp.mpf(len(visitors) - 1) / 2, x2 / 2, mp.inf, regularized=True))
 
 

@@ -19,8 +19,15 @@ def arm(variant_id: str, name: str, visitors: int, conversions: int, weight: flo
     return ArmInput(variant_id, name, variant_id == "0", visitors, conversions, weight, "active", **kw)
 
 
-def run(engine: str, *arms: ArmInput, threshold: float = 95, days: int | None = 15, mab: bool = False, rules: Rules = Rules()) -> Analysis:
-    return analyse(ExperimentInput(engine, threshold, mab, days, tuple(arms)), rules)
+def run(
+    engine: str,
+    *arms: ArmInput,
+    threshold: float = 95,
+    days: int | None = 15,
+    mab: bool = False,
+    rules: Rules | None = None,
+) -> Analysis:
+    return analyse(ExperimentInput(engine, threshold, mab, days, tuple(arms)), rules or Rules())
 
 
 def codes(a: Analysis, variant_id: str) -> list[tuple[str, str]]:
@@ -133,7 +140,10 @@ def test_control_better_bayesian():
         "Control is better — don't serve: Blue has a 2.8 % chance to beat Control (threshold 95 %)",
     )
     assert codes(a, "1")[0] == ("loser", BLOCK)
-    assert a.guardrails("1")[0].words == "Serving a loser: Blue has a 2.8 % chance to beat Control; serving needs a reason."
+    assert (
+        a.guardrails("1")[0].words
+        == "Serving a loser: Blue has a 2.8 % chance to beat Control; serving needs a reason."
+    )
 
 
 def test_control_better_frequentist_with_several_variants_uses_holm():
@@ -200,7 +210,10 @@ def test_several_bayesian_variants_have_a_probability_to_be_best():
         "risk 0.01 % · 72 % chance to be best"
     )
     assert ("several_variants", WARN) in codes(a, "3")
-    assert a.verdict.words == "Too early to call: no variant reaches the 95 % threshold (best: V3, 94.7 % chance to beat Control)"
+    assert (
+        a.verdict.words
+        == "Too early to call: no variant reaches the 95 % threshold (best: V3, 94.7 % chance to beat Control)"
+    )
 
 
 def test_several_bayesian_winners_the_verdict_picks_the_likeliest_best():
@@ -263,7 +276,9 @@ def test_serving_the_control_against_a_winner_is_serving_a_loser():
     ],
 )
 def test_sample_ratio_rows(visitors, level, code):
-    a = run("bayesian", arm("0", "Control", visitors[0], visitors[0] // 10), arm("1", "B", visitors[1], visitors[1] // 10))
+    a = run(
+        "bayesian", arm("0", "Control", visitors[0], visitors[0] // 10), arm("1", "B", visitors[1], visitors[1] // 10)
+    )
     assert a.srm.level == level
     assert a.srm.p == pytest.approx(ref.srm_p(visitors, [50, 50]), rel=1e-9, abs=1e-12)
     found = [f for f in a.guardrails("1") if f.code in ("srm", "split_off")]
@@ -317,14 +332,17 @@ def test_risky_low_sample_and_too_early_follow_the_rules():
     ]
     texts = [f.words for f in a.guardrails("1")]
     assert texts[1] == "Risky: expected loss 12.93 % if B is worse (5 % or more is risky)."
-    assert texts[2] == "Low sample: Control has 100 visitors and 10 conversions (at least 100 visitors and 25 conversions per arm)."
+    assert (
+        texts[2]
+        == "Low sample: Control has 100 visitors and 10 conversions (at least 100 visitors and 25 conversions per arm)."
+    )
     assert texts[4] == "Too early: running 3 days (at least 7)."
     lenient = Rules(min_days=2, min_visitors=50, min_conversions=5, risky_loss=0.2)
     relaxed = run("bayesian", arm("0", "Control", 100, 10), arm("1", "B", 100, 10), days=3, rules=lenient)
     assert codes(relaxed, "1") == [("below_threshold", WARN)]
-    assert codes(run("bayesian", arm("0", "Control", 100, 10), arm("1", "B", 100, 10), days=None, rules=lenient), "1") == [
-        ("below_threshold", WARN)
-    ]
+    assert codes(
+        run("bayesian", arm("0", "Control", 100, 10), arm("1", "B", 100, 10), days=None, rules=lenient), "1"
+    ) == [("below_threshold", WARN)]
 
 
 def test_blocks_come_first():

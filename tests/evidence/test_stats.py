@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -162,8 +163,15 @@ def test_ten_million_visitors_match_the_exact_sum_at_thirty_digits():
 
         def log_term(i: int):
             return (
-                mp.loggamma(a + i) + mp.loggamma(r + i) + mp.loggamma(b + r) + mp.loggamma(a + b)
-                - mp.loggamma(a + b + r + i) - mp.loggamma(1 + i) - mp.loggamma(r) - mp.loggamma(a) - mp.loggamma(b)
+                mp.loggamma(a + i)
+                + mp.loggamma(r + i)
+                + mp.loggamma(b + r)
+                + mp.loggamma(a + b)
+                - mp.loggamma(a + b + r + i)
+                - mp.loggamma(1 + i)
+                - mp.loggamma(r)
+                - mp.loggamma(a)
+                - mp.loggamma(b)
             )
 
         i, term = k, mp.exp(log_term(k))
@@ -328,4 +336,4 @@ def test_holm_never_lowers_a_p_and_keeps_their_order(ps):
     adj = stats.holm(ps)
     assert all(q is not None and p <= q <= 1 for p, q in zip(ps, adj))
     ranked = sorted(range(len(ps)), key=ps.__getitem__)
-    assert all(adj[i] <= adj[j] for i, j in zip(ranked, ranked[1:]))  # type: ignore[operator]
+    assert all(adj[i] <= adj[j] for i, j in itertools.pairwise(ranked))  # type: ignore[operator]

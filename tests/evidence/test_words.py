@@ -13,7 +13,14 @@ from bot.evidence import words
 
 @pytest.mark.parametrize(
     ("p", "text"),
-    [(0.9716862, "97.2 %"), (0.9995, "> 99.9 %"), (0.999, "99.9 %"), (0.0004, "< 0.1 %"), (0.001, "0.1 %"), (0.5, "50.0 %")],
+    [
+        (0.9716862, "97.2 %"),
+        (0.9995, "> 99.9 %"),
+        (0.999, "99.9 %"),
+        (0.0004, "< 0.1 %"),
+        (0.001, "0.1 %"),
+        (0.5, "50.0 %"),
+    ],
 )
 def test_chance(p, text):
     assert words.fmt_chance(p) == text
@@ -25,18 +32,30 @@ def test_chance_to_beat_words():
 
 @pytest.mark.parametrize(
     ("p", "text"),
-    [(0.0563776, "p = 0.0564"), (0.00123, "p = 0.00123"), (0.000999, "p < 0.001"), (0.5, "p = 0.500"), (1.0, "p = 1.00"), (None, "no p-value yet")],
+    [
+        (0.0563776, "p = 0.0564"),
+        (0.00123, "p = 0.00123"),
+        (0.000999, "p < 0.001"),
+        (0.5, "p = 0.500"),
+        (1.0, "p = 1.00"),
+        (None, "no p-value yet"),
+    ],
 )
 def test_p_three_significant_digits(p, text):
     assert words.fmt_p(p) == text
 
 
-@pytest.mark.parametrize(("p", "text"), [(0.78, "78 % chance to be best"), (0.9951, "> 99 % chance to be best"), (0.004, "< 1 % chance to be best")])
+@pytest.mark.parametrize(
+    ("p", "text"),
+    [(0.78, "78 % chance to be best"), (0.9951, "> 99 % chance to be best"), (0.004, "< 1 % chance to be best")],
+)
 def test_prob_best(p, text):
     assert words.fmt_prob_best(p) == text
 
 
-@pytest.mark.parametrize(("p", "text"), [(0.0703, "Holm-adjusted 0.070"), (0.0004, "Holm-adjusted < 0.001"), (1.0, "Holm-adjusted 1.0")])
+@pytest.mark.parametrize(
+    ("p", "text"), [(0.0703, "Holm-adjusted 0.070"), (0.0004, "Holm-adjusted < 0.001"), (1.0, "Holm-adjusted 1.0")]
+)
 def test_holm(p, text):
     assert words.fmt_holm(p) == text
 
@@ -56,10 +75,23 @@ def test_footnote_names_the_method():
     assert "fixed-horizon two-proportion z test" in words.footnote("frequentist")
 
 
-ALLOWED = {"__future__", "math", "statistics", "dataclasses", "decimal", "functools", "operator", "collections", "typing"}
+ALLOWED = {
+    "__future__",
+    "math",
+    "statistics",
+    "dataclasses",
+    "decimal",
+    "functools",
+    "itertools",
+    "operator",
+    "collections",
+    "typing",
+}
 
 
-@pytest.mark.parametrize("path", sorted((pathlib.Path(__file__).parents[2] / "bot" / "evidence").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((pathlib.Path(__file__).parents[2] / "bot" / "evidence").glob("*.py")), ids=lambda p: p.name
+)
 def test_the_evidence_package_is_the_bottom_layer(path):
     """Standard library and bot.evidence only: nothing else of the bot, no numpy/scipy at run time."""
     for node in ast.walk(ast.parse(path.read_text())):
