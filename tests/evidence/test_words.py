@@ -71,8 +71,14 @@ def test_intervals_and_lifts():
 
 
 def test_footnote_names_the_method():
-    assert "Beta(1,1) prior" in words.footnote("bayesian")
-    assert "fixed-horizon two-proportion z test" in words.footnote("frequentist")
+    assert words.footnote("bayesian") == (
+        "Computed by the bot from Mida's counts: Bayesian, Beta(1,1) prior, exact chance to beat; "
+        "Mida's dashboard may differ."
+    )
+    assert words.footnote("frequentist") == (
+        "Computed by the bot from Mida's counts: fixed-horizon two-proportion z test; "
+        "Mida's dashboard may use sequential testing and differ."
+    )
 
 
 ALLOWED = {
