@@ -34,7 +34,7 @@ from bot.store.drafts import DraftStore
 from bot.store.followups import FollowupStore
 from bot.store.installations import RedisInstallationStore, RedisOAuthStateStore
 from bot.store.jobs import JobQueue
-from bot.store.policies import PolicyStore
+from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
 from bot.store.workspaces import WorkspaceStore
@@ -47,7 +47,7 @@ class Deps:
     mida: MidaClient
     clients: SlackClients
     workspaces: WorkspaceStore
-    policies: PolicyStore
+    rules: RulesStore
     drafts: DraftStore
     requests: RequestStore
     audit: AuditLog
@@ -104,7 +104,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         clients = clients or SlackClients(settings.model_copy(update={"SLACK_BOT_TOKEN": None}), authorize.token_for)
     clients = clients or SlackClients(settings)
     workspaces = WorkspaceStore(redis, SecretBox(settings.encryption_keys))
-    policies = PolicyStore(redis)
+    rules = RulesStore(redis)
     drafts = DraftStore(redis)
     requests = RequestStore(redis)
     audit = AuditLog(redis, max_entries=settings.AUDIT_MAX_ENTRIES, max_age_days=settings.AUDIT_MAX_AGE_DAYS)
@@ -112,12 +112,12 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         redis, consumer=f"{socket.gethostname()}-{os.getpid()}", stale_after_ms=settings.MIDA_JOB_STALE_AFTER_MS
     )
     links = LinkSigner(settings.encryption_keys, settings.PUBLIC_URL)
-    access = Access(policies, SlackDirectory(clients))
+    access = Access(rules, SlackDirectory(clients))
     experiments = ExperimentService(workspaces, mida)
     home = HomeService(redis=redis, workspaces=workspaces, experiments=experiments, requests=requests,
-                       policies=policies, audit=audit, access=access)
+                       rules=rules, audit=audit, access=access)
     home_tab = HomeTab(home, clients)
-    cards = SlackNotifier(settings, redis, clients, requests, policies, links)
+    cards = SlackNotifier(settings, redis, clients, requests, rules, links)
     notifier = RefreshingNotifier(cards, home_tab)  # Home tabs follow the cards
     uninstall = UninstallService(
         redis=redis, workspaces=workspaces, requests=requests, audit=audit, installations=installations,
@@ -127,18 +127,18 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         build_oauth_flow(settings, installations, RedisOAuthStateStore(redis), authorize)
         if installations is not None else None
     )
-    followups = FollowupService(FollowupStore(redis), experiments, requests, policies, notifier)
+    followups = FollowupService(FollowupStore(redis), experiments, requests, rules, notifier)
     results_cache = ResultsCache(redis)
     changes = ChangeService(
         experiments=experiments,
         drafts=drafts,
         requests=requests,
-        policies=policies,
+        rules=rules,
         audit=audit,
         access=access,
         jobs=jobs,
         notifier=notifier,
-        guardrails=Guardrails(policies),
+        guardrails=Guardrails(rules),
         followups=followups,
         results_cache=results_cache,
     )
@@ -148,7 +148,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         mida=mida,
         clients=clients,
         workspaces=workspaces,
-        policies=policies,
+        rules=rules,
         drafts=drafts,
         requests=requests,
         audit=audit,
@@ -162,7 +162,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         audit_trail=AuditTrail(experiments, audit),
         followups=followups,
         results_cache=results_cache,
-        settings_service=SettingsService(policies, access, audit),
+        settings_service=SettingsService(rules, access, audit),
         notifier=notifier,
         home=home,
         home_tab=home_tab,

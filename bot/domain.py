@@ -358,8 +358,9 @@ class ApprovalMode(StrEnum):
     EVERY_CHANGE = "every_change"
 
 
-class Policy(_Model):
-    """A workspace's approval policy (or one channel's override of it)."""
+class ChannelRules(_Model):
+    """The rules a change in a channel follows: who approves, how many, the guardrails, the follow-ups.
+    A channel's own override replaces the workspace's defaults as a whole (`RulesStore.rules`)."""
 
     mode: ApprovalMode = ApprovalMode.SERVING_AND_INCREASES
     approvers: list[str] = Field(default_factory=list)
@@ -367,7 +368,6 @@ class Policy(_Model):
     approvals_needed: int = Field(default=1, ge=1, le=5)
     expiry_hours: float = Field(default=24, gt=0, le=24 * 30)
     audit_channel: str | None = None
-    bot_admins: list[str] = Field(default_factory=list)
     # Single- and multi-channel guests may ask for, approve or reject changes (other organisations never).
     guests_may_approve: bool = False
     # Guardrails checked before serving a winner; failing one asks for a reason.
@@ -387,6 +387,16 @@ class Policy(_Model):
             current = evidence.traffic_allocation
             return current is None or (change.rollout or 0) > current
         return False
+
+
+class WorkspaceSettings(ChannelRules):
+    """The workspace's own settings: its default rules for every channel, and who administers the bot."""
+
+    bot_admins: list[str] = Field(default_factory=list)
+
+    @property
+    def defaults(self) -> ChannelRules:
+        return ChannelRules.model_validate(self.model_dump(exclude={"bot_admins"}))
 
 
 class Draft(_Model):

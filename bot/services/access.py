@@ -2,16 +2,16 @@
 
 Everyone who acts must belong to the workspace, as Slack's users.info describes them: a person
 from another organisation in a shared channel (Slack Connect), a bot or a deactivated account never
-may; a guest may approve only when the policy says so."""
+may; a guest may approve only when the channel's rules say so."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.domain import ChangeRequest, Policy, TeamRef
+from bot.domain import ChangeRequest, ChannelRules, TeamRef
 from bot.services.errors import AdminOnly
 from bot.services.ports import Directory, Profile
-from bot.store.policies import PolicyStore
+from bot.store.rules import RulesStore
 
 
 class Standing(StrEnum):
@@ -47,40 +47,40 @@ def _same_organisation(team: TeamRef, profile: Profile) -> bool:
 
 
 class Access:
-    def __init__(self, policies: PolicyStore, directory: Directory) -> None:
-        self._policies = policies
+    def __init__(self, rules: RulesStore, directory: Directory) -> None:
+        self._rules = rules
         self._directory = directory
 
     async def is_admin(self, team: TeamRef, user_id: str) -> bool:
         """Members who are Slack workspace admins or owners, or bot admins named in the settings."""
-        policy = await self._policies.get(team)
+        settings = await self._rules.settings(team)
         profile = await self._directory.profile(team, user_id)
         if standing_of(team, profile) is not Standing.MEMBER:
             return False
         assert profile is not None
-        return user_id in policy.bot_admins or profile.is_admin
+        return user_id in settings.bot_admins or profile.is_admin
 
     async def require_admin(self, team: TeamRef, user_id: str, what: str) -> None:
         """Raise AdminOnly(what) unless `user_id` is an admin here (see `is_admin`)."""
         if not await self.is_admin(team, user_id):
             raise AdminOnly(what)
 
-    async def standing(self, team: TeamRef, policy: Policy, user_id: str) -> Standing:
-        """May this person decide on requests under `policy`, as far as who they are goes?"""
+    async def standing(self, team: TeamRef, rules: ChannelRules, user_id: str) -> Standing:
+        """May this person decide on requests under `rules`, as far as who they are goes?"""
         profile = await self._directory.profile(team, user_id)
-        return standing_of(team, profile, guests_allowed=policy.guests_may_approve)
+        return standing_of(team, profile, guests_allowed=rules.guests_may_approve)
 
-    async def may_approve(self, team: TeamRef, policy: Policy, request: ChangeRequest, user_id: str) -> bool:
+    async def may_approve(self, team: TeamRef, rules: ChannelRules, request: ChangeRequest, user_id: str) -> bool:
         """Members (guests if allowed) who are named approvers or group members; with neither set,
         any member but the requester. A person is their user id, whatever team a payload names."""
         if user_id == request.requester.user_id:
             return False
-        if await self.standing(team, policy, user_id) is not Standing.MEMBER:
+        if await self.standing(team, rules, user_id) is not Standing.MEMBER:
             return False
-        if not policy.approvers and not policy.approver_group:
+        if not rules.approvers and not rules.approver_group:
             return True
-        if user_id in policy.approvers:
+        if user_id in rules.approvers:
             return True
-        if policy.approver_group:
-            return user_id in await self._directory.usergroup_members(team, policy.approver_group)
+        if rules.approver_group:
+            return user_id in await self._directory.usergroup_members(team, rules.approver_group)
         return False

@@ -52,7 +52,7 @@ from bot.store.audit import AuditLog
 from bot.store.drafts import DraftStore
 from bot.store.jobs import ANNOUNCE, JobQueue
 from bot.store.keys import new_id
-from bot.store.policies import PolicyStore
+from bot.store.rules import RulesStore
 from bot.store.requests import ApproveCode, RequestStore
 from bot.store.results_cache import ResultsCache
 
@@ -109,7 +109,7 @@ class ChangeService:
         experiments: ExperimentService,
         drafts: DraftStore,
         requests: RequestStore,
-        policies: PolicyStore,
+        rules: RulesStore,
         audit: AuditLog,
         access: Access,
         jobs: JobQueue,
@@ -121,7 +121,7 @@ class ChangeService:
         self._experiments = experiments
         self._drafts = drafts
         self._requests = requests
-        self._policies = policies
+        self._rules = rules
         self._audit = audit
         self._access = access
         self._jobs = jobs
@@ -179,7 +179,7 @@ class ChangeService:
             raise InvalidInput("reason", "This form has expired. Run the command again.")
         # Asking for a change is deciding on it when no approval is needed: the same people as for
         # approving. Checked here, after the modal is open; the draft then binds the form to them.
-        policy = await self._policies.get(team, draft.channel_id)
+        policy = await self._rules.rules(team, draft.channel_id)
         standing = await self._access.standing(team, policy, draft.requester.user_id)
         if standing is not Standing.MEMBER:
             raise NotAMember(standing.value)
@@ -217,7 +217,7 @@ class ChangeService:
     async def _warnings(self, team: TeamRef, draft: Draft) -> list[str]:
         if draft.action is not Action.SERVE_WINNER or draft.evidence is None:
             return []
-        return await self._guardrails.check(team, draft.evidence, draft.variant_id)
+        return await self._guardrails.check(team, draft.channel_id, draft.evidence, draft.variant_id)
 
     async def submit(
         self,
@@ -262,7 +262,7 @@ class ChangeService:
 
         change = Change(action=draft.action, test_id=draft.test_id, variant_id=chosen, rollout=rollout)
         ws = await self._experiments.workspace(team)
-        policy = await self._policies.get(team, draft.channel_id)
+        policy = await self._rules.rules(team, draft.channel_id)
         needs_approval = policy.needs_approval(change, evidence)
         now = time.time()
         request = ChangeRequest(
@@ -355,7 +355,7 @@ class ChangeService:
             return ClickResult(Decision.EXPIRED if _is_expired(request) else Decision.FINISHED, request)
         if person == request.requester:
             return ClickResult(Decision.OWN_REQUEST, request)
-        policy = await self._policies.get(team, request.channel_id)
+        policy = await self._rules.rules(team, request.channel_id)
         standing = await self._access.standing(team, policy, person.user_id)
         if standing is not Standing.MEMBER:
             return ClickResult(_NOT_A_MEMBER[standing], request)

@@ -13,7 +13,7 @@ from bot.services.experiments import ExperimentService
 from bot.services.ports import Notifier
 from bot.store.followups import FollowupStore
 from bot.store.keys import team_from_key
-from bot.store.policies import PolicyStore
+from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
@@ -25,17 +25,17 @@ class FollowupService:
         store: FollowupStore,
         experiments: ExperimentService,
         requests: RequestStore,
-        policies: PolicyStore,
+        rules: RulesStore,
         notifier: Notifier,
     ) -> None:
         self._store = store
         self._experiments = experiments
         self._requests = requests
-        self._policies = policies
+        self._rules = rules
         self._notifier = notifier
 
     async def after_serve(self, request: ChangeRequest) -> None:
-        policy = await self._policies.get(request.team, request.channel_id)
+        policy = await self._rules.rules(request.team, request.channel_id)
         await self._store.cancel(request.team, request.change.test_id)
         await self._store.schedule(
             request.team, request.id, request.change.test_id, policy.followup_hours, time.time()

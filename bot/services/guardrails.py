@@ -3,19 +3,20 @@ anyway needs a reason, which the audit log keeps."""
 
 from __future__ import annotations
 
-from bot.domain import Evidence, Policy, TeamRef
-from bot.store.policies import PolicyStore
+from bot.domain import ChannelRules, Evidence, TeamRef
+from bot.store.rules import RulesStore
 
 
 class Guardrails:
-    def __init__(self, policies: PolicyStore) -> None:
-        self._policies = policies
+    def __init__(self, rules: RulesStore) -> None:
+        self._rules = rules
 
-    async def check(self, team: TeamRef, evidence: Evidence, variant_id: str | None) -> list[str]:
-        return warnings_for(await self._policies.get(team), evidence, variant_id)
+    async def check(self, team: TeamRef, channel_id: str, evidence: Evidence, variant_id: str | None) -> list[str]:
+        """Checked against the thresholds of the channel the change is asked in."""
+        return warnings_for(await self._rules.rules(team, channel_id), evidence, variant_id)
 
 
-def warnings_for(policy: Policy, evidence: Evidence, variant_id: str | None) -> list[str]:
+def warnings_for(policy: ChannelRules, evidence: Evidence, variant_id: str | None) -> list[str]:
     warnings: list[str] = []
     chosen = evidence.variant(variant_id)
     if chosen is not None and chosen.is_control:

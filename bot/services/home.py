@@ -23,7 +23,7 @@ from bot.services.experiments import ExperimentService
 from bot.store.audit import AuditLog
 from bot.store.crypto import UndecryptableSecret
 from bot.store.keys import ws_key
-from bot.store.policies import PolicyStore
+from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
 from bot.store.workspaces import WorkspaceStore
 
@@ -89,7 +89,7 @@ class HomeService:
         workspaces: WorkspaceStore,
         experiments: ExperimentService,
         requests: RequestStore,
-        policies: PolicyStore,
+        rules: RulesStore,
         audit: AuditLog,
         access: Access,
     ) -> None:
@@ -97,7 +97,7 @@ class HomeService:
         self._workspaces = workspaces
         self._experiments = experiments
         self._requests = requests
-        self._policies = policies
+        self._rules = rules
         self._audit = audit
         self._access = access
 
@@ -133,7 +133,7 @@ class HomeService:
                 break
             if request.requester.user_id == viewer or any(a.approver.user_id == viewer for a in request.approvals):
                 continue
-            policy = await self._policies.get(team, request.channel_id)
+            policy = await self._rules.rules(team, request.channel_id)
             if await self._access.may_approve(team, policy, request, viewer):
                 waiting.append(request)
         return HomeData(shared=shared, viewer=viewer, is_admin=is_admin, mine=mine, waiting_on_me=waiting)
@@ -148,8 +148,8 @@ class HomeService:
                 request = await self._requests.get(team, entry.request_id)
                 if request is not None and request.channel_id:
                     return request.channel_id
-        policy = await self._policies.get(team)
-        return policy.audit_channel or viewer
+        settings = await self._rules.settings(team)
+        return settings.audit_channel or viewer
 
     # -- who has the Home tab open ------------------------------------------------------------
 

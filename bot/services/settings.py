@@ -7,36 +7,38 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from bot.domain import ApprovalMode, AuditEntry, AuditEvent, Person, Policy, TeamRef
+from bot.domain import ApprovalMode, AuditEntry, AuditEvent, ChannelRules, Person, TeamRef
 from bot.services.access import Access
 from bot.services.errors import InvalidInput
 from bot.store.audit import AuditLog
-from bot.store.policies import PolicyStore
+from bot.store.rules import RulesStore
 
 _GROUP_ID = re.compile(r"^S[A-Z0-9]{2,20}$")
 SETTINGS_WHAT = "change this workspace's approval settings"
 
 
 @dataclass(frozen=True)
-class PolicyInForce:
-    """The policy that applies in a channel, and whether it is that channel's own override."""
+class RulesInForce:
+    """The rules that apply in a channel, whether they are that channel's own, and the workspace's
+    bot admins (a workspace setting, shown and edited with them)."""
 
-    policy: Policy
+    rules: ChannelRules
     channel_override: bool
+    bot_admins: list[str]
 
 
 class SettingsService:
-    def __init__(self, policies: PolicyStore, access: Access, audit: AuditLog) -> None:
-        self._policies = policies
+    def __init__(self, rules: RulesStore, access: Access, audit: AuditLog) -> None:
+        self._rules = rules
         self._access = access
         self._audit = audit
 
-    async def in_force(self, team: TeamRef, channel_id: str | None) -> PolicyInForce:
-        policy = await self._policies.get(team, channel_id)
-        override = channel_id is not None and channel_id in await self._policies.channel_overrides(team)
-        return PolicyInForce(policy, override)
+    async def in_force(self, team: TeamRef, channel_id: str | None) -> RulesInForce:
+        rules = await self._rules.rules(team, channel_id)
+        override = channel_id is not None and channel_id in await self._rules.channel_overrides(team)
+        return RulesInForce(rules, override, (await self._rules.settings(team)).bot_admins)
 
-    async def form(self, team: TeamRef, person: Person, channel_id: str | None) -> PolicyInForce:
+    async def form(self, team: TeamRef, person: Person, channel_id: str | None) -> RulesInForce:
         """What the settings modal opens with; admins only."""
         await self._access.require_admin(team, person.user_id, SETTINGS_WHAT)
         return await self.in_force(team, channel_id)
@@ -58,8 +60,9 @@ class SettingsService:
         min_visitors_per_variant: str | None = None,
         followup_hours: str | None = None,
         guests_may_approve: bool | None = None,
-    ) -> Policy:
-        """Validate and store; `channel_id` set means an override for that channel only."""
+    ) -> ChannelRules:
+        """Validate and store; `channel_id` set means that channel's own rules. Bot admins are the
+        workspace's whichever scope the form was saved for."""
         await self._access.require_admin(team, person.user_id, SETTINGS_WHAT)
         try:
             chosen_mode = ApprovalMode(mode or "")
@@ -88,40 +91,37 @@ class SettingsService:
 
         followups = _hours_list(followup_hours)
 
-        current = await self._policies.get(team)
+        current = await self._rules.rules(team, channel_id) if channel_id else (await self._rules.settings(team)).defaults
         try:
-            policy = current.model_copy(
-                update={
+            rules = ChannelRules.model_validate(
+                current.model_dump()
+                | {
                     "mode": chosen_mode,
                     "approvers": sorted(set(approvers)),
                     "approver_group": group,
                     "approvals_needed": needed,
                     "expiry_hours": hours,
                     "audit_channel": audit_channel or None,
-                    "bot_admins": sorted(set(bot_admins)),
                     **({"min_days_running": min_days} if min_days is not None else {}),
                     **({"min_visitors_per_variant": min_visitors} if min_visitors is not None else {}),
                     **({"followup_hours": followups} if followups is not None else {}),
                     **({"guests_may_approve": guests_may_approve} if guests_may_approve is not None else {}),
                 }
             )
-            policy = Policy.model_validate(policy.model_dump())
         except ValidationError:
             raise InvalidInput("policy_mode", "These settings do not fit together; check them.") from None
 
-        if channel_id:
-            await self._policies.save_channel(team, channel_id, policy)
-        else:
-            await self._policies.save(team, policy)
+        admins = sorted(set(bot_admins))
+        await self._rules.save(team, channel_id, rules, admins)
         await self._audit.append(
             team,
             AuditEntry(
                 event=AuditEvent.SETTINGS_CHANGED,
                 actor=person,
-                detail={"channel": channel_id, "policy": policy.model_dump(mode="json")},
+                detail={"channel": channel_id, "policy": rules.model_dump(mode="json") | {"bot_admins": admins}},
             ),
         )
-        return policy
+        return rules
 
 
 def _whole(text: str | None, field: str, low: int, high: int, message: str) -> int | None:

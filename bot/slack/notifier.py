@@ -21,7 +21,7 @@ from bot.domain import ChangeRequest, RequestStatus
 from bot.mida.models import ExperimentResult
 from bot.slack.clients import SlackClients
 from bot.store.keys import ws_key
-from bot.store.policies import PolicyStore
+from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
 from bot.views.cards import request_card, requester_notice, thread_reply
 from bot.views.followups import followup_message
@@ -45,14 +45,14 @@ class SlackNotifier:
         redis: aioredis.Redis,
         clients: SlackClients,
         requests: RequestStore,
-        policies: PolicyStore,
+        rules: RulesStore,
         links: LinkSigner,
     ) -> None:
         self._settings = settings
         self._redis = redis
         self._clients = clients
         self._requests = requests
-        self._policies = policies
+        self._rules = rules
         self._links = links
 
     def links_for(self, request: ChangeRequest) -> Links:
@@ -118,7 +118,7 @@ class SlackNotifier:
                 )
             except SlackApiError as err:
                 log.info("requester notice not delivered", extra={"error": err.response.get("error")})
-        policy = await self._policies.get(request.team, request.channel_id)
+        policy = await self._rules.rules(request.team, request.channel_id)
         if policy.audit_channel and policy.audit_channel != request.channel_id:
             text, blocks = request_card(request, links, time.time())
             try:

@@ -4,8 +4,8 @@ workspace's Redis Cluster hash tag, `mida:{<team.key>}:...`, so multi-key script
 Per workspace (T = TeamRef.key, e.g. "T123" or "E1:T123"):
   mida:{T}:workspace                 string  connection record, API key Fernet-encrypted
   mida:{T}:health                    hash    last Mida call: last_ok_at, last_error, last_error_at
-  mida:{T}:policy                    string  Policy JSON
-  mida:{T}:policy:channels           hash    channel id -> Policy JSON (overrides)
+  mida:{T}:policy                    string  WorkspaceSettings JSON (the default rules + bot admins)
+  mida:{T}:policy:channels           hash    channel id -> ChannelRules JSON (a channel's own rules)
   mida:{T}:draft:<id>                string  Draft JSON, with a TTL
   mida:{T}:req:<id>                  hash    ChangeRequest (see store/requests.py)
   mida:{T}:req:<id>:approvers        set     approver user ids of that request

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain import Action, ApprovalMode, Change, Evidence, Policy
+from bot.domain import Action, ApprovalMode, Change, ChannelRules, Evidence
 from bot.mida.models import ExperimentResult, ExperimentStatus, ReportPhase, VariantResult
 from bot.views import ids
 
@@ -346,7 +346,7 @@ MODE_OPTION_TEXT = {
 }
 
 
-def policy_words(policy: Policy) -> str:
+def policy_words(policy: ChannelRules, bot_admins: list[str]) -> str:
     """mrkdwn: the approval policy in a few lines."""
     lines = [MODE_WORDS[policy.mode] + "."]
     if policy.mode is not ApprovalMode.OFF:
@@ -360,8 +360,8 @@ def policy_words(policy: Policy) -> str:
         lines.append("The requester never approves their own request.")
     if policy.audit_channel:
         lines.append(f"Audit channel: {channel_link(policy.audit_channel)}.")
-    if policy.bot_admins:
-        lines.append("Bot admins: " + ", ".join(mention(u) for u in policy.bot_admins) + ".")
+    if bot_admins:
+        lines.append("Bot admins: " + ", ".join(mention(u) for u in bot_admins) + ".")
     return "\n".join(lines)
 
 

@@ -46,7 +46,7 @@ POLICY_SCOPE_WORKSPACE = "workspace"  # POLICY_CHANNEL option values
 POLICY_SCOPE_CHANNEL = "channel"
 REQUEST_ACTIONS = "request_actions"  # block_id of a pending card's Approve/Reject/Cancel buttons
 RESULT_LINKS = "result_links"  # block_id of the results/Mida buttons on cards and result messages
-MIN_DAYS_RUNNING = "min_days_running"  # settings modal: guardrail thresholds (Policy fields)
+MIN_DAYS_RUNNING = "min_days_running"  # settings modal: guardrail thresholds (ChannelRules fields)
 MIN_VISITORS = "min_visitors_per_variant"
 
 # Follow-ups in a served card's thread (value: the test id)

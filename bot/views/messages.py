@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import AnswerProblem, AuditEntry, AuditEvent, Failure, FailureKind, Policy, Workspace
+from bot.domain import AnswerProblem, AuditEntry, AuditEvent, ChannelRules, Failure, FailureKind, Workspace
 from bot.mida.models import Experiment, ExperimentResult, ReportPhase
 from bot.services.errors import AdminOnly, BotError
 from bot.views import ids
@@ -119,7 +119,7 @@ def not_admin_message(what: str) -> Message:
     return text, [section(f":lock: {text}")]
 
 
-def status_message(ws: Workspace, policy: Policy, channel_override: bool) -> Message:
+def status_message(ws: Workspace, policy: ChannelRules, bot_admins: list[str], channel_override: bool) -> Message:
     fields = [
         mrkdwn(f"*Project*\n`{escape(ws.project_key)}`"),
         mrkdwn(f"*Region*\n{ws.region.value.upper()}"),
@@ -131,7 +131,7 @@ def status_message(ws: Workspace, policy: Policy, channel_override: bool) -> Mes
         header("Mida: status"),
         {"type": "section", "text": mrkdwn(":white_check_mark: Connected to Mida."), "fields": fields},
         divider(),
-        section(f"*Approval policy* — {scope}\n{policy_words(policy)}"),
+        section(f"*Approval policy* — {scope}\n{policy_words(policy, bot_admins)}"),
         context("Admins change it with `/mida settings`."),
     ]
     text = f"Connected to Mida project {escape(ws.project_key)} ({ws.region.value.upper()}), API key {ws.masked_key}."

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import Action, ApprovalMode, Draft, Evidence, Policy
+from bot.domain import Action, ApprovalMode, ChannelRules, Draft, Evidence
 from bot.mida.models import VariantResult
 from bot.views import ids
 from bot.views.format import (
@@ -314,8 +314,11 @@ def change_modal(draft: Draft, warnings: list[str]) -> dict[str, Any]:
 # --- settings -----------------------------------------------------------------------------------
 
 
-def settings_modal(policy: Policy, channel_id: str | None, *, channel_override: bool = False) -> dict[str, Any]:
-    """The approval policy. `private_metadata` is the channel the command came from (not a secret)."""
+def settings_modal(
+    policy: ChannelRules, bot_admins: list[str], channel_id: str | None, *, channel_override: bool = False
+) -> dict[str, Any]:
+    """The rules of a channel (or the workspace's defaults) and the workspace's bot admins.
+    `private_metadata` is the channel the command came from (not a secret)."""
     mode_options = [option(MODE_OPTION_TEXT[mode], mode.value) for mode in ApprovalMode]
     mode_initial = next(o for o in mode_options if o["value"] == policy.mode.value)
     count_options = [option(str(n), str(n)) for n in range(1, 6)]
@@ -325,8 +328,8 @@ def settings_modal(policy: Policy, channel_id: str | None, *, channel_override: 
     if policy.approvers:
         approvers["initial_users"] = list(policy.approvers)
     admins: dict[str, Any] = {"type": "multi_users_select", "action_id": ids.BOT_ADMINS}
-    if policy.bot_admins:
-        admins["initial_users"] = list(policy.bot_admins)
+    if bot_admins:
+        admins["initial_users"] = list(bot_admins)
     audit: dict[str, Any] = {
         "type": "conversations_select",
         "action_id": ids.AUDIT_CHANNEL,

@@ -47,9 +47,9 @@ def connect(
 
 def set_policy_off(bot: Any) -> None:
     """No approvals: changes run as soon as they are confirmed (the serving slice on its own)."""
-    from bot.domain import ApprovalMode, Policy, TeamRef
+    from bot.domain import ApprovalMode, ChannelRules, TeamRef
 
-    bot.run(bot.deps.policies.save(TeamRef(team_id=TEAM), Policy(mode=ApprovalMode.OFF)))
+    bot.run(bot.deps.rules.save(TeamRef(team_id=TEAM), None, ChannelRules(mode=ApprovalMode.OFF), []))
 
 
 def open_change_modal(slack: BotClient, slack_api: SlackStandIn, text: str, *, user: str = ALICE) -> dict:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.domain import Policy, TeamRef
+from bot.domain import ChannelRules, TeamRef
 from bot.views import ids
 from tests.e2e.flows import ALICE, BOB, CAROL, CHANNEL, TEAM, connect, open_change_modal, submit_change
 from tests.support.bot_server import InProcessBot, SIGNING_SECRET
@@ -24,7 +24,7 @@ def connected(bot, slack, slack_api, mida_sandbox):
 
 
 def set_policy(bot, **fields) -> None:
-    bot.run(bot.deps.policies.save(TeamRef(team_id=TEAM), Policy(**fields)))
+    bot.run(bot.deps.rules.save(TeamRef(team_id=TEAM), None, ChannelRules(**fields), []))
 
 
 def request_card(slack_api) -> tuple[str, dict]:

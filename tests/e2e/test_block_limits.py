@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.domain import ApprovalMode, Policy, TeamRef
+from bot.domain import ApprovalMode, ChannelRules, TeamRef
 from bot.views import ids
 from tests.e2e.flows import ALICE, CHANNEL, TEAM, connect, open_change_modal, submit_change
 
@@ -74,7 +74,7 @@ def test_the_approval_card_of_60_variants_is_posted_and_counts_the_rest(connecte
 
 
 def test_a_follow_up_of_60_variants_keeps_its_buttons_within_50_blocks(connected, bot, slack, slack_api):
-    bot.run(bot.deps.policies.save(TeamRef(team_id=TEAM), Policy(mode=ApprovalMode.OFF, followup_hours=[1 / 3600])))
+    bot.run(bot.deps.rules.save(TeamRef(team_id=TEAM), None, ChannelRules(mode=ApprovalMode.OFF, followup_hours=[1 / 3600]), []))
     view = open_change_modal(slack, slack_api, f"serve-winner {MANY} 1 30", user=ALICE)
     submit_change(slack, view, variant="1", rollout="30")
     followup = slack_api.wait_for(

@@ -161,7 +161,7 @@ def guests_block(view: dict) -> dict:
 def test_guests_may_approve_when_the_settings_say_so(connected, slack, slack_api, mida_sandbox, clean_redis):
     first = save_settings(slack, slack_api, guests=True)
     assert "initial_options" not in guests_block(first)["element"]  # off by default
-    policy = connected.run(connected.deps.policies.get(TeamRef(team_id=TEAM)))
+    policy = connected.run(connected.deps.rules.settings(TeamRef(team_id=TEAM)))
     assert policy.guests_may_approve is True
     assert audit(clean_redis)[-1]["detail"]["policy"]["guests_may_approve"] is True
     again = save_settings(slack, slack_api, guests=True)
@@ -178,7 +178,7 @@ def test_guests_may_approve_when_the_settings_say_so(connected, slack, slack_api
 
     # Ticked off again, guests are refused again.
     save_settings(slack, slack_api, guests=False)
-    assert connected.run(connected.deps.policies.get(TeamRef(team_id=TEAM))).guests_may_approve is False
+    assert connected.run(connected.deps.rules.settings(TeamRef(team_id=TEAM))).guests_may_approve is False
     slack_api.clear()
     second = request_serve(slack, slack_api, 1238)  # 1234 is serving now
     assert_refused_privately(connected, slack, slack_api, mida_sandbox, clean_redis, second, "U_GUEST",
@@ -198,7 +198,7 @@ def test_an_admin_of_another_organisation_is_not_this_workspaces_admin(connected
                           user_team_id=OTHER_ORG_TEAM, private_metadata=CHANNEL)
     assert answer.json()["response_action"] == "errors"
     assert len(slack_api.calls("views.open")) == opened
-    assert connected.run(connected.deps.policies.get(TeamRef(team_id=TEAM))).guests_may_approve is False
+    assert connected.run(connected.deps.rules.settings(TeamRef(team_id=TEAM))).guests_may_approve is False
 
 
 # --- Enterprise Grid ----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bot.domain import ApprovalMode, Policy, TeamRef
+from bot.domain import ApprovalMode, ChannelRules, TeamRef
 from bot.views import ids
 from tests.e2e.flows import ALICE, CHANNEL, TEAM, connect, open_change_modal, submit_change
 
@@ -13,8 +13,8 @@ from tests.e2e.flows import ALICE, CHANNEL, TEAM, connect, open_change_modal, su
 def test_followups_post_results_in_the_thread_and_stop_cancels_the_rest(bot, slack, slack_api, mida_sandbox):
     assert connect(slack, slack_api).status_code == 200
     # One follow-up a second after serving, one an hour later.
-    policy = Policy(mode=ApprovalMode.OFF, followup_hours=[1 / 3600, 1.0])
-    bot.run(bot.deps.policies.save(TeamRef(team_id=TEAM), policy))
+    policy = ChannelRules(mode=ApprovalMode.OFF, followup_hours=[1 / 3600, 1.0])
+    bot.run(bot.deps.rules.save(TeamRef(team_id=TEAM), None, policy, []))
     slack_api.clear()
 
     view = open_change_modal(slack, slack_api, "serve-winner 1234 1 30", user=ALICE)

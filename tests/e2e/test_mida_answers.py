@@ -445,9 +445,9 @@ def test_impossible_counts_read_just_before_the_write_fail_the_request_and_send_
 def test_a_follow_up_with_impossible_counts_is_not_posted_but_kept_for_later(
     connected, slack, slack_api, mida_sandbox, clean_redis
 ):
-    from bot.domain import ApprovalMode, Policy
+    from bot.domain import ApprovalMode, ChannelRules
 
-    connected.run(connected.deps.policies.save(TeamRef(team_id=TEAM), Policy(mode=ApprovalMode.OFF, followup_hours=[1 / 3600])))
+    connected.run(connected.deps.rules.save(TeamRef(team_id=TEAM), None, ChannelRules(mode=ApprovalMode.OFF, followup_hours=[1 / 3600]), []))
     change(slack, slack_api, "serve-winner 1234 1 25", variant="1", rollout="25")
     final_card(slack_api, "Done")
     mida_sandbox.fault(method="GET", path_contains="/experiment/1234/result", answer_merge={"variants": [{"visitors": -7}]})

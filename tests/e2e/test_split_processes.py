@@ -9,8 +9,8 @@ import time
 
 import redis.asyncio as aioredis
 
-from bot.domain import ApprovalMode, Policy, TeamRef
-from bot.store.policies import PolicyStore
+from bot.domain import ApprovalMode, ChannelRules, TeamRef
+from bot.store.rules import RulesStore
 
 from tests.e2e.flows import ALICE, CHANNEL, connect, people, submit_change
 from tests.support.bot_server import SIGNING_SECRET, BotProcess, WorkerProcess, bot_env
@@ -43,7 +43,7 @@ def test_the_web_process_only_acks_and_the_worker_does_the_work(
         # A whole serve, with the web process acking and the worker doing everything else.
         async def policy_off() -> None:
             client = aioredis.Redis.from_url(redis_url)
-            await PolicyStore(client).save(TeamRef(team_id="T0001"), Policy(mode=ApprovalMode.OFF))
+            await RulesStore(client).save(TeamRef(team_id="T0001"), None, ChannelRules(mode=ApprovalMode.OFF), [])
             await client.aclose()
 
         asyncio.run(policy_off())

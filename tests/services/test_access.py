@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain import Action, Change, ChangeRequest, Evidence, Person, Policy, Region, TeamRef
+from bot.domain import Action, Change, ChangeRequest, Evidence, Person, ChannelRules, Region, TeamRef
 from bot.mida.models import ExperimentStatus
 from bot.services.access import Access, Standing, standing_of
 from bot.services.ports import Profile
-from bot.store.policies import PolicyStore
+from bot.store.rules import RulesStore
 
 WS = TeamRef(team_id="T1")
 GRID_WS = TeamRef(team_id="T_WS", enterprise_id="E1")
@@ -49,9 +49,9 @@ class Directory:
 
 
 async def test_an_admin_must_be_a_member(redis) -> None:
-    policies = PolicyStore(redis)
-    await policies.save(WS, Policy(bot_admins=["U_NAMED", "U_NAMED_GUEST", "U_NAMED_OUTSIDER"]))
-    access = Access(policies, Directory(
+    rules = RulesStore(redis)
+    await rules.save(WS, None, ChannelRules(), ["U_NAMED", "U_NAMED_GUEST", "U_NAMED_OUTSIDER"])
+    access = Access(rules, Directory(
         Profile("U_ADMIN", "T1", is_admin=True),
         Profile("U_OTHER_ORG_ADMIN", "T_OTHER", is_admin=True),
         Profile("U_GONE_ADMIN", "T1", is_admin=True, deleted=True),
@@ -66,26 +66,26 @@ async def test_an_admin_must_be_a_member(redis) -> None:
 
 
 async def test_a_grid_admin_from_the_same_organisation_is_an_admin(redis) -> None:
-    access = Access(PolicyStore(redis), Directory(Profile("W_ADMIN", "T_HOME", enterprise_id="E1", is_admin=True)))
+    access = Access(RulesStore(redis), Directory(Profile("W_ADMIN", "T_HOME", enterprise_id="E1", is_admin=True)))
     assert await access.is_admin(GRID_WS, "W_ADMIN") is True
     assert await access.is_admin(TeamRef(team_id="T_WS", enterprise_id="E2"), "W_ADMIN") is False
 
 
 async def test_may_approve_needs_a_member_other_than_the_requester(redis) -> None:
-    policies = PolicyStore(redis)
+    rules = RulesStore(redis)
     request = _request(requester=Person(user_id="UA", team_id="T_HOME"))
-    access = Access(policies, Directory(Profile("UA", "T1"), Profile("UB", "T1"), Profile("UG", "T1", is_guest=True),
+    access = Access(rules, Directory(Profile("UA", "T1"), Profile("UB", "T1"), Profile("UG", "T1", is_guest=True),
                                         Profile("UC", "T1"), groups={"S1": {"UC", "UG"}}))
-    anyone = Policy()
+    anyone = ChannelRules()
     # The requester, whatever team their click names, never approves their own request.
     assert await access.may_approve(WS, anyone, request, "UA") is False
     assert await access.may_approve(WS, anyone, request, "UB") is True
     assert await access.may_approve(WS, anyone, request, "UG") is False
-    assert await access.may_approve(WS, Policy(guests_may_approve=True), request, "UG") is True
+    assert await access.may_approve(WS, ChannelRules(guests_may_approve=True), request, "UG") is True
     assert await access.may_approve(WS, anyone, request, "U_UNKNOWN") is False
-    group = Policy(approver_group="S1")
+    group = ChannelRules(approver_group="S1")
     assert [u for u in ("UB", "UC", "UG") if await access.may_approve(WS, group, request, u)] == ["UC"]
-    named = Policy(approvers=["UG", "UB"], guests_may_approve=True)
+    named = ChannelRules(approvers=["UG", "UB"], guests_may_approve=True)
     assert [u for u in ("UB", "UC", "UG") if await access.may_approve(WS, named, request, u)] == ["UB", "UG"]
 
 

@@ -14,7 +14,7 @@ from bot.domain import (
     Change,
     ChangeRequest,
     Person,
-    Policy,
+    ChannelRules,
     Region,
     RequestStatus,
     TeamRef,
@@ -34,7 +34,7 @@ from bot.store.crypto import SecretBox
 from bot.store.drafts import DraftStore
 from bot.store.followups import FollowupStore
 from bot.store.jobs import JobQueue
-from bot.store.policies import PolicyStore
+from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
 from bot.store.workspaces import WorkspaceStore
@@ -74,33 +74,33 @@ class World:
             sandbox.api_url, timeouts=Timeouts(read=1.0, total=3.0), retry=RetryPolicy(attempts=2, backoff=0.01)
         )
         self.workspaces = WorkspaceStore(redis, SecretBox([Fernet.generate_key().decode()]))
-        self.policies = PolicyStore(redis)
+        self.rules = RulesStore(redis)
         self.requests = RequestStore(redis)
         self.audit = AuditLog(redis)
         self.jobs = JobQueue(redis, consumer="test")
         self.notifier = RecordingNotifier()
         experiments = ExperimentService(self.workspaces, self.mida)
-        self.followups = FollowupService(FollowupStore(redis), experiments, self.requests, self.policies, self.notifier)
+        self.followups = FollowupService(FollowupStore(redis), experiments, self.requests, self.rules, self.notifier)
         self.changes = ChangeService(
             experiments=experiments,
             drafts=DraftStore(redis),
             requests=self.requests,
-            policies=self.policies,
+            rules=self.rules,
             audit=self.audit,
-            access=Access(self.policies, Directory()),
+            access=Access(self.rules, Directory()),
             jobs=self.jobs,
             notifier=self.notifier,
-            guardrails=Guardrails(self.policies),
+            guardrails=Guardrails(self.rules),
             followups=self.followups,
             results_cache=ResultsCache(redis),
         )
 
-    async def connect(self, policy: Policy | None = None) -> None:
+    async def connect(self, policy: ChannelRules | None = None) -> None:
         await self.jobs.ensure_group()
         await self.workspaces.save(
             Workspace(team=TEAM, project_key=PROJECT_KEY, region=Region.US, api_key=API_KEY, connected_by=ALICE, connected_at=0)
         )
-        await self.policies.save(TEAM, policy or Policy())
+        await self.rules.save(TEAM, None, policy or ChannelRules(), [])
 
     async def request(self, change: Change, *, by: Person = ALICE, rollout: str | None = None, reason: str = "ok") -> ChangeRequest:
         draft = await self.changes.open_draft(TEAM, by, "C1", change)
@@ -134,7 +134,7 @@ async def world(redis, mida_sandbox):
     ],
 )
 async def test_the_policy_decides_what_needs_approval(world, mode, change, needs):
-    await world.connect(Policy(mode=mode, min_days_running=0, min_visitors_per_variant=0))
+    await world.connect(ChannelRules(mode=mode, min_days_running=0, min_visitors_per_variant=0))
     request = await world.request(change)
     assert (request.status is RequestStatus.PENDING) is needs
     assert request.approvals_needed == (1 if needs else 0)
@@ -143,7 +143,7 @@ async def test_the_policy_decides_what_needs_approval(world, mode, change, needs
 
 
 async def test_n_distinct_non_requester_approvals_then_exactly_one_execution(world):
-    await world.connect(Policy(approvals_needed=2))
+    await world.connect(ChannelRules(approvals_needed=2))
     request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
 
     assert (await world.changes.approve(TEAM, request.id, ALICE)).decision is Decision.OWN_REQUEST
@@ -163,7 +163,7 @@ async def test_n_distinct_non_requester_approvals_then_exactly_one_execution(wor
 
 
 async def test_approvers_from_a_user_group(world):
-    await world.connect(Policy(approver_group="S1"))
+    await world.connect(ChannelRules(approver_group="S1"))
     request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
     assert (await world.changes.approve(TEAM, request.id, BOB)).decision is Decision.NOT_APPROVER
     assert (await world.changes.approve(TEAM, request.id, CAROL)).decision is Decision.APPROVED
@@ -212,7 +212,7 @@ async def test_prepare_refuses_what_mida_would_refuse(world):
 
 
 async def test_pending_requests_expire_once(world):
-    await world.connect(Policy(expiry_hours=1))
+    await world.connect(ChannelRules(expiry_hours=1))
     change = Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25)
     requests = [await world.request(change) for _ in range(3)]
 
@@ -240,7 +240,7 @@ async def test_reject_and_cancel(world):
 
 
 async def test_a_lost_answer_is_reconciled_by_reading_back_never_by_posting_again(world):
-    await world.connect(Policy(mode=ApprovalMode.OFF))
+    await world.connect(ChannelRules(mode=ApprovalMode.OFF))
     request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
     world.sandbox.fault(path_contains="serve-winner", drop="after_apply", times=1)
     done = await world.changes.execute(TEAM, request.id)
@@ -249,7 +249,7 @@ async def test_a_lost_answer_is_reconciled_by_reading_back_never_by_posting_agai
 
 
 async def test_a_write_that_never_reached_mida_is_a_failure_with_nothing_changed(world):
-    await world.connect(Policy(mode=ApprovalMode.OFF))
+    await world.connect(ChannelRules(mode=ApprovalMode.OFF))
     request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
     world.sandbox.fault(path_contains="serve-winner", drop="before_apply", times=1)
     done = await world.changes.execute(TEAM, request.id)
@@ -259,7 +259,7 @@ async def test_a_write_that_never_reached_mida_is_a_failure_with_nothing_changed
 
 
 async def test_recovering_a_request_left_executing_by_a_dead_process(world):
-    await world.connect(Policy(mode=ApprovalMode.OFF))
+    await world.connect(ChannelRules(mode=ApprovalMode.OFF))
     applied = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
     not_applied = await world.request(Change(action=Action.STOP_SERVING, test_id=1237))
     for request in (applied, not_applied):
@@ -285,7 +285,7 @@ async def test_recovering_a_request_left_executing_by_a_dead_process(world):
 
 
 async def test_serving_schedules_followups_and_stopping_cancels_them(world):
-    await world.connect(Policy(mode=ApprovalMode.OFF, followup_hours=[1, 24]))
+    await world.connect(ChannelRules(mode=ApprovalMode.OFF, followup_hours=[1, 24]))
     served = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
     await world.changes.execute(TEAM, served.id)
     followups = world.followups

@@ -14,7 +14,7 @@ from bot.domain import (
     ChangeRequest,
     Evidence,
     Person,
-    Policy,
+    ChannelRules,
     Region,
     RequestStatus,
     TeamRef,
@@ -26,7 +26,7 @@ from bot.store.audit import AuditLog
 from bot.store.crypto import SecretBox
 from bot.store.installations import RedisInstallationStore
 from bot.store.keys import EXPIRY_INDEX, new_id, ws_key
-from bot.store.policies import PolicyStore
+from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
 from bot.store.workspaces import WorkspaceStore
 
@@ -43,7 +43,7 @@ class World:
         self.workspaces = WorkspaceStore(redis, BOX)
         self.requests = RequestStore(redis)
         self.audit = AuditLog(redis)
-        self.policies = PolicyStore(redis)
+        self.rules = RulesStore(redis)
         self.installations = RedisInstallationStore(redis, BOX, CLIENT_ID)
         self.forgotten_tokens: list[tuple[str | None, str | None]] = []
         self.hooked: list[TeamRef] = []
@@ -69,7 +69,7 @@ class World:
             team=team, project_key=f"proj-{team.team_id}", region=Region.US, api_key=f"mk_{team.team_id}_secret_key",
             connected_by=Person(user_id="UADMIN", team_id=team.team_id), connected_at=time.time()))
         await self.workspaces.record_call(team, ok=True)
-        await self.policies.save(team, Policy(approvals_needed=2))
+        await self.rules.save(team, None, ChannelRules(approvals_needed=2), [])
         made = [await self._request(team, RequestStatus.PENDING) for _ in range(2)]
         made.append(await self._request(team, RequestStatus.APPROVED))
         await self.redis.zadd(ws_key(team, "followups", "1234"), {"x": 1})
@@ -120,7 +120,7 @@ async def test_uninstall_forgets_one_workspace_and_leaves_the_other(redis):
     assert report.followup_keys == 2
     assert await redis.zcard(GLOBAL_FOLLOWUPS) == 2
     # Kept on purpose: the audit log and the policy.
-    assert (await world.policies.get(T1)).approvals_needed == 2
+    assert (await world.rules.settings(T1)).approvals_needed == 2
     assert world.forgotten_tokens == [(None, "T1")] and world.hooked == [T1]
 
     # The other workspace is untouched.

@@ -9,7 +9,7 @@ from bot.domain import (
     AuditEvent,
     Change,
     Outcome,
-    Policy,
+    ChannelRules,
     Region,
     Workspace,
 )
@@ -122,8 +122,8 @@ def test_simple_messages():
 
 
 def test_status_message_shows_project_key_and_policy():
-    policy = Policy(mode=ApprovalMode.EVERY_CHANGE, approvers=["UBOB"], approver_group="S0123", approvals_needed=2)
-    text, blocks = check_message(status_message(WS, policy, channel_override=True))
+    policy = ChannelRules(mode=ApprovalMode.EVERY_CHANGE, approvers=["UBOB"], approver_group="S0123", approvals_needed=2)
+    text, blocks = check_message(status_message(WS, policy, [], channel_override=True))
     body = all_text(blocks)
     assert "••••abcd" in body and "secretvalue" not in body + text
     assert "proj_&lt;x&gt;" in body and "EU" in body
@@ -132,10 +132,10 @@ def test_status_message_shows_project_key_and_policy():
     assert "<@UBOB>" in body and "<!subteam^S0123>" in body
     assert "Approvals needed: 2" in body
     assert "This channel's own policy" in body
-    text, blocks = status_message(WS, Policy(mode=ApprovalMode.OFF), channel_override=False)
+    text, blocks = status_message(WS, ChannelRules(mode=ApprovalMode.OFF), [], channel_override=False)
     assert "No approval needed" in all_text(blocks)
     assert "workspace's policy" in all_text(blocks)
-    assert "anyone in the workspace except the requester" in all_text(status_message(WS, Policy(), False)[1])
+    assert "anyone in the workspace except the requester" in all_text(status_message(WS, ChannelRules(), [], False)[1])
 
 
 def _experiments(n: int, long: bool = False) -> list[Experiment]:

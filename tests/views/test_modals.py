@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain import Action, ApprovalMode, Policy
+from bot.domain import Action, ApprovalMode, ChannelRules
 from bot.mida.models import ExperimentStatus
 from bot.views import ids
 from bot.views.modals import (
@@ -217,7 +217,7 @@ def test_modal_titles_fit():
 
 
 def test_settings_modal_defaults():
-    view = check_view(settings_modal(Policy(), "C0001"))
+    view = check_view(settings_modal(ChannelRules(), [], "C0001"))
     assert view["callback_id"] == ids.SETTINGS_MODAL
     assert view["private_metadata"] == "C0001"
     blocks = view["blocks"]
@@ -244,16 +244,15 @@ def test_settings_modal_defaults():
 
 
 def test_settings_modal_shows_the_stored_policy():
-    policy = Policy(
+    policy = ChannelRules(
         mode=ApprovalMode.EVERY_CHANGE,
         approvers=["UBOB", "UCAROL"],
         approver_group="S0123",
         approvals_needed=3,
         expiry_hours=48,
         audit_channel="CAUDIT",
-        bot_admins=["UADMIN"],
     )
-    view = check_view(settings_modal(policy, "C0001", channel_override=True))
+    view = check_view(settings_modal(policy, ["UADMIN"], "C0001", channel_override=True))
     blocks = view["blocks"]
     assert find_block(blocks, ids.POLICY_MODE)["element"]["initial_option"]["value"] == "every_change"
     assert find_block(blocks, ids.APPROVERS)["element"]["initial_users"] == ["UBOB", "UCAROL"]
@@ -266,16 +265,16 @@ def test_settings_modal_shows_the_stored_policy():
 
 
 def test_settings_modal_guests_checkbox_is_off_by_default():
-    off = find_block(check_view(settings_modal(Policy(), "C0001"))["blocks"], ids.GUESTS_MAY_APPROVE)
+    off = find_block(check_view(settings_modal(ChannelRules(), [], "C0001"))["blocks"], ids.GUESTS_MAY_APPROVE)
     assert off["optional"] is True and off["element"]["type"] == "checkboxes"
     assert [o["value"] for o in off["element"]["options"]] == [ids.GUESTS_ALLOWED]
     assert "initial_options" not in off["element"]
-    on = find_block(check_view(settings_modal(Policy(guests_may_approve=True), "C0001"))["blocks"], ids.GUESTS_MAY_APPROVE)
+    on = find_block(check_view(settings_modal(ChannelRules(guests_may_approve=True), [], "C0001"))["blocks"], ids.GUESTS_MAY_APPROVE)
     assert on["element"]["initial_options"] == on["element"]["options"]
 
 
 def test_settings_modal_without_a_channel_has_no_scope_choice():
-    view = check_view(settings_modal(Policy(), None))
+    view = check_view(settings_modal(ChannelRules(), [], None))
     assert "private_metadata" not in view
     assert not [b for b in view["blocks"] if b.get("block_id") == ids.POLICY_CHANNEL]
 

@@ -94,7 +94,9 @@ async def _connect(call: Invocation) -> None:
 
 async def _settings(call: Invocation) -> None:
     form = await call.deps.settings_service.form(call.team, call.person, call.channel_id)
-    await call.open_modal(modals.settings_modal(form.policy, call.channel_id, channel_override=form.channel_override))
+    await call.open_modal(
+        modals.settings_modal(form.rules, form.bot_admins, call.channel_id, channel_override=form.channel_override)
+    )
 
 
 async def _disconnect(call: Invocation) -> None:
@@ -105,7 +107,7 @@ async def _disconnect(call: Invocation) -> None:
 async def _status(call: Invocation) -> None:
     ws = await call.deps.experiments.workspace(call.team)
     in_force = await call.deps.settings_service.in_force(call.team, call.channel_id)
-    await call.reply(messages.status_message(ws, in_force.policy, in_force.channel_override))
+    await call.reply(messages.status_message(ws, in_force.rules, in_force.bot_admins, in_force.channel_override))
 
 
 async def _list(call: Invocation) -> None:

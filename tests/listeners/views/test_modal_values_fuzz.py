@@ -23,7 +23,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.config import Settings
 from bot.deps import Deps, build_deps
-from bot.domain import Action, ApprovalMode, Draft, Person, Policy, Region, TeamRef, Workspace
+from bot.domain import Action, ApprovalMode, Draft, Person, ChannelRules, Region, TeamRef, Workspace
 from bot.listeners.views.submissions import (
     handle_change_submission,
     handle_connect_submission,
@@ -129,7 +129,7 @@ async def _prepare(world: World) -> None:
     deps = world.deps
     await deps.workspaces.save(Workspace(team=TEAM, project_key=PROJECT_KEY, region=Region("us"), api_key=API_KEY,
                                          connected_by=ADMIN, connected_at=time.time()))
-    await deps.policies.save(TEAM, Policy())
+    await deps.rules.save(TEAM, None, ChannelRules(), [])
     for action, test_id in ((Action.SERVE_WINNER, 1234), (Action.UPDATE_ROLLOUT, 1237), (Action.STOP_SERVING, 1237)):
         draft = Draft(id=new_id(), team=TEAM, requester=ADMIN, channel_id=CHANNEL, action=action, test_id=test_id)
         await deps.drafts.put(draft)
@@ -289,21 +289,21 @@ def test_confirm_modal_values(world, action, values):
     ),
 )
 def test_settings_modal_values(world, values):
-    view = {**modals.settings_modal(Policy(), CHANNEL), "private_metadata": CHANNEL}
+    view = {**modals.settings_modal(ChannelRules(), [], CHANNEL), "private_metadata": CHANNEL}
     modes = options_of(view, ids.POLICY_MODE)
     scope = values[ids.POLICY_CHANNEL]
-    before = world.run(world.deps.policies.get(TEAM))
+    before = world.run(world.deps.rules.settings(TEAM))
     _, error = submit(world, handle_settings_submission, view, values, Spy(world.deps.settings_service, "save"))
-    after = world.run(world.deps.policies.get(TEAM, CHANNEL if scope == ids.POLICY_SCOPE_CHANNEL else None))
+    after = world.run(world.deps.rules.rules(TEAM, CHANNEL if scope == ids.POLICY_SCOPE_CHANNEL else None))
     if error is not None:
-        assert world.run(world.deps.policies.get(TEAM)) == before  # nothing stored
+        assert world.run(world.deps.rules.settings(TEAM)) == before  # nothing stored
         return
     assert after.mode.value in modes
     assert 1 <= after.approvals_needed <= 5
     assert math.isfinite(after.expiry_hours) and 0 < after.expiry_hours <= 720
     assert 0 <= after.min_days_running <= 365 and after.min_visitors_per_variant >= 0
     assert after.guests_may_approve is (ids.GUESTS_ALLOWED in (values[ids.GUESTS_MAY_APPROVE] or []))
-    world.run(world.deps.policies.save(TEAM, Policy()))  # the next example starts from the defaults
+    world.run(world.deps.rules.save(TEAM, None, ChannelRules(), []))  # the next example starts from the defaults
 
 
 # ----------------------------------------------------------------------------- the connect modal
