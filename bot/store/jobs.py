@@ -35,7 +35,6 @@ class Job:
     entry_id: str
     team_key: str
     request_id: str
-    deliveries: int = 1
     kind: str = EXECUTE
 
 
@@ -73,7 +72,7 @@ class JobQueue:
         _, entries, *_ = await self._redis.xautoclaim(
             JOBS_STREAM, GROUP, self.consumer, min_idle_time=self._stale_after_ms, start_id="0-0", count=count
         )
-        return [_job(entry_id, fields, deliveries=2) for entry_id, fields in entries if fields]
+        return [_job(entry_id, fields) for entry_id, fields in entries if fields]
 
     async def touch(self, job: Job) -> bool:
         """Tell the other processes this job is still being worked on (resets its idle time).
@@ -89,6 +88,6 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _job(entry_id: bytes | str, fields: dict, deliveries: int = 1) -> Job:
+def _job(entry_id: bytes | str, fields: dict) -> Job:
     decoded = {_text(k): _text(v) for k, v in fields.items()}
-    return Job(_text(entry_id), decoded["team"], decoded["request"], deliveries, decoded.get("kind", EXECUTE))
+    return Job(_text(entry_id), decoded["team"], decoded["request"], decoded.get("kind", EXECUTE))

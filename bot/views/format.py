@@ -98,11 +98,6 @@ def slack_date(ts: float, fmt: str = "{date_short_pretty} {time}") -> str:
     return f"<!date^{seconds}^{fmt}|{fallback}>"
 
 
-def quote_mida(message: str | None) -> str:
-    """Mida's own text, escaped, as quoted in every sentence that carries it."""
-    return f"“{escape(message)}”" if message else ""
-
-
 # --- numbers for people -------------------------------------------------------------------------
 
 
