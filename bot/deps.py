@@ -6,7 +6,6 @@ import os
 import socket
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from redis.maint_notifications import MaintNotificationsConfig
 from aiohttp import web
 
@@ -27,6 +26,7 @@ from bot.slack.home_tab import HomeTab, RefreshingNotifier
 from bot.slack.notifier import SlackNotifier
 from bot.slack.oauth import InstallationAuthorize, MidaOAuthFlow, build_oauth_flow
 from bot.store.audit import AuditLog
+from bot.store.client import AnyRedis, redis_client
 from bot.store.crypto import SecretBox
 from bot.store.dedupe import Dedupe
 from bot.store.drafts import DraftStore
@@ -42,7 +42,7 @@ from bot.web.links import LinkSigner
 @dataclass
 class Deps:
     settings: Settings
-    redis: aioredis.Redis
+    redis: AnyRedis
     mida: MidaClient
     clients: SlackClients
     workspaces: WorkspaceStore
@@ -76,7 +76,7 @@ class Deps:
 
 
 def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> Deps:
-    redis = aioredis.Redis.from_url(
+    redis = redis_client(
         settings.REDIS_URL,
         socket_connect_timeout=2,
         socket_timeout=5,

@@ -64,6 +64,7 @@ def request_serve(slack, slack_api, reason="Variant 1 wins by 25 %"):
     return request_card(slack_api)
 
 
+@pytest.mark.cluster
 def test_a_colleague_approves_and_the_winner_is_served_once(connected, slack, slack_api, mida_sandbox, clean_redis):
     request_id, post = request_serve(slack, slack_api)
     card = json.dumps(post.params, ensure_ascii=False)
