@@ -33,6 +33,7 @@ from bot.store.drafts import DraftStore
 from bot.store.followups import FollowupStore
 from bot.store.installations import RedisInstallationStore, RedisOAuthStateStore
 from bot.store.jobs import JobQueue
+from bot.store.orgs import OrgIndex
 from bot.store.policies import PolicyStore
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
@@ -117,15 +118,17 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
     home_tab = HomeTab(home, clients)
     cards = SlackNotifier(settings, redis, clients, requests, policies, links)
     notifier = RefreshingNotifier(cards, home_tab)  # Home tabs follow the cards
+    followup_store = FollowupStore(redis)
     uninstall = UninstallService(
-        redis=redis, workspaces=workspaces, requests=requests, audit=audit, installations=installations,
+        workspaces=workspaces, requests=requests, audit=audit, followups=followup_store, orgs=OrgIndex(redis),
+        installations=installations,
         forget_token=authorize.forget if authorize is not None else None, forget_hooks=[home.forget],
     )
     oauth_flow = (
         build_oauth_flow(settings, installations, RedisOAuthStateStore(redis), authorize)
         if installations is not None else None
     )
-    followups = FollowupService(FollowupStore(redis), experiments, requests, policies, notifier)
+    followups = FollowupService(followup_store, experiments, requests, policies, notifier)
     results_cache = ResultsCache(redis)
     changes = ChangeService(
         experiments=experiments,

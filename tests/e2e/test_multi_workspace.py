@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.store.followups import FollowupStore
 from bot.views import ids
 from tests.support.bot_server import (
     CLIENT_ID,
@@ -344,7 +345,8 @@ def test_uninstalling_one_workspace_leaves_the_other_and_a_reinstall_starts_clea
     one, other = two
     pending_one, _ = ask_to_serve(one, slack_api, 1234, "1")
     pending_two, _ = ask_to_serve(other, slack_api, 2001, "1")
-    clean_redis.zadd(b"mida:{T0001}:followups:1237", {b"x": 1})  # a follow-up scheduled in workspace one
+    # a follow-up scheduled in workspace one
+    oauth_bot.run(FollowupStore(oauth_bot.deps.redis).schedule(_team(one), pending_one, 1237, [1.0], time.time()))
     before_two = {k for k in keys(clean_redis, other.team) if b":card-lock" not in k and b":dedupe:" not in k}
 
     # Slack tells the bot it was uninstalled from workspace one (signed, as every event).
@@ -352,6 +354,7 @@ def test_uninstalling_one_workspace_leaves_the_other_and_a_reinstall_starts_clea
     wait_until(lambda: not clean_redis.exists(b"mida:{T0001}:workspace"), what="workspace one forgotten")
     request_one = f"mida:{{T0001}}:req:{pending_one}".encode()
     wait_until(lambda: clean_redis.hget(request_one, b"status") == b"cancelled", what="request cancelled")
+    wait_until(lambda: not clean_redis.zcard(b"mida:followups"), what="the follow-up cancelled")
 
     names = [k.decode() for k in keys(clean_redis, one.team)]
     assert not [n for n in names if ":install:" in n or n.endswith(":workspace") or ":followups" in n]
@@ -528,7 +531,9 @@ def test_an_org_wide_uninstall_forgets_every_workspace_of_the_org(event, oauth_b
                    == b"cancelled", what=f"{s.team}'s request cancelled")
         wait_until(lambda s=s: not clean_redis.exists(f"mida:{{{s.key}}}:workspace".encode()),
                    what=f"{s.team} disconnected")
-        assert oauth_bot.run(deps.followups.scheduled(_team(s), served)) == []
+        # follow-ups are the last step of forgetting a workspace
+        wait_until(lambda s=s, served=served: oauth_bot.run(deps.followups.scheduled(_team(s), served)) == [],
+                   what=f"{s.team}'s follow-ups cancelled")
         audit = [json.loads(f[b"entry"]) for _, f in clean_redis.xrange(f"mida:{{{s.key}}}:audit".encode())]
         cancelled = [e for e in audit if e["event"] == "cancelled"]
         assert [(e["request_id"], e["detail"]) for e in cancelled] == [(pending[s.key], {"cause": cause})]
