@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.domain import ApprovalMode, Policy, TeamRef
 from bot.views import ids
 from tests.e2e.flows import ALICE, CHANNEL, TEAM, connect, open_change_modal, submit_change
 
 
+@pytest.mark.cluster
 def test_followups_post_results_in_the_thread_and_stop_cancels_the_rest(bot, slack, slack_api, mida_sandbox):
     assert connect(slack, slack_api).status_code == 200
     # One follow-up a second after serving, one an hour later.

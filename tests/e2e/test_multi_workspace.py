@@ -240,6 +240,7 @@ def two(oauth_bot, slack_api, mida_sandbox, clean_redis):
     return one, two
 
 
+@pytest.mark.cluster
 def test_the_install_flow_stores_each_workspace_encrypted(two, clean_redis):
     one, other = two
     for s in two:
@@ -339,6 +340,7 @@ def _team(s: Space):
     return TeamRef(team_id=s.team, enterprise_id=s.enterprise)
 
 
+@pytest.mark.cluster
 def test_uninstalling_one_workspace_leaves_the_other_and_a_reinstall_starts_clean(
     two, oauth_bot, slack_api, mida_sandbox, clean_redis
 ):
@@ -398,6 +400,7 @@ def test_uninstalling_one_workspace_leaves_the_other_and_a_reinstall_starts_clea
     assert_slack_only(slack_api, one)
 
 
+@pytest.mark.cluster
 def test_an_event_retry_runs_once(two, oauth_bot, slack_api, clean_redis):
     one, _ = two
     first = one.slack.event({"type": "app_uninstalled"}, team_id=one.team, event_id="Ev0RETRY")
