@@ -67,6 +67,7 @@ def test_a_master_killed_while_the_worker_runs_the_change_ends_it_once(cluster, 
     approve(client, request_id)
     wait_until(lambda: serve_writes(mida_sandbox), what="the write reaching Mida")
     assert redis.hget(request_key, "status") == b"executing"
+    cluster.wait_synced(master)  # what the bot wrote so far is on the replica (in ms on loopback)
     cluster.kill(master)
     cluster.wait_promoted(replica)
 

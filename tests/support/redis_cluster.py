@@ -99,7 +99,7 @@ class LoopbackCluster:
                 [server_binary(), "--port", str(port), "--bind", "127.0.0.1",
                  "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                  "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--save", "", "--appendonly", "no",
-                 "--dir", node_dir],
+                 "--dir", node_dir, "--logfile", os.path.join(node_dir, "redis.log")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             self.nodes.append(node)
@@ -169,6 +169,18 @@ class LoopbackCluster:
             if repl.get("role") == "slave" and int(repl.get("master_port", 0)) == master.port:
                 return node
         raise LookupError(f"no replica of {master.port}")
+
+    def wait_synced(self, master: Node, timeout: float = 15.0) -> None:
+        """Until the master's replica has everything the master has (replication is asynchronous:
+        a replica still loading its first copy would be promoted empty)."""
+
+        def synced() -> bool:
+            info = master.client().info("replication")
+            replica = info.get("slave0")
+            return (isinstance(replica, dict) and replica.get("state") == "online"
+                    and int(replica.get("offset", -1)) == int(info["master_repl_offset"]))
+
+        _until(synced, time.monotonic() + timeout, f"the replica of {master.port} did not catch up")
 
     def kill(self, node: Node) -> None:
         """SIGKILL: no shutdown, no last save, no failover handshake."""
