@@ -33,6 +33,7 @@ def _register_secrets(settings: Settings) -> None:
 def serve(port: int | None, *, run_worker: bool) -> None:
     from aiohttp import web
 
+    from bot.embedded_redis import choose_redis
     from bot.logs import configure_logging
     from bot.server import build_web_app
 
@@ -40,8 +41,14 @@ def serve(port: int | None, *, run_worker: bool) -> None:
     settings.require_for_http()
     configure_logging(settings.LOG_LEVEL)
     _register_secrets(settings)
-    app = build_web_app(settings, run_worker=run_worker)
-    web.run_app(app, port=_port(port), print=lambda *_: None, access_log=None)
+    port = _port(port)
+    settings, embedded = choose_redis(settings)
+    try:
+        app = build_web_app(settings, run_worker=run_worker, embedded_redis=embedded)
+        web.run_app(app, port=port, print=lambda *_: None, access_log=None)
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 def worker() -> None:
@@ -50,6 +57,7 @@ def worker() -> None:
 
     from bot.app import create_app
     from bot.deps import build_deps
+    from bot.embedded_redis import choose_redis
     from bot.logs import configure_logging
     from bot.server import background
 
@@ -57,6 +65,7 @@ def worker() -> None:
     settings.require("BOT_ENCRYPTION_KEYS", token=True)
     configure_logging(settings.LOG_LEVEL)
     _register_secrets(settings)
+    settings, embedded = choose_redis(settings)
 
     async def main() -> None:
         deps = build_deps(settings)
@@ -70,15 +79,23 @@ def worker() -> None:
         finally:
             await deps.aclose()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 def socket_mode() -> None:
+    import logging
+    import signal
+
     from aiohttp import web
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.app import create_app
     from bot.deps import build_deps
+    from bot.embedded_redis import choose_redis
     from bot.logs import configure_logging
     from bot.server import build_web_app
 
@@ -86,21 +103,40 @@ def socket_mode() -> None:
     settings.require("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "BOT_ENCRYPTION_KEYS")
     configure_logging(settings.LOG_LEVEL)
     _register_secrets(settings)
+    port = _port(None)
+    settings, embedded = choose_redis(settings)
 
     async def main() -> None:
         deps = build_deps(settings)
         bolt = create_app(settings, deps)
         # The web server still runs for health checks, the results pages and the queues.
-        runner = web.AppRunner(build_web_app(settings, deps, bolt=bolt), access_log=None)
+        runner = web.AppRunner(build_web_app(settings, deps, bolt=bolt, embedded_redis=embedded), access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, port=_port(None)).start()
-        handler = AsyncSocketModeHandler(bolt, settings.SLACK_APP_TOKEN.get_secret_value())  # type: ignore[union-attr]
+        await web.TCPSite(runner, port=port).start()
+        # The Socket Mode client logs each envelope whole at DEBUG, before any listener has seen (and
+        # registered with the scrubber) a Mida API key typed into a modal: its own logger stays at INFO.
+        transport_log = logging.getLogger("bot.socket_mode")
+        transport_log.setLevel(max(logging.INFO, logging.getLogger().level))
+        handler = AsyncSocketModeHandler(
+            bolt, settings.SLACK_APP_TOKEN.get_secret_value(), logger=transport_log  # type: ignore[union-attr]
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         try:
-            await handler.start_async()
+            await handler.connect_async()
+            logging.getLogger(__name__).info("connected to Slack in Socket Mode")
+            await stop.wait()
         finally:
+            await handler.close_async()
             await runner.cleanup()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 def sandbox(host: str, port: int) -> None:

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     SLACK_APP_TOKEN: SecretStr | None = None
     SLACK_API_URL: str = "https://slack.com/api/"
     REDIS_URL: str = "redis://localhost:6379/0"
+    # Without REDIS_URL: the port where a local Redis is looked for on localhost, and where the
+    # embedded one (bot/embedded_redis.py) listens, with its data in MIDA_DATA_DIR, if none answers.
+    MIDA_EMBEDDED_REDIS_PORT: int = Field(default=6379, gt=0, lt=65536)
+    MIDA_DATA_DIR: str = ".mida-data"
     MIDA_API_URL: str = "https://api-{region}.mida.so/v2"
     MIDA_DASHBOARD_URL: str = "https://app.mida.so/project/{project_key}/"
     BOT_ENCRYPTION_KEYS: SecretStr | None = None

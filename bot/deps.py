@@ -12,6 +12,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.mida.client import MidaClient, Timeouts
 from bot.services.access import Access
+from bot.services.audit_trail import AuditTrail
 from bot.services.changes import ChangeService
 from bot.services.connect import ConnectService
 from bot.services.experiments import ExperimentService
@@ -58,6 +59,7 @@ class Deps:
     connect: ConnectService
     experiments: ExperimentService
     changes: ChangeService
+    audit_trail: AuditTrail
     followups: FollowupService
     results_cache: ResultsCache
     settings_service: SettingsService
@@ -160,6 +162,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         connect=ConnectService(workspaces, mida, audit, access),
         experiments=experiments,
         changes=changes,
+        audit_trail=AuditTrail(experiments, audit),
         followups=followups,
         results_cache=results_cache,
         settings_service=SettingsService(policies, access, audit),

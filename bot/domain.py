@@ -1,7 +1,7 @@
 """The bot's vocabulary, shared by services, stores and views. Pure data: no I/O, no Slack.
 
 - `Workspace`: a Slack workspace (team, maybe in an enterprise) and the Mida project it is connected to.
-- `Person`: someone in Slack, known by user id + team id (never by display name).
+- `Person`: someone in Slack, known by user id (never by display name); the team id is recorded too.
 - `Change`: what someone wants Mida to do (serve a winner, change the rollout, stop serving).
 - `Evidence`: the experiment's numbers as they were when the change was asked for.
 - `ChangeRequest`: a change on its way through approval and execution.
@@ -15,7 +15,7 @@ import time
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.mida.models import ExperimentResult, ExperimentStatus, VariantResult
 
@@ -44,10 +44,23 @@ class TeamRef(_Model):
 
 
 class Person(_Model):
+    """Slack user ids are unique across workspaces (and across an Enterprise Grid organisation), so a
+    person is their user id. `team_id` is the team the payload named, kept for the record: on Grid a
+    click carries the person's home workspace while a slash command carries the one it ran in, so it
+    takes no part in telling people apart."""
+
     model_config = ConfigDict(frozen=True)
 
     user_id: str
     team_id: str
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Person):
+            return NotImplemented
+        return self.user_id == other.user_id
+
+    def __hash__(self) -> int:
+        return hash(self.user_id)
 
 
 class Workspace(_Model):
@@ -168,17 +181,120 @@ class Approval(_Model):
     at: float
 
 
+class AnswerProblem(StrEnum):
+    """What was wrong with a 2xx answer to a write, which made the bot read the experiment back."""
+
+    UNREADABLE = "unreadable"  # not JSON, or fields missing or of the wrong type
+    CONTRADICTS = "contradicts"  # readable, but says something other than the change was made
+
+
+class FailureKind(StrEnum):
+    NOT_CONNECTED = "not_connected"
+    NOT_ALLOWED = "not_allowed"
+    ADMIN_ONLY = "admin_only"
+    NOT_A_MEMBER = "not_a_member"  # `message` is the person's standing (bot.services.access.Standing)
+    INVALID_INPUT = "invalid_input"
+    RECONNECT_NEEDED = "reconnect_needed"  # Mida refused the API key (401)
+    FORBIDDEN = "forbidden"  # 403
+    UNKNOWN_EXPERIMENT = "unknown_experiment"  # 404
+    CONFLICT = "conflict"  # the experiment's state does not allow the change (409, or the bot's own check)
+    REJECTED = "rejected"  # 400 and other client errors
+    RATE_LIMITED = "rate_limited"  # 429
+    MIDA_DOWN = "mida_down"  # no answer, or 5xx
+    UNREADABLE = "unreadable"  # a 2xx answer the bot could not use
+    ANSWER_UNREADABLE = "answer_unreadable"  # a write's answer could not be read; read back: not applied
+    ANSWER_CONTRADICTS = "answer_contradicts"  # a write's answer contradicted it; read back: not applied
+    SUPERSEDED = "superseded"  # the experiment changed in Mida after the request
+    STORE_UNAVAILABLE = "store_unavailable"  # Redis did not answer
+    UNEXPECTED = "unexpected"
+
+
+class Failure(_Model):
+    """Why something did not happen, as a value: a kind and its fields (`bot.views.errors` words it).
+    `message` is Mida's own text when `said_by_mida`, else the bot's detail."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: FailureKind
+    message: str = ""
+    said_by_mida: bool = False
+    status: int | None = None
+    test_id: int | None = None
+    action: Action | None = None
+    maybe_applied: bool = False
+    retry_after: float | None = None
+    field: str | None = None
+
+
+# Outcomes recorded before failures were values named the exception class; read them as values.
+_LEGACY_KINDS = {
+    "NotConnected": FailureKind.NOT_CONNECTED,
+    "NotAllowed": FailureKind.NOT_ALLOWED,
+    "AdminOnly": FailureKind.ADMIN_ONLY,
+    "InvalidInput": FailureKind.INVALID_INPUT,
+    "ReconnectNeeded": FailureKind.RECONNECT_NEEDED,
+    "MidaUnauthorized": FailureKind.RECONNECT_NEEDED,
+    "Forbidden": FailureKind.FORBIDDEN,
+    "MidaForbidden": FailureKind.FORBIDDEN,
+    "UnknownExperiment": FailureKind.UNKNOWN_EXPERIMENT,
+    "MidaNotFound": FailureKind.UNKNOWN_EXPERIMENT,
+    "ExperimentConflict": FailureKind.CONFLICT,
+    "MidaConflict": FailureKind.CONFLICT,
+    "MidaRejected": FailureKind.REJECTED,
+    "MidaBadRequest": FailureKind.REJECTED,
+    "MidaRateLimited": FailureKind.RATE_LIMITED,
+    "MidaDown": FailureKind.MIDA_DOWN,
+    "MidaServerError": FailureKind.MIDA_DOWN,
+    "MidaUnavailable": FailureKind.MIDA_DOWN,
+    "MidaOutcomeUnknown": FailureKind.MIDA_DOWN,
+    "MidaBadResponse": FailureKind.UNREADABLE,
+    "MidaUnreadable": FailureKind.UNREADABLE,
+    "MidaAnswerUnreadable": FailureKind.ANSWER_UNREADABLE,
+    "MidaAnswerContradicts": FailureKind.ANSWER_CONTRADICTS,
+    "Superseded": FailureKind.SUPERSEDED,
+    "StoreUnavailable": FailureKind.STORE_UNAVAILABLE,
+}
+
+
+def _legacy_failure(data: dict[str, Any]) -> Failure:
+    name = data.pop("error_kind", None) or ""
+    message = data.pop("error_message", None) or ""
+    kind = _LEGACY_KINDS.get(name, FailureKind.UNEXPECTED)
+    return Failure(
+        kind=kind,
+        message=message,
+        said_by_mida=kind in (FailureKind.CONFLICT, FailureKind.REJECTED, FailureKind.RECONNECT_NEEDED,
+                              FailureKind.FORBIDDEN, FailureKind.UNKNOWN_EXPERIMENT),
+        status=data.get("mida_status"),
+        maybe_applied=name == "MidaOutcomeUnknown" or (kind is FailureKind.MIDA_DOWN and bool(data.get("state_after"))),
+    )
+
+
 class Outcome(_Model):
-    """How an executed change ended. `mida_status`/`mida_body` are Mida's answer, when there was one."""
+    """How an executed change ended. `mida_status`/`mida_body` are Mida's answer, when there was one;
+    `failure` why it did not succeed. `answer_problem`/`answer_detail`: Mida's answer could not be
+    trusted, so `ok` and `state_after` come from reading the experiment back."""
 
     ok: bool
     mida_status: int | None = None
     mida_body: dict[str, Any] | None = None
-    error_kind: str | None = None
-    error_message: str | None = None
+    failure: Failure | None = None
     state_after: Evidence | None = None
     reconciled: bool = False
+    answer_problem: AnswerProblem | None = None
+    answer_detail: str | None = None
     at: float = Field(default_factory=time.time)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_legacy_failure(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "error_kind" in data:
+            data = dict(data)
+            if data.get("error_kind") or data.get("error_message"):
+                data["failure"] = _legacy_failure(data)
+            data.pop("error_kind", None)
+            data.pop("error_message", None)
+        return data
 
 
 class ChangeRequest(_Model):
@@ -252,6 +368,8 @@ class Policy(_Model):
     expiry_hours: float = Field(default=24, gt=0, le=24 * 30)
     audit_channel: str | None = None
     bot_admins: list[str] = Field(default_factory=list)
+    # Single- and multi-channel guests may ask for, approve or reject changes (other organisations never).
+    guests_may_approve: bool = False
     # Guardrails checked before serving a winner; failing one asks for a reason.
     min_days_running: int = Field(default=7, ge=0, le=365)
     min_visitors_per_variant: int = Field(default=100, ge=0, le=10_000_000)

@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.app import create_app
 from bot.config import Settings
 from bot.deps import DEPS, Deps, build_deps
+from bot.embedded_redis import EmbeddedRedis
 from bot.slack.lazy_queue import LazyConsumer, LazyQueue
 from bot.slack.oauth import OAuthRoutes
 from bot.web.health import healthz, readyz
@@ -25,10 +26,12 @@ log = logging.getLogger(__name__)
 
 
 def build_web_app(
-    settings: Settings, deps: Deps | None = None, *, run_worker: bool = True, bolt: AsyncApp | None = None
+    settings: Settings, deps: Deps | None = None, *, run_worker: bool = True, bolt: AsyncApp | None = None,
+    embedded_redis: EmbeddedRedis | None = None,
 ) -> web.Application:
     """`run_worker=False` (`serve --no-worker`) leaves the queues to `mida-slack worker` processes,
-    so this process only answers Slack and serves pages."""
+    so this process only answers Slack and serves pages. `embedded_redis`: the one this process
+    started (bot/embedded_redis.py), named by /readyz."""
     deps = deps or build_deps(settings)
     bolt = bolt or create_app(settings, deps)
     app = web.Application(client_max_size=MAX_BODY)
@@ -39,7 +42,7 @@ def build_web_app(
     if deps.oauth_flow is not None:  # SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: installs from any workspace
         OAuthRoutes(deps.oauth_flow).add_to(app)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz(deps.redis))
+    app.router.add_get("/readyz", readyz(deps.redis, embedded_redis.describe() if embedded_redis else None))
     app.router.add_get("/results/{token}", results_page)
     app.router.add_get("/audit/{token}", audit_export_page)
 

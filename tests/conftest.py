@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -9,12 +10,29 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
+from bot.config import Settings
 from tests.support.bot_server import SIGNING_SECRET, InProcessBot, bot_env
 from tests.support.redis_cluster import LoopbackCluster, cluster_support
 from tests.support.redis_server import redis_for_tests
 from tests.support.sandbox import mida_sandbox  # noqa: F401  (fixture)
 from tests.support.slack_api import slack_api  # noqa: F401  (fixture)
 from tests.support.slack_requests import BotClient
+
+
+def caller_setting(name: str) -> bool:
+    return name in Settings.model_fields or name == "PORT" or name.startswith(("SLACK_", "MIDA_"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_settings() -> Iterator[None]:
+    """The bot under test gets only the settings its test gives: none of the caller's environment
+    (a REDIS_URL, a SLACK_CLIENT_ID, LOG_LEVEL...) and no `.env` file. The Redis to test against
+    is the one exception, read already (tests/support/redis_server.py)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if caller_setting(n)]:
+            mp.delenv(name)
+        mp.setitem(Settings.model_config, "env_file", None)
+        yield
 
 
 SINGLE, CLUSTER = "single", "cluster"

@@ -6,7 +6,8 @@
 
 Every failure is a `bot.mida.errors.MidaError`. Reads are retried on transient failures; writes are
 retried only when the request surely never reached Mida, so a write is never applied twice. When a
-write was sent but no answer came back, `MidaOutcomeUnknown` says so: read the experiment back.
+write was sent but no answer came back, `MidaOutcomeUnknown` says so: read the experiment back. So
+does its kind `MidaAnswerUnreadable`, for a write answered with a body the bot cannot read.
 
 The API key lives only in the `Authorization` header: never in a URL, a message, a repr or a log line.
 """
@@ -29,6 +30,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from bot.mida.errors import (
+    MidaAnswerUnreadable,
     MidaBadResponse,
     MidaError,
     MidaOutcomeUnknown,
@@ -37,7 +39,15 @@ from bot.mida.errors import (
     MidaUnavailable,
     error_for_status,
 )
-from bot.mida.models import ExperimentList, ExperimentResult, ReportPhase, ServingState, Timeseries
+from bot.mida.models import (
+    ExperimentList,
+    ExperimentResult,
+    ReportPhase,
+    RolloutAnswer,
+    ServeAnswer,
+    ServingState,
+    Timeseries,
+)
 
 __all__ = ["BreakerPolicy", "MidaClient", "MidaProject", "RetryPolicy", "Timeouts"]
 
@@ -278,17 +288,21 @@ class MidaProject:
         body: dict[str, Any] = {"variant_id": str(variant_id)}
         if traffic_allocation is not None:
             body["traffic_allocation"] = _number(traffic_allocation)
-        data = await self._call("POST", f"/experiment/{int(test_id)}/serve-winner", body=body)
-        return _parse(ServingState, data)
+        return await self._write("POST", f"/experiment/{int(test_id)}/serve-winner", body, ServeAnswer)
 
     async def update_serving_rollout(self, test_id: int, traffic_allocation: float) -> ServingState:
         body = {"traffic_allocation": _number(traffic_allocation)}
-        data = await self._call("PATCH", f"/experiment/{int(test_id)}/serving-rollout", body=body)
-        return _parse(ServingState, data)
+        return await self._write("PATCH", f"/experiment/{int(test_id)}/serving-rollout", body, RolloutAnswer)
 
     async def stop_serving(self, test_id: int) -> ServingState:
-        data = await self._call("POST", f"/experiment/{int(test_id)}/stop-serving", body={})
-        return _parse(ServingState, data)
+        return await self._write("POST", f"/experiment/{int(test_id)}/stop-serving", {}, ServingState)
+
+    async def _write(self, method: str, subpath: str, body: dict[str, Any], model: type[M]) -> M:
+        """A write whose 2xx answer cannot be read has an unknown outcome, not a failed one."""
+        try:
+            return _parse(model, await self._call(method, subpath, body=body))
+        except MidaBadResponse as exc:
+            raise MidaAnswerUnreadable(exc.message, status=exc.status) from None
 
     async def _call(
         self, method: str, subpath: str, *, params: dict[str, Any] | None = None, body: dict[str, Any] | None = None
@@ -327,17 +341,25 @@ def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise MidaBadResponse(f"Mida answered {response.status_code} with a body that is not JSON") from None
+        raise MidaBadResponse(
+            f"Mida answered {response.status_code} with a body that is not JSON", status=response.status_code
+        ) from None
 
 
 def _parse(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()})
-        raise MidaBadResponse(
-            f"Mida's answer is not what its docs describe (fields: {', '.join(fields)})"
-        ) from None
+        raise MidaBadResponse(_problems(exc)) from None
+
+
+def _problems(exc: ValidationError) -> str:
+    """Missing or mistyped fields by name; numbers that cannot be right in the models' own words."""
+    fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors() if e["type"] != "value_error"})
+    if fields:
+        return f"Mida's answer is not what its docs describe (fields: {', '.join(fields)})"
+    impossible = list(dict.fromkeys(str(e["ctx"]["error"]) for e in exc.errors()))
+    return f"Mida's answer has numbers that cannot be right ({'; '.join(impossible[:3])})"
 
 
 def _error_from(response: httpx.Response) -> MidaError:

@@ -70,6 +70,11 @@ class MidaBadResponse(MidaError):
     """Mida answered 2xx with a body that is not what its docs describe."""
 
 
+class MidaAnswerUnreadable(MidaOutcomeUnknown, MidaBadResponse):
+    """A write was answered 2xx with a body the bot cannot read (not JSON, fields missing or of the
+    wrong type): like no answer at all, it may or may not have been applied. Read the experiment back."""
+
+
 ERRORS_BY_STATUS: dict[int, type[MidaError]] = {
     400: MidaBadRequest,
     401: MidaUnauthorized,

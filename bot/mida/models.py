@@ -1,8 +1,10 @@
 """Mida API responses as typed values.
 
 Tolerant of the documented quirks: `status` is a label ("live") on some endpoints and a code (1) on
-others, `serving_variant_id` may be absent or null, `improvement` is absent on the control, and
-unknown extra fields are ignored.
+others, `serving_variant_id` may be absent or null, `improvement` is absent on the control,
+`report_phase` may be absent, and unknown extra fields are ignored. Strict about what the bot acts
+on: counts Mida cannot mean (negative, more conversions than visitors) and write answers without
+the fields their docs promise are refused, so they become `MidaBadResponse`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 
 class _Model(BaseModel):
@@ -104,6 +106,14 @@ class Goal(_Model):
     goal_value: str | None = None
 
 
+def _check_counts(whose: str, visitors: int, conversions: int) -> None:
+    """Counts no experiment can have: the whole answer is wrong, not just these numbers."""
+    if visitors < 0 or conversions < 0:
+        raise ValueError(f"{whose} has a negative count ({visitors} visitors, {conversions} conversions)")
+    if conversions > visitors:
+        raise ValueError(f"{whose} has more conversions ({conversions}) than visitors ({visitors})")
+
+
 class VariantResult(_Model):
     """One row of Get Experiment Result's `variants`."""
 
@@ -127,6 +137,11 @@ class VariantResult(_Model):
     @classmethod
     def _count(cls, v: Any) -> int:
         return int(v) if v is not None else 0
+
+    @model_validator(mode="after")
+    def _possible(self) -> VariantResult:
+        _check_counts(f"variant {self.variant_id}", self.visitors, self.conversions)
+        return self
 
     @field_validator("conversion_rate", mode="before")
     @classmethod
@@ -155,10 +170,37 @@ class ExperimentResult(_Model):
     serving_variant_id: str | None = None
     is_serving: bool = False
     report_phase: ReportPhase | None = None
+    report_phase_unknown: str | None = None  # a phase Mida named that the bot does not know
     traffic_allocation: float | None = None
     total_visitors: int = 0
     total_conversions: int = 0
     variants: list[VariantResult] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unknown_phase(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            raw = data.get("report_phase")
+            if raw not in (None, "") and raw not in {p.value for p in ReportPhase}:
+                data = {**data, "report_phase": None, "report_phase_unknown": str(raw)[:40]}
+        return data
+
+    @model_validator(mode="after")
+    def _possible_totals(self) -> ExperimentResult:
+        _check_counts("the total", self.total_visitors, self.total_conversions)
+        return self
+
+    def phase(self, asked: ReportPhase | None) -> ReportPhase | None:
+        """The phase these numbers are for: what was asked, else what Mida echoed, else (Mida left
+        it out) the documented default: pre-deploy while serving, all time otherwise. None when
+        Mida named a phase the bot does not know and none was asked."""
+        if asked is not None:
+            return ReportPhase(asked)
+        if self.report_phase is not None:
+            return self.report_phase
+        if self.report_phase_unknown is not None:
+            return None
+        return ReportPhase.PRE_DEPLOY if self.serving else ReportPhase.ALL_TIME
 
     @field_validator("serving_variant_id", mode="before")
     @classmethod
@@ -169,14 +211,6 @@ class ExperimentResult(_Model):
     @classmethod
     def _status(cls, v: Any) -> ExperimentStatus:
         return parse_status(v)
-
-    @field_validator("report_phase", mode="before")
-    @classmethod
-    def _phase(cls, v: Any) -> ReportPhase | None:
-        try:
-            return ReportPhase(v) if v else None
-        except ValueError:
-            return None
 
     @property
     def serving(self) -> bool:
@@ -218,15 +252,30 @@ class Timeseries(_Model):
 
 
 class ServingState(_Model):
-    """Answer of serve-winner, serving-rollout and stop-serving."""
+    """Answer of stop-serving, and the fields every serving answer carries. The bot acts on these
+    fields, so they are not coerced: `"is_serving": "false"` is an answer it cannot read."""
 
-    test_id: int
+    success: StrictBool
+    test_id: StrictInt
+    is_serving: StrictBool
     serving_variant_id: str | None = None
-    traffic_allocation: float | None = None
-    is_serving: bool = False
+    traffic_allocation: float | None = Field(default=None, strict=True, allow_inf_nan=False)
     message: str | None = None
 
     @field_validator("serving_variant_id", mode="before")
     @classmethod
     def _serving(cls, v: Any) -> str | None:
         return _variant_id(v)
+
+
+class ServeAnswer(ServingState):
+    """Answer of serve-winner: says which variant is served, at what rollout."""
+
+    serving_variant_id: str
+    traffic_allocation: float = Field(strict=True, allow_inf_nan=False)
+
+
+class RolloutAnswer(ServingState):
+    """Answer of serving-rollout: the rollout now applied."""
+
+    traffic_allocation: float = Field(strict=True, allow_inf_nan=False)

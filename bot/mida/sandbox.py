@@ -7,12 +7,14 @@ The API is served under `/{region}/v2/...` (region `us` or `eu`; a project answe
 region) and under `/v2/...` (any region). State is in memory, seeded by `SandboxState.seeded()`.
 
 A control API for tests lives under `/_sandbox/` (no auth): the log of every API request, injectable
-faults (status, Retry-After, latency, dropped connection), dashboard-side changes, and reset.
+faults (status, Retry-After, latency, dropped connection, an answer that is not what the docs say,
+a write answered without being applied), dashboard-side changes, and reset.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 from dataclasses import dataclass, field
@@ -157,6 +159,18 @@ class Fault:
     latency: float | None = None
     drop: str | None = None
     times: int | None = None
+    # A badly answering Mida: the real answer, changed. `answer_merge` is merged into its JSON
+    # (a dict into a dict, a list of dicts into a list item by item: {"variants": [{}, {"visitors": -1}]}),
+    # `answer_omit` drops top-level fields, `answer_text` replaces the whole body (not JSON).
+    answer_merge: dict[str, Any] | None = None
+    answer_omit: list[str] | None = None
+    answer_text: str | None = None
+    # False: the handler answers as if it applied the change, but the experiment is left as it was.
+    apply: bool = True
+
+    @property
+    def changes_answer(self) -> bool:
+        return self.answer_merge is not None or self.answer_omit is not None or self.answer_text is not None
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method.upper() == method.upper()) and (
@@ -583,7 +597,10 @@ async def control_clear_requests(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-FAULT_FIELDS = {"method", "path_contains", "status", "error", "retry_after", "latency", "drop", "times"}
+FAULT_FIELDS = {
+    "method", "path_contains", "status", "error", "retry_after", "latency", "drop", "times",
+    "answer_merge", "answer_omit", "answer_text", "apply",
+}
 
 
 async def control_add_fault(request: web.Request) -> web.Response:
@@ -597,7 +614,18 @@ async def control_add_fault(request: web.Request) -> web.Response:
         raise _Reject(400, "times must be a positive integer")
     if body.get("status") is not None and (not isinstance(body["status"], int) or not 100 <= body["status"] <= 599):
         raise _Reject(400, "status must be an HTTP status code")
+    if body.get("answer_merge") is not None and not isinstance(body["answer_merge"], dict):
+        raise _Reject(400, "answer_merge must be a JSON object")
+    omit = body.get("answer_omit")
+    if omit is not None and (not isinstance(omit, list) or not all(isinstance(k, str) for k in omit)):
+        raise _Reject(400, "answer_omit must be a list of field names")
+    if body.get("answer_text") is not None and not isinstance(body["answer_text"], str):
+        raise _Reject(400, "answer_text must be a string")
+    if not isinstance(body.get("apply", True), bool):
+        raise _Reject(400, "apply must be true or false")
     fault = Fault(**body)
+    if fault.status is not None and (fault.changes_answer or not fault.apply):
+        raise _Reject(400, "status answers an error without running the API: it cannot be combined with answer_* or apply")
     request.app[STATE].faults.append(fault)
     return web.json_response({"ok": True, "fault": fault.__dict__})
 
@@ -670,6 +698,47 @@ async def control_patch_experiment(request: web.Request) -> web.Response:
     return web.json_response(_experiment_state(e))
 
 
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _Reject(400, "visitors and conversions must be non-negative integers")
+    return value
+
+
+async def control_add_experiment(request: web.Request) -> web.Response:
+    """A new experiment, as if made in Mida's dashboard: {project_key, test_id, test_name, variants:
+    [{name, visitors, conversions}, ...], status (1), days_running (10)}. Variant ids are 0, 1, …"""
+    body = await _body(request)
+    state = request.app[STATE]
+    project = state.projects.get(str(body.get("project_key", "sandbox-project")))
+    if project is None:
+        raise _Reject(400, "Unknown project_key")
+    test_id = body.get("test_id")
+    if isinstance(test_id, bool) or not isinstance(test_id, int) or test_id <= 0:
+        raise _Reject(400, "test_id must be a positive integer")
+    if state.find(test_id) is not None:
+        raise _Reject(409, f"Experiment {test_id} already exists")
+    status = body.get("status", 1)
+    if isinstance(status, bool) or status not in (0, 1, 9):
+        raise _Reject(400, "status must be 0, 1 or 9")
+    rows = body.get("variants")
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise _Reject(400, "variants must be a non-empty list of {name, visitors, conversions}")
+    variants = [
+        SandboxVariant(str(i), str(r.get("name") or f"Variant {i}"), _count(r.get("visitors", 0)),
+                       _count(r.get("conversions", 0)))
+        for i, r in enumerate(rows)
+    ]
+    days = body.get("days_running", 10)
+    if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
+        raise _Reject(400, "days_running must be a non-negative number")
+    created = _now() - timedelta(days=days)
+    e = SandboxExperiment(test_id, str(body.get("test_name") or f"Experiment {test_id}"),
+                          f"https://example.com/{test_id}", status, created, variants)
+    e.updated_at = created
+    project.experiments[test_id] = e
+    return web.json_response(_experiment_state(e), status=201)
+
+
 async def control_reset(request: web.Request) -> web.Response:
     request.app[STATE].reset()
     return web.json_response({"ok": True})
@@ -690,6 +759,27 @@ def _phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return f"HTTP {status}"
+
+
+def _merge(base: Any, patch: Any) -> Any:
+    if isinstance(base, dict) and isinstance(patch, dict):
+        return {**base, **{k: _merge(base.get(k), v) if k in base else v for k, v in patch.items()}}
+    if isinstance(base, list) and isinstance(patch, list) and all(isinstance(p, dict) for p in patch):
+        return [_merge(b, patch[i]) if i < len(patch) else b for i, b in enumerate(base)]
+    return patch
+
+
+def _changed_answer(response: web.Response, fault: Fault) -> web.Response:
+    """The handler's answer as a badly behaved Mida would send it (same status)."""
+    if fault.answer_text is not None:
+        return web.Response(status=response.status, text=fault.answer_text, content_type="text/html")
+    body = json.loads(response.body)  # type: ignore[arg-type]
+    if isinstance(body, dict):
+        if fault.answer_merge is not None:
+            body = _merge(body, fault.answer_merge)
+        for key in fault.answer_omit or ():
+            body.pop(key, None)
+    return web.json_response(body, status=response.status)
 
 
 def _record(state: SandboxState, request: web.Request, raw: bytes) -> None:
@@ -722,6 +812,7 @@ async def _middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         if fault.status is not None:
             headers = {"Retry-After": str(_number(fault.retry_after))} if fault.retry_after is not None else None
             return _error(fault.status, fault.error or _phrase(fault.status), headers)
+    kept = copy.deepcopy(state.projects) if fault is not None and not fault.apply else None
     try:
         response = await handler(request)
     except _Reject as reject:
@@ -730,8 +821,12 @@ async def _middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         if exc.status < 400:
             raise
         response = _error(exc.status, exc.reason)
+    if kept is not None:
+        state.projects = kept
     if fault is not None and fault.drop == "after_apply":
         return _drop(request)
+    if fault is not None and fault.changes_answer and isinstance(response, web.Response) and response.status < 300:
+        return _changed_answer(response, fault)
     return response
 
 
@@ -755,6 +850,7 @@ def build_sandbox_app(state: SandboxState | None = None) -> web.Application:
     app.router.add_delete("/_sandbox/requests", control_clear_requests)
     app.router.add_post("/_sandbox/faults", control_add_fault)
     app.router.add_delete("/_sandbox/faults", control_clear_faults)
+    app.router.add_post("/_sandbox/experiments", control_add_experiment)
     app.router.add_get("/_sandbox/experiments/{test_id}", control_get_experiment)
     app.router.add_post("/_sandbox/experiments/{test_id}", control_patch_experiment)
     app.router.add_post("/_sandbox/reset", control_reset)
@@ -789,7 +885,10 @@ def banner(host: str, port: int, state: SandboxState) -> str:
             f"  experiments: {ids}",
             "",
         ]
-    lines.append("Control API for tests: /_sandbox/requests, /_sandbox/faults, /_sandbox/reset. Ctrl-C to stop.")
+    lines.append(
+        "Control API for tests: /_sandbox/requests, /_sandbox/faults, /_sandbox/experiments, /_sandbox/reset."
+        " Ctrl-C to stop."
+    )
     return "\n".join(lines)
 
 

@@ -14,12 +14,15 @@ from enum import StrEnum
 
 from bot.domain import (
     Action,
+    AnswerProblem,
     AuditEntry,
     AuditEvent,
     Change,
     ChangeRequest,
     Draft,
     Evidence,
+    Failure,
+    FailureKind,
     Outcome,
     Person,
     RequestStatus,
@@ -29,13 +32,14 @@ from bot.domain import (
 )
 from bot.mida import errors as mida
 from bot.mida.models import ExperimentStatus, ServingState
-from bot.services.access import Access
+from bot.services.access import Access, Standing
 from bot.services.errors import (
     BotError,
     ExperimentConflict,
     InvalidInput,
     MidaDown,
     NotAllowed,
+    NotAMember,
     NotConnected,
 )
 from bot.services.experiments import ExperimentService
@@ -43,6 +47,7 @@ from bot.services.followups import FollowupService
 from bot.services.guardrails import Guardrails
 from bot.services.mida_errors import translate
 from bot.services.ports import Notifier
+from bot.services.write_answers import contradictions, describe
 from bot.store.audit import AuditLog
 from bot.store.drafts import DraftStore
 from bot.store.jobs import ANNOUNCE, JobQueue
@@ -70,6 +75,21 @@ class Decision(StrEnum):
     ALREADY_APPROVED = "already_approved"
     NOT_APPROVER = "not_approver"
     NOT_REQUESTER = "not_requester"
+    # Not a member who may decide here (see `bot.services.access`).
+    OTHER_ORG = "other_org"
+    GUEST = "guest"
+    BOT = "bot"
+    DEACTIVATED = "deactivated"
+    UNVERIFIED = "unverified"
+
+
+_NOT_A_MEMBER = {
+    Standing.OTHER_ORG: Decision.OTHER_ORG,
+    Standing.GUEST: Decision.GUEST,
+    Standing.BOT: Decision.BOT,
+    Standing.DEACTIVATED: Decision.DEACTIVATED,
+    Standing.UNKNOWN: Decision.UNVERIFIED,
+}
 
 
 @dataclass(frozen=True)
@@ -157,6 +177,12 @@ class ChangeService:
         draft = await self._drafts.get(team, draft_id)
         if draft is None:
             raise InvalidInput("reason", "This form has expired. Run the command again.")
+        # Asking for a change is deciding on it when no approval is needed: the same people as for
+        # approving. Checked here, after the modal is open; the draft then binds the form to them.
+        policy = await self._policies.get(team, draft.channel_id)
+        standing = await self._access.standing(team, policy, draft.requester.user_id)
+        if standing is not Standing.MEMBER:
+            raise NotAMember(standing.value)
         ws = await self._experiments.workspace(team)
         try:
             evidence = await self._experiments.evidence(ws, draft.test_id)
@@ -317,15 +343,22 @@ class ChangeService:
             await self._notifier.request_updated(result.request)
         return ClickResult(decision, result.request)
 
+    async def may_decide(self, team: TeamRef, request_id: str, person: Person) -> ClickResult | None:
+        """`check_decider` for a request known by its id."""
+        return await self.check_decider(team, await self._requests.get(team, request_id), person)
+
     async def check_decider(self, team: TeamRef, request: ChangeRequest | None, person: Person) -> ClickResult | None:
         """Why `person` may not approve or reject `request`, or None when they may."""
         if request is None:
             return ClickResult(Decision.NOT_FOUND, None)
         if request.status is not RequestStatus.PENDING:
             return ClickResult(Decision.EXPIRED if _is_expired(request) else Decision.FINISHED, request)
-        if person.user_id == request.requester.user_id:
+        if person == request.requester:
             return ClickResult(Decision.OWN_REQUEST, request)
         policy = await self._policies.get(team, request.channel_id)
+        standing = await self._access.standing(team, policy, person.user_id)
+        if standing is not Standing.MEMBER:
+            return ClickResult(_NOT_A_MEMBER[standing], request)
         if not await self._access.may_approve(team, policy, request, person.user_id):
             return ClickResult(Decision.NOT_APPROVER, request)
         return None
@@ -453,6 +486,16 @@ class ChangeService:
             answer = await self._write(ws, change)
         except mida.MidaError as err:
             return await self._after_failed_write(ws, request, err)
+        problems = contradictions(change, answer)
+        if problems:
+            return await self._settle_by_reading_back(
+                ws,
+                request,
+                AnswerProblem.CONTRADICTS,
+                describe(problems, answer.message),
+                status=200,
+                body=answer.model_dump(mode="json"),
+            )
         return (
             Outcome(
                 ok=True,
@@ -477,6 +520,10 @@ class ChangeService:
         self, ws: Workspace, request: ChangeRequest, err: mida.MidaError
     ) -> tuple[Outcome, RequestStatus]:
         change = request.change
+        if isinstance(err, mida.MidaAnswerUnreadable):
+            return await self._settle_by_reading_back(
+                ws, request, AnswerProblem.UNREADABLE, err.message, status=err.status, body=None
+            )
         if isinstance(err, mida.MidaUnavailable):
             # Never reached Mida: nothing changed, nothing to read back.
             return _failure(translate(err, test_id=change.test_id, action=change.action), err), RequestStatus.FAILED
@@ -497,9 +544,49 @@ class ChangeService:
                         RequestStatus.SUPERSEDED,
                     )
                 return _failure(ExperimentConflict(change.action, err.message, state), err), RequestStatus.FAILED
-            down = MidaDown(err.message, maybe_applied=state is None, state=state)
+            # The write may have reached Mida; the read-back (if any) says what is true now.
+            down = MidaDown(err.message, maybe_applied=True, state=state)
             return _failure(down, err, reconciled=state is not None), RequestStatus.FAILED
         return _failure(translate(err, test_id=change.test_id, action=change.action), err), RequestStatus.FAILED
+
+    async def _settle_by_reading_back(
+        self,
+        ws: Workspace,
+        request: ChangeRequest,
+        problem: AnswerProblem,
+        detail: str,
+        *,
+        status: int | None,
+        body: dict[str, object] | None,
+    ) -> tuple[Outcome, RequestStatus]:
+        """Mida's 2xx answer cannot be trusted: what the experiment is now decides the outcome.
+        Succeeded only when the change is seen applied; failed otherwise, also when it cannot be read."""
+        try:
+            state: Evidence | None = await self._experiments.evidence(ws, request.change.test_id)
+        except mida.MidaError:
+            state = None
+        applied = state is not None and _applied(request.change, state)
+        outcome = Outcome(
+            ok=applied,
+            mida_status=status,
+            mida_body=body,
+            failure=None if applied else Failure(kind=_ANSWER_FAILURE[problem], message=detail, status=status),
+            state_after=state,
+            reconciled=state is not None,
+            answer_problem=problem,
+            answer_detail=detail,
+        )
+        log.warning(
+            "Mida's answer to a write could not be trusted; read back",
+            extra={"request": request.id, "problem": problem.value, "applied": applied, "read_back": state is not None},
+        )
+        return outcome, RequestStatus.SUCCEEDED if applied else RequestStatus.FAILED
+
+
+_ANSWER_FAILURE = {
+    AnswerProblem.UNREADABLE: FailureKind.ANSWER_UNREADABLE,
+    AnswerProblem.CONTRADICTS: FailureKind.ANSWER_CONTRADICTS,
+}
 
 
 def _is_expired(request: ChangeRequest) -> bool:
@@ -509,14 +596,17 @@ def _is_expired(request: ChangeRequest) -> bool:
 
 
 def _check_state_fits(action: Action, evidence: Evidence) -> None:
-    """Refuse early what Mida would refuse with a 409, with the state that explains it."""
+    """Refuse early what Mida would refuse with a 409, with the state that explains it. The words
+    are the bot's own: Mida was not asked."""
     if action is Action.SERVE_WINNER:
         if evidence.status is ExperimentStatus.DRAFT:
-            raise ExperimentConflict(action, "The experiment is a draft and cannot serve a winner.", evidence)
+            raise ExperimentConflict(
+                action, "The experiment is a draft and cannot serve a winner.", evidence, said_by_mida=False
+            )
         if evidence.is_serving:
-            raise ExperimentConflict(action, "The experiment is already serving a winner.", evidence)
+            raise ExperimentConflict(action, "The experiment is already serving a winner.", evidence, said_by_mida=False)
     elif not evidence.is_serving:
-        raise ExperimentConflict(action, "The experiment is not serving a winner.", evidence)
+        raise ExperimentConflict(action, "The experiment is not serving a winner.", evidence, said_by_mida=False)
 
 
 def _best_variant(evidence: Evidence) -> str | None:
@@ -559,14 +649,12 @@ def _state_from_answer(before: Evidence, answer: ServingState) -> Evidence:
 
 
 def _failure(err: BotError, mida_err: mida.MidaError | None = None, *, reconciled: bool = False) -> Outcome:
-    state = getattr(err, "state", None)
     return Outcome(
         ok=False,
         mida_status=mida_err.status if mida_err is not None else None,
         mida_body={"error": mida_err.message} if mida_err is not None and mida_err.status else None,
-        error_kind=type(err).__name__,
-        error_message=str(err),
-        state_after=state,
+        failure=err.failure,
+        state_after=err.state,
         reconciled=reconciled,
     )
 
@@ -575,8 +663,7 @@ def _superseded(state: Evidence, message: str, *, status: int | None = None) -> 
     return Outcome(
         ok=False,
         mida_status=status,
-        error_kind="Superseded",
-        error_message=message,
+        failure=Failure(kind=FailureKind.SUPERSEDED, message=message, status=status),
         state_after=state,
         reconciled=True,
     )

@@ -12,7 +12,7 @@ from bot.logs import SECRETS
 from bot.mida.client import MidaClient
 from bot.mida import errors as mida
 from bot.services.access import Access
-from bot.services.errors import AdminOnly, InvalidInput
+from bot.services.errors import InvalidInput
 from bot.store.audit import AuditLog
 from bot.store.workspaces import WorkspaceStore
 
@@ -32,15 +32,11 @@ class ConnectService:
         self._audit = audit
         self._access = access
 
-    async def require_admin(self, team: TeamRef, user_id: str, what: str) -> None:
-        if not await self._access.is_admin(team, user_id):
-            raise AdminOnly(what)
-
     async def connect(
         self, team: TeamRef, person: Person, project_key: str | None, api_key: str | None, region: str | None
     ) -> Workspace:
         """Check the pair live against Mida, then save it. Raises InvalidInput naming the field."""
-        await self.require_admin(team, person.user_id, "connect this workspace to Mida")
+        await self._access.require_admin(team, person.user_id, "connect this workspace to Mida")
         project_key = (project_key or "").strip()
         api_key = (api_key or "").strip()
         if not _PROJECT_KEY.match(project_key):
@@ -95,7 +91,7 @@ class ConnectService:
         return ws
 
     async def disconnect(self, team: TeamRef, person: Person) -> bool:
-        await self.require_admin(team, person.user_id, "disconnect this workspace from Mida")
+        await self._access.require_admin(team, person.user_id, "disconnect this workspace from Mida")
         removed = await self._workspaces.delete(team)
         if removed:
             await self._audit.append(team, AuditEntry(event=AuditEvent.DISCONNECTED, actor=person))

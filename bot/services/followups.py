@@ -8,7 +8,7 @@ import time
 
 from bot.domain import ChangeRequest, TeamRef
 from bot.mida.models import ExperimentResult, ReportPhase
-from bot.services.errors import BotError, MidaDown, NotConnected
+from bot.services.errors import BotError, MidaDown, MidaUnreadable, NotConnected
 from bot.services.experiments import ExperimentService
 from bot.services.ports import Notifier
 from bot.store.followups import FollowupStore
@@ -58,8 +58,9 @@ class FollowupService:
                 continue
             try:
                 _, result = await self._experiments.result(team, followup.test_id, ReportPhase.POST_DEPLOY)
-            except MidaDown:
-                log.info("follow-up postponed: Mida did not answer", extra={"request": request.id})
+            except (MidaDown, MidaUnreadable) as err:
+                # Numbers that cannot be right are not posted either; they may be right later.
+                log.info("follow-up postponed", extra={"request": request.id, "error": type(err).__name__})
                 continue  # claimed with a lease: it comes back when the lease runs out
             except NotConnected:
                 await self._store.done(followup)

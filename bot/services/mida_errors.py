@@ -1,4 +1,4 @@
-"""Turn Mida's exceptions into errors a person can act on."""
+"""The one translation of Mida's exceptions into errors a person can act on."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from bot.services.errors import (
     Forbidden,
     MidaDown,
     MidaRejected,
+    MidaUnreadable,
+    RateLimited,
     ReconnectNeeded,
     UnknownExperiment,
 )
@@ -23,16 +25,22 @@ def translate(
     state: Evidence | None = None,
     maybe_applied: bool = False,
 ) -> BotError:
+    """`maybe_applied`: the call was a write that may have reached Mida (an unknown outcome is
+    always taken as one)."""
     if isinstance(err, mida.MidaUnauthorized):
         return ReconnectNeeded(err.message)
     if isinstance(err, mida.MidaForbidden):
         return Forbidden(err.message)
     if isinstance(err, mida.MidaNotFound):
-        return UnknownExperiment(test_id or 0, err.message)
-    if isinstance(err, mida.MidaConflict) and action is not None:
+        return UnknownExperiment(test_id, err.message)
+    if isinstance(err, mida.MidaConflict):
         return ExperimentConflict(action, err.message, state)
-    if isinstance(err, mida.MidaUnavailable | mida.MidaServerError | mida.MidaOutcomeUnknown | mida.MidaBadResponse):
-        return MidaDown(err.message, maybe_applied=maybe_applied, state=state)
     if isinstance(err, mida.MidaRateLimited):
-        return MidaDown(f"Mida is rate limiting the bot ({err.message})", maybe_applied=False, state=state)
+        return RateLimited(err.message, err.retry_after)
+    if isinstance(err, mida.MidaBadResponse):
+        return MidaUnreadable(err.message, maybe_applied=isinstance(err, mida.MidaOutcomeUnknown))
+    if isinstance(err, mida.MidaUnavailable | mida.MidaServerError | mida.MidaOutcomeUnknown):
+        unknown = isinstance(err, mida.MidaOutcomeUnknown)
+        return MidaDown(err.message, maybe_applied=maybe_applied or unknown, state=state,
+                        status=err.status if isinstance(err, mida.MidaServerError) else None)
     return MidaRejected(err.status, err.message)

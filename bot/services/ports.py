@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.domain import ChangeRequest, TeamRef
 from bot.mida.models import ExperimentResult
 
 
+@dataclass(frozen=True)
+class Profile:
+    """What Slack says about a person (users.info), as far as deciding who may act goes."""
+
+    user_id: str
+    team_id: str
+    enterprise_id: str | None = None
+    # On Enterprise Grid: the workspaces of the organisation the person belongs to.
+    teams: frozenset[str] = field(default_factory=frozenset)
+    is_guest: bool = False  # a single- or multi-channel guest
+    is_bot: bool = False
+    deleted: bool = False
+    is_admin: bool = False  # a workspace admin, owner or primary owner
+
+
 class Directory(Protocol):
     """Who people are in Slack."""
 
-    async def is_workspace_admin(self, team: TeamRef, user_id: str) -> bool: ...
+    async def profile(self, team: TeamRef, user_id: str) -> Profile | None:
+        """None when Slack could not be asked or did not answer."""
+        ...
 
     async def usergroup_members(self, team: TeamRef, group_id: str) -> set[str]: ...
 

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 from bot.domain import ApprovalMode, AuditEntry, AuditEvent, Person, Policy, TeamRef
 from bot.services.access import Access
-from bot.services.errors import AdminOnly, InvalidInput
+from bot.services.errors import InvalidInput
 from bot.store.audit import AuditLog
 from bot.store.policies import PolicyStore
 
 _GROUP_ID = re.compile(r"^S[A-Z0-9]{2,20}$")
+SETTINGS_WHAT = "change this workspace's approval settings"
+
+
+@dataclass(frozen=True)
+class PolicyInForce:
+    """The policy that applies in a channel, and whether it is that channel's own override."""
+
+    policy: Policy
+    channel_override: bool
 
 
 class SettingsService:
@@ -20,6 +30,16 @@ class SettingsService:
         self._policies = policies
         self._access = access
         self._audit = audit
+
+    async def in_force(self, team: TeamRef, channel_id: str | None) -> PolicyInForce:
+        policy = await self._policies.get(team, channel_id)
+        override = channel_id is not None and channel_id in await self._policies.channel_overrides(team)
+        return PolicyInForce(policy, override)
+
+    async def form(self, team: TeamRef, person: Person, channel_id: str | None) -> PolicyInForce:
+        """What the settings modal opens with; admins only."""
+        await self._access.require_admin(team, person.user_id, SETTINGS_WHAT)
+        return await self.in_force(team, channel_id)
 
     async def save(
         self,
@@ -37,10 +57,10 @@ class SettingsService:
         min_days_running: str | None = None,
         min_visitors_per_variant: str | None = None,
         followup_hours: str | None = None,
+        guests_may_approve: bool | None = None,
     ) -> Policy:
         """Validate and store; `channel_id` set means an override for that channel only."""
-        if not await self._access.is_admin(team, person.user_id):
-            raise AdminOnly("change this workspace's approval settings")
+        await self._access.require_admin(team, person.user_id, SETTINGS_WHAT)
         try:
             chosen_mode = ApprovalMode(mode or "")
         except ValueError:
@@ -82,6 +102,7 @@ class SettingsService:
                     **({"min_days_running": min_days} if min_days is not None else {}),
                     **({"min_visitors_per_variant": min_visitors} if min_visitors is not None else {}),
                     **({"followup_hours": followups} if followups is not None else {}),
+                    **({"guests_may_approve": guests_may_approve} if guests_may_approve is not None else {}),
                 }
             )
             policy = Policy.model_validate(policy.model_dump())

@@ -24,6 +24,8 @@ from slack_bolt.lazy_listener.async_runner import AsyncLazyListenerRunner
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.util.utils import get_arg_names_of_callable, get_name_for_callable
 
+from bot.slack.bodies import bolt_body
+
 log = logging.getLogger(__name__)
 
 LAZY_STREAM = "mida:lazy"
@@ -64,10 +66,13 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
 
     async def _enqueue(self, name: str, request: AsyncBoltRequest) -> None:
         headers = {k: v for k, v in request.headers.items() if not k.startswith("x-slack-bolt-lazy")}
+        entry = {"fn": name, "body": request.raw_body, "headers": json.dumps(headers)}
+        if request.mode == "socket_mode":  # Bolt keeps no raw body for an envelope's payload
+            entry |= {"body": json.dumps(request.body), "mode": "socket_mode"}
         try:
             await self._redis.xadd(
                 LAZY_STREAM,
-                {"fn": name, "body": request.raw_body, "headers": json.dumps(headers)},
+                entry,
                 maxlen=100_000,
                 approximate=True,
             )
@@ -92,7 +97,13 @@ def _item(entry_id: bytes | str, fields: dict) -> LazyItem:
     headers = json.loads(decoded["headers"])
     headers["x-slack-bolt-lazy-only"] = ["1"]
     headers["x-slack-bolt-lazy-function-name"] = [decoded["fn"]]
-    return LazyItem(_text(entry_id), AsyncBoltRequest(body=decoded["body"], headers=headers))
+    if decoded.get("mode") == "socket_mode":
+        return LazyItem(_text(entry_id), AsyncBoltRequest(body=json.loads(decoded["body"]), headers=headers,
+                                                          mode="socket_mode"))
+    # Entries queued before bodies were normalised on arrival still hold the raw form.
+    content_type = (headers.get("content-type") or [""])[0].split(";")[0] or None
+    body = bolt_body(decoded["body"], content_type)
+    return LazyItem(_text(entry_id), AsyncBoltRequest(body=body, headers=headers))
 
 
 class LazyQueue:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import Action, ChangeRequest, Outcome, RequestStatus
+from bot.domain import Action, AnswerProblem, ChangeRequest, Failure, FailureKind, Outcome, RequestStatus
 from bot.views import ids
-from bot.views.errors import explain_kind
+from bot.views.errors import explain_outcome
 from bot.views.format import (
-    MAX_BLOCKS,
+    MAX_MESSAGE_BLOCKS,
     Links,
     button,
     change_words,
@@ -67,8 +67,20 @@ def approvals_words(req: ChangeRequest) -> str:
     return words
 
 
+_UNTRUSTED = {
+    AnswerProblem.UNREADABLE: "Mida answered with something the bot could not read",
+    AnswerProblem.CONTRADICTS: "Mida's answer contradicted the change",
+}
+
+
 def _mida_answer(req: ChangeRequest, outcome: Outcome) -> str:
     """mrkdwn: what Mida answered on success (serving variant, rollout, is_serving, message)."""
+    if outcome.answer_problem is not None and outcome.state_after is not None:
+        detail = f" ({escape(truncate(outcome.answer_detail, 500))})" if outcome.answer_detail else ""
+        return (
+            f"{_UNTRUSTED[outcome.answer_problem]}{detail}, but the experiment read back shows the change "
+            f"applied: it is {state_words(outcome.state_after)}."
+        )
     body = outcome.mida_body or {}
     variants = req.evidence.variants
     if any(k in body for k in ("serving_variant_id", "is_serving", "traffic_allocation")):
@@ -96,13 +108,9 @@ def outcome_words(req: ChangeRequest) -> str:
     if status is RequestStatus.SUCCEEDED:
         words = _mida_answer(req, outcome) if outcome else "Mida accepted the change."
     elif status is RequestStatus.FAILED:
-        explained = explain_kind(
-            outcome.error_kind if outcome else None,
-            outcome.error_message if outcome else None,
-            test_id=req.change.test_id,
-            action=req.change.action,
-            state=outcome.state_after if outcome else None,
-        )
+        failure = outcome.failure if outcome and outcome.failure else Failure(kind=FailureKind.UNEXPECTED)
+        explained = explain_outcome(failure, req.change, outcome.state_after if outcome else None,
+                                    test_id=req.change.test_id)
         words = escape(explained)
     elif status is RequestStatus.REJECTED:
         who = mention(req.rejected_by.user_id) if req.rejected_by else "an approver"
@@ -122,8 +130,8 @@ def outcome_words(req: ChangeRequest) -> str:
         words = "The experiment changed in Mida after this request was made, so it was not applied."
         if outcome and outcome.state_after is not None:
             words += f" Now it is {state_words(outcome.state_after)}."
-        if outcome and outcome.error_message:
-            words += f" ({escape(truncate(outcome.error_message, 500))})"
+        if outcome and outcome.failure and outcome.failure.message:
+            words += f" ({escape(truncate(outcome.failure.message, 500))})"
         words += " Ask again if the change is still wanted."
     else:
         return ""
@@ -212,7 +220,7 @@ def request_card(req: ChangeRequest, links: Links, now: float) -> Message:
                 ],
             },
         ]
-    return _fallback(req), blocks[:MAX_BLOCKS]
+    return _fallback(req), blocks[:MAX_MESSAGE_BLOCKS]
 
 
 def _fallback(req: ChangeRequest) -> str:

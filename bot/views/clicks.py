@@ -17,4 +17,11 @@ def click_refused_text(decision: Decision, request: ChangeRequest | None) -> str
         Decision.ALREADY_APPROVED: "You have already approved this request; it needs another person's approval now.",
         Decision.NOT_APPROVER: "You are not one of the approvers for this channel. Ask an approver, or an admin to change `/mida settings`.",
         Decision.NOT_REQUESTER: f"Only {who}, who asked for this change, can cancel it.",
+        Decision.OTHER_ORG: "Only members of this workspace can approve or reject its changes — you're in "
+        "another organisation (Slack Connect). Nothing was changed.",
+        Decision.GUEST: "Guests can't approve or reject changes in this workspace. Nothing was changed.",
+        Decision.BOT: "Bot users can't approve or reject changes. Nothing was changed.",
+        Decision.DEACTIVATED: "Deactivated accounts can't approve or reject changes. Nothing was changed.",
+        Decision.UNVERIFIED: "The bot could not check who you are with Slack just now, so your click was not "
+        "counted. Nothing was changed; try again in a minute.",
     }.get(decision, "Nothing was changed.")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from bot.domain import Action, Evidence
+from bot.domain import Action, Change, Evidence, Failure, FailureKind
 from bot.mida import errors as mida
 from bot.mida.models import ExperimentStatus
 from bot.services import errors as bot
+from bot.services.mida_errors import translate
 from bot.views.format import fmt_rollout
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ _ACTION_WORDS = {
 
 
 def _conflict(action: Action | None, message: str | None, state: Evidence | None, test_id: int | None) -> str:
+    """Mida answered 409: its own words are quoted."""
     what = _ACTION_WORDS.get(action) if action is not None else None
     if what:
         head = f"Mida refused to {what} because of the experiment's current state."
@@ -97,6 +99,49 @@ def _conflict(action: Action | None, message: str | None, state: Evidence | None
             f"check with /mida results {_id(test_id)}."
         )
     return f"{head} Now: {describe_state(state)}. {next_step(state)}"
+
+
+def _state_check(message: str, state: Evidence | None, test_id: int | None) -> str:
+    """The bot's own check of the state, before asking Mida: nothing is quoted as Mida's."""
+    head = f"{message.strip()} Nothing was sent to Mida."
+    if state is None:
+        return f"{head} Check with /mida results {_id(test_id)}."
+    return f"{head} Now: {describe_state(state)}. {next_step(state)}"
+
+
+def _unreadable(detail: str | None, *, maybe_applied: bool, test_id: int | None) -> str:
+    """A 2xx answer the bot could not use. On a read nothing was changed."""
+    why = f" ({detail.strip()})" if detail and detail.strip() else ""
+    if maybe_applied:
+        return (
+            f"Mida answered with something the bot could not read{why}, so the change may or may not "
+            f"have been applied. Check with /mida results {_id(test_id)} before trying again."
+        )
+    return (
+        f"Mida answered with something the bot could not use{why}. Nothing was changed. Try again in a "
+        "minute; if it keeps happening, look at the experiment in Mida's dashboard."
+    )
+
+
+_ANSWER_HEADS = {
+    FailureKind.ANSWER_UNREADABLE: "Mida answered with something the bot could not read",
+    FailureKind.ANSWER_CONTRADICTS: "Mida's answer does not match the change",
+}
+
+
+def _untrusted_answer(kind: FailureKind, detail: str | None, state: Evidence | None, test_id: int | None) -> str:
+    """A write whose 2xx answer could not be trusted and whose read-back did not find it applied."""
+    why = f" ({detail.strip()})" if detail and detail.strip() else ""
+    head = _ANSWER_HEADS[kind] + why
+    if state is None:
+        return (
+            f"{head}, so the change may or may not have been applied; the experiment could not be read back "
+            f"either. Check with /mida results {_id(test_id)} before trying again."
+        )
+    return (
+        f"{head}. The bot read the experiment back: the change was not applied. Now: {describe_state(state)}. "
+        "Ask again if the change is still wanted."
+    )
 
 
 def _down(detail: str | None, *, maybe_applied: bool, state: Evidence | None, test_id: int | None) -> str:
@@ -117,64 +162,83 @@ def _down(detail: str | None, *, maybe_applied: bool, state: Evidence | None, te
     )
 
 
+_NOT_A_MEMBER = {
+    "other_org": "Only members of this workspace can ask for changes to its experiments — you're in "
+    "another organisation (Slack Connect). Nothing was changed.",
+    "guest": "Guests can't ask for changes in this workspace. Nothing was changed.",
+    "bot": "Bot users can't ask for changes. Nothing was changed.",
+    "deactivated": "Deactivated accounts can't ask for changes. Nothing was changed.",
+    "unknown": "The bot could not check who you are with Slack just now. Nothing was changed; try again in a minute.",
+}
+
+
 def explain(err: BaseException, *, test_id: int | None = None) -> str:
     """The sentence a person sees for `err`, naming the next step. `test_id` fills in commands
-    when the error itself does not carry it."""
-    # The bot's own errors (raised by services).
-    if isinstance(err, bot.NotConnected):
-        return "This workspace is not connected to Mida yet; a workspace admin runs /mida connect."
-    if isinstance(err, bot.NotAllowed):
-        what = (err.what or "").strip()
-        if not what:
-            return "You are not allowed to do that here."
-        if what[-1] in ".!?":
-            return what
-        return f"You are not allowed to {what}."
-    if isinstance(err, bot.InvalidInput):
-        return err.message
-    if isinstance(err, bot.ReconnectNeeded):
-        return _unauthorized(err.mida_message)
-    if isinstance(err, bot.Forbidden):
-        return _forbidden(err.mida_message)
-    if isinstance(err, bot.UnknownExperiment):
-        return _not_found(err.test_id, err.mida_message)
-    if isinstance(err, bot.ExperimentConflict):
-        return _conflict(err.action, err.mida_message, err.state, test_id)
-    if isinstance(err, bot.MidaRejected):
-        return _rejected(err.status, err.mida_message)
-    if isinstance(err, bot.MidaDown):
-        return _down(err.detail, maybe_applied=err.maybe_applied, state=err.state, test_id=test_id)
-    if isinstance(err, bot.StoreUnavailable):
-        return "The bot's storage is temporarily unavailable; nothing was changed. Try again in a minute."
-
-    # Mida's errors, when one reaches a person without being translated by a service.
-    if isinstance(err, mida.MidaUnauthorized):
-        return _unauthorized(err.message)
-    if isinstance(err, mida.MidaForbidden):
-        return _forbidden(err.message)
-    if isinstance(err, mida.MidaNotFound):
-        return _not_found(test_id, err.message)
-    if isinstance(err, mida.MidaConflict):
-        return _conflict(None, err.message, None, test_id)
-    if isinstance(err, mida.MidaBadRequest):
-        return _rejected(err.status, err.message)
-    if isinstance(err, mida.MidaRateLimited):
-        wait = f" in {int(err.retry_after) + 1} seconds" if err.retry_after else " in a minute"
-        return f"Mida is limiting how fast the bot may call it; nothing was changed. Try again{wait}."
-    if isinstance(err, mida.MidaOutcomeUnknown):
-        return _down(err.message, maybe_applied=True, state=None, test_id=test_id)
-    if isinstance(err, (mida.MidaServerError, mida.MidaUnavailable)):
-        return _down(err.message, maybe_applied=False, state=None, test_id=test_id)
-    if isinstance(err, mida.MidaBadResponse):
-        return (
-            "Mida answered with something the bot did not understand. "
-            f"Check with /mida results {_id(test_id)} before trying again."
-        )
+    when the error itself does not carry it. A Mida error that reaches a person untranslated is
+    translated first, the one way services do."""
     if isinstance(err, mida.MidaError):
-        status = f" (HTTP {err.status})" if err.status else ""
-        return f"Mida returned an error{status}.{_said(err.message)} Nothing was changed."
-
+        err = translate(err, test_id=test_id)
+    if isinstance(err, bot.BotError):
+        return explain_failure(err.failure, state=err.state, test_id=test_id)
     log.debug("no explanation for error class", extra={"error_class": type(err).__name__})
+    return GENERIC
+
+
+def explain_outcome(failure: Failure, change: Change | None, state: Evidence | None, *,
+                    test_id: int | None = None) -> str:
+    """`explain_failure` for an executed change: the change names the action Mida refused."""
+    if failure.kind is FailureKind.CONFLICT and failure.action is None and change is not None:
+        failure = failure.model_copy(update={"action": change.action})
+    return explain_failure(failure, state=state, test_id=test_id)
+
+
+def explain_failure(failure: Failure, *, state: Evidence | None = None, test_id: int | None = None) -> str:
+    """The sentence for a failure value (from an error, or kept in an outcome). `state`: the
+    experiment as the bot found it."""
+    test_id = failure.test_id if failure.test_id is not None else test_id
+    msg = failure.message
+    match failure.kind:
+        case FailureKind.NOT_CONNECTED:
+            return "This workspace is not connected to Mida yet; a workspace admin runs /mida connect."
+        case FailureKind.NOT_ALLOWED | FailureKind.ADMIN_ONLY:
+            what = msg.strip()
+            if not what:
+                return "You are not allowed to do that here."
+            return what if what[-1] in ".!?" else f"You are not allowed to {what}."
+        case FailureKind.NOT_A_MEMBER:
+            return _NOT_A_MEMBER.get(msg, _NOT_A_MEMBER["unknown"])
+        case FailureKind.INVALID_INPUT:
+            return msg
+        case FailureKind.RECONNECT_NEEDED:
+            return _unauthorized(msg)
+        case FailureKind.FORBIDDEN:
+            return _forbidden(msg)
+        case FailureKind.UNKNOWN_EXPERIMENT:
+            return _not_found(test_id, msg)
+        case FailureKind.CONFLICT:
+            if not failure.said_by_mida:
+                return _state_check(msg, state, test_id)
+            return _conflict(failure.action, msg, state, test_id)
+        case FailureKind.REJECTED:
+            return _rejected(failure.status, msg)
+        case FailureKind.RATE_LIMITED:
+            wait = f" in {int(failure.retry_after) + 1} seconds" if failure.retry_after else " in a minute"
+            return f"Mida is limiting how fast the bot may call it; nothing was changed. Try again{wait}."
+        case FailureKind.MIDA_DOWN:
+            return _down(msg, maybe_applied=failure.maybe_applied, state=state, test_id=test_id)
+        case FailureKind.UNREADABLE:
+            return _unreadable(msg, maybe_applied=failure.maybe_applied, test_id=test_id)
+        case FailureKind.ANSWER_UNREADABLE | FailureKind.ANSWER_CONTRADICTS:
+            return _untrusted_answer(failure.kind, msg, state, test_id)
+        case FailureKind.SUPERSEDED:
+            now = f" Now: {describe_state(state)}." if state is not None else ""
+            said = f" ({msg.strip()})" if msg.strip() else ""
+            return (
+                f"The experiment changed in Mida after this request was made, so it was not applied{said}.{now} "
+                "Ask again if the change is still wanted."
+            )
+        case FailureKind.STORE_UNAVAILABLE:
+            return "The bot's storage is temporarily unavailable; nothing was changed. Try again in a minute."
     return GENERIC
 
 
@@ -202,57 +266,3 @@ def _not_found(test_id: int | None, message: str | None) -> str:
 def _rejected(status: int | None, message: str | None) -> str:
     code = f" (HTTP {status})" if status else ""
     return f"Mida rejected the request{code}.{_said(message)} Nothing was changed; check the values and try again."
-
-
-# Outcomes store the error's class name and message; rebuild the error to word it the same way.
-def explain_kind(
-    kind: str | None,
-    message: str | None,
-    *,
-    test_id: int | None = None,
-    action: Action | None = None,
-    state: Evidence | None = None,
-    maybe_applied: bool = False,
-) -> str:
-    """`explain` for an error known only by its class name and message (as kept in an Outcome)."""
-    msg = message or ""
-    err: BaseException
-    match kind:
-        case "NotConnected":
-            err = bot.NotConnected(msg)
-        case "NotAllowed":
-            err = bot.NotAllowed(msg)
-        case "InvalidInput":
-            err = bot.InvalidInput("", msg)
-        case "ReconnectNeeded" | "MidaUnauthorized":
-            err = bot.ReconnectNeeded(msg)
-        case "Forbidden" | "MidaForbidden":
-            err = bot.Forbidden(msg)
-        case "UnknownExperiment" | "MidaNotFound":
-            return _not_found(test_id, msg)
-        case "ExperimentConflict" | "MidaConflict":
-            return _conflict(action, msg, state, test_id)
-        case "MidaRejected" | "MidaBadRequest":
-            err = bot.MidaRejected(None, msg)
-        case "MidaDown" | "MidaServerError" | "MidaUnavailable":
-            return _down(msg, maybe_applied=maybe_applied or state is not None, state=state, test_id=test_id)
-        case "MidaOutcomeUnknown":
-            return _down(msg, maybe_applied=True, state=state, test_id=test_id)
-        case "MidaRateLimited":
-            err = mida.MidaRateLimited(msg)
-        case "MidaBadResponse":
-            err = mida.MidaBadResponse(msg)
-        case "Superseded":
-            now = f" Now: {describe_state(state)}." if state is not None else ""
-            said = f" ({msg.strip()})" if msg.strip() else ""
-            return (
-                f"The experiment changed in Mida after this request was made, so it was not applied{said}.{now} "
-                "Ask again if the change is still wanted."
-            )
-        case "StoreUnavailable":
-            err = bot.StoreUnavailable(msg)
-        case "MidaError":
-            err = mida.MidaError(msg)
-        case _:
-            return GENERIC
-    return explain(err, test_id=test_id)

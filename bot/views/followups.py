@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.mida.models import ExperimentResult, ReportPhase
 from bot.views import ids
-from bot.views.format import Links
+from bot.views.format import MAX_MESSAGE_BLOCKS, Links
 from bot.views.messages import results_message
 
 
@@ -18,7 +18,8 @@ def _after(hours: float) -> str:
 
 
 def followup_message(result: ExperimentResult, hours: float, links: Links) -> tuple[str, list[dict[str, Any]]]:
-    text, blocks = results_message(result, ReportPhase.POST_DEPLOY, links)
+    own = 2 if result.serving else 1  # the intro, and the buttons while it serves
+    text, blocks = results_message(result, ReportPhase.POST_DEPLOY, links, max_blocks=MAX_MESSAGE_BLOCKS - own)
     intro = {
         "type": "section",
         "text": {"type": "mrkdwn", "text": f":bar_chart: *{_after(hours)} after serving* — the post-deploy numbers so far."},
@@ -46,4 +47,4 @@ def followup_message(result: ExperimentResult, hours: float, links: Links) -> tu
                 ],
             }
         )
-    return f"{_after(hours)} after serving: {text}", blocks[:50]
+    return f"{_after(hours)} after serving: {text}", blocks

@@ -14,8 +14,10 @@ from bot.domain import Action, ApprovalMode, Change, Evidence, Policy
 from bot.mida.models import ExperimentResult, ExperimentStatus, ReportPhase, VariantResult
 from bot.views import ids
 
-# Slack's limits (https://api.slack.com/reference/block-kit)
-MAX_BLOCKS = 100
+# Slack's limits (https://api.slack.com/reference/block-kit): a message holds at most 50 blocks
+# (Slack refuses more with invalid_blocks), a modal or the Home tab at most 100.
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
 MAX_SECTION_TEXT = 3000
 MAX_FIELD_TEXT = 2000
 MAX_HEADER_TEXT = 150
@@ -171,8 +173,9 @@ PHASE_LABELS = {
 }
 
 
-def phase_label(phase: ReportPhase) -> str:
-    return PHASE_LABELS[phase]
+def phase_label(phase: ReportPhase | None) -> str:
+    """None: Mida named a phase the bot does not know."""
+    return PHASE_LABELS[phase] if phase is not None else "Unknown-phase"
 
 
 # --- experiments and variants -------------------------------------------------------------------
@@ -260,15 +263,20 @@ def variant_section(v: VariantResult, *, serving_id: str | None = None) -> dict[
 def variant_blocks(
     variants: Sequence[VariantResult], *, serving_id: str | None, budget: int
 ) -> list[dict[str, Any]]:
-    """One section per variant, at most `budget` blocks; the rest are named in a closing line."""
+    """One section per variant, at most `budget` blocks; when they don't all fit, the last block
+    says how many were left out."""
     if budget <= 0:
         return []
     if len(variants) <= budget:
         return [variant_section(v, serving_id=serving_id) for v in variants]
-    shown = max(budget - 1, 0)
+    shown = budget - 1
     blocks = [variant_section(v, serving_id=serving_id) for v in variants[:shown]]
-    blocks.append(context(f"… and {len(variants) - shown} more variants (see Mida for all of them)"))
+    blocks.append(context(more_variants(len(variants) - shown)))
     return blocks
+
+
+def more_variants(left_out: int) -> str:
+    return f"… and {left_out} more variant{'' if left_out == 1 else 's'}, left out to fit in Slack: Mida shows them all."
 
 
 def variant_lines_text(
@@ -423,10 +431,3 @@ def links_text(links: Links) -> str:
         parts.append(link(links.results_url, "Post-deploy results"))
     parts.append(link(links.dashboard_url, "Open in Mida"))
     return " · ".join(parts)
-
-
-def cap_blocks(blocks: list[dict[str, Any]], limit: int = MAX_BLOCKS) -> list[dict[str, Any]]:
-    """Last line of defence: never more than Slack's block limit (keeps the last block, often actions)."""
-    if len(blocks) <= limit:
-        return blocks
-    return blocks[: limit - 2] + [context("… (shortened to fit in Slack)"), blocks[-1]]

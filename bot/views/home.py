@@ -15,7 +15,7 @@ from bot.services.home import Connection, HomeData, ServingNow
 from bot.views import ids, messages
 from bot.views.errors import explain
 from bot.views.format import (
-    MAX_BLOCKS,
+    MAX_VIEW_BLOCKS,
     button,
     change_words,
     channel_link,
@@ -62,14 +62,14 @@ def home_view(data: HomeData) -> dict[str, Any]:
     blocks.append(divider())
     # Keep room for the sections below the experiments.
     blocks += _serving(shared.serving, shared.serving_error, connected=shared.connection is not None,
-                       budget=MAX_BLOCKS - len(blocks) - 12)
+                       budget=MAX_VIEW_BLOCKS - len(blocks) - 12)
     blocks.append(divider())
     blocks.append(section(_requests_text("Waiting on you", data.waiting_on_me, waiting=True), block_id=ids.HOME_WAITING))
     blocks.append(section(_requests_text("Your requests", data.mine, waiting=False), block_id=ids.HOME_MINE))
     blocks.append(divider())
     blocks.append(section(_recent_text(shared.recent), block_id=ids.HOME_RECENT))
     blocks.append(context("`/mida help` lists every command · `/mida audit` shows the last 20 actions"))
-    return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}
+    return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
 
 
 # --- parts -------------------------------------------------------------------------------------

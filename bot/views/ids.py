@@ -25,6 +25,8 @@ EXPIRY_HOURS = "expiry_hours"
 AUDIT_CHANNEL = "audit_channel"
 BOT_ADMINS = "bot_admins"
 POLICY_CHANNEL = "policy_channel"
+GUESTS_MAY_APPROVE = "guests_may_approve"  # a checkbox; its one option's value is GUESTS_ALLOWED
+GUESTS_ALLOWED = "allowed"
 
 # Reject modal block
 REJECT_REASON = "reject_reason"

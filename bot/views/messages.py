@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import AuditEntry, AuditEvent, Policy, Workspace
+from bot.domain import AnswerProblem, AuditEntry, AuditEvent, Failure, FailureKind, Policy, Workspace
 from bot.mida.models import Experiment, ExperimentResult, ReportPhase
 from bot.services.errors import AdminOnly, BotError
 from bot.views import ids
-from bot.views.errors import explain, explain_kind
+from bot.views.errors import explain, explain_outcome
 from bot.views.format import (
-    MAX_BLOCKS,
+    MAX_MESSAGE_BLOCKS,
     Links,
     button,
     change_words,
@@ -62,9 +62,12 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 
 
-def help_message() -> Message:
+def help_message(unknown: str | None = None) -> Message:
+    """The list of commands; `unknown` is the word someone typed that is not one (echoed, escaped)."""
     lines = [f"`{escape(usage)}`  {escape(what)}" for usage, what in COMMANDS]
+    not_a_command = f"`{escape(unknown)}` is not a /mida command. " if unknown is not None else ""
     blocks = [
+        *([section(f":grey_question: {not_a_command}Here is what it can do.")] if not_a_command else []),
         header("Mida for Slack"),
         section("Act on your Mida A/B tests from Slack. Replies to these commands are visible only to you."),
         section("\n".join(lines)),
@@ -73,7 +76,7 @@ def help_message() -> Message:
             "Changes may need approval in the channel, depending on the workspace's policy."
         ),
     ]
-    text = (
+    text = not_a_command + (
         "Mida for Slack: /mida help, connect, disconnect, status, list, results, serve-winner, rollout, "
         "stop-serving, audit, settings"
     )
@@ -175,10 +178,13 @@ def experiments_message(
             "elements": [button("Open in Mida", ids.OPEN_IN_MIDA, url=dashboard_url)],
         }
     )
-    return f"{total} Mida experiments", blocks[:MAX_BLOCKS]
+    return f"{total} Mida experiments", blocks
 
 
-def results_message(result: ExperimentResult, phase: ReportPhase, links: Links) -> Message:
+def results_message(
+    result: ExperimentResult, phase: ReportPhase | None, links: Links, *, max_blocks: int = MAX_MESSAGE_BLOCKS
+) -> Message:
+    """The numbers per variant, in at most `max_blocks` blocks (less when the caller adds its own)."""
     name = result.test_name or f"Experiment #{result.test_id}"
     facts = [f"#{result.test_id}", status_label(result.status)]
     days = fmt_days(result.days_running)
@@ -202,7 +208,7 @@ def results_message(result: ExperimentResult, phase: ReportPhase, links: Links) 
         {"type": "actions", "block_id": ids.RESULT_LINKS, "elements": link_buttons(links)},
     ]
     if result.variants:
-        budget = MAX_BLOCKS - len(top) - len(tail)
+        budget = max_blocks - len(top) - len(tail)
         middle = variant_blocks(result.variants, serving_id=result.serving_variant_id, budget=budget)
     else:
         middle = [section(f"No {phase_label(phase).lower()} numbers yet.")]
@@ -233,19 +239,18 @@ def _audit_result(entry: AuditEntry) -> str | None:
     if outcome.ok:
         said = (outcome.mida_body or {}).get("message")
         words = f"{status}: ok" + (f" — “{escape(said)}”" if said else "")
-        if outcome.reconciled:
+        if outcome.answer_problem is not None:
+            why = "could not be read" if outcome.answer_problem is AnswerProblem.UNREADABLE else "contradicted it"
+            words = f"{status}: ok, as the read-back shows; its answer {why}"
+            words += f" ({escape(outcome.answer_detail)})" if outcome.answer_detail else ""
+        elif outcome.reconciled:
             words += " (read back)"
         return words
-    if outcome.error_kind == "Superseded":
-        said = f": {escape(outcome.error_message)}" if outcome.error_message else ""
+    failure = outcome.failure or Failure(kind=FailureKind.UNEXPECTED)
+    if failure.kind is FailureKind.SUPERSEDED:
+        said = f": {escape(failure.message)}" if failure.message else ""
         return f"superseded — the experiment had changed in Mida{said}"
-    explained = explain_kind(
-        outcome.error_kind,
-        outcome.error_message,
-        test_id=entry.test_id,
-        action=entry.change.action if entry.change else None,
-        state=outcome.state_after,
-    )
+    explained = explain_outcome(failure, entry.change, outcome.state_after, test_id=entry.test_id)
     return f"{status}: failed — {escape(explained)}"
 
 

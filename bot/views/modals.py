@@ -13,7 +13,7 @@ from bot.mida.models import VariantResult
 from bot.views import ids
 from bot.views.format import (
     DASH,
-    MAX_BLOCKS,
+    MAX_VIEW_BLOCKS,
     MAX_LABEL,
     MAX_MODAL_TITLE,
     MAX_OPTION_TEXT,
@@ -64,7 +64,7 @@ def _modal(
         "callback_id": callback_id,
         "title": plain(title, MAX_MODAL_TITLE),
         "close": plain(close, MAX_MODAL_TITLE),
-        "blocks": blocks[:MAX_BLOCKS],
+        "blocks": blocks[:MAX_VIEW_BLOCKS],
     }
     if submit is not None:
         view["submit"] = plain(submit, MAX_MODAL_TITLE)
@@ -229,7 +229,17 @@ def _rollout_input(initial: float | None, hint: str) -> dict[str, Any]:
 
 
 def _variant_input(evidence: Evidence, selected: str | None) -> dict[str, Any]:
-    options = [option(variant_option_text(v), v.variant_id) for v in evidence.variants[:MAX_OPTIONS]]
+    listed = list(evidence.variants[:MAX_OPTIONS])
+    chosen = next((v for v in evidence.variants if v.variant_id == selected), None)
+    if chosen is not None and chosen not in listed:
+        listed[-1] = chosen  # the variant named in the command can always be picked
+    options = [option(variant_option_text(v), v.variant_id) for v in listed]
+    hint = "Conversion rate · lift vs control · visitors"
+    if len(evidence.variants) > len(listed):
+        hint += (
+            f". Only {len(listed)} of the {len(evidence.variants)} variants are listed; "
+            "/mida serve-winner <test_id> <variant_id> opens this with any of them."
+        )
     element: dict[str, Any] = {
         "type": "static_select",
         "action_id": ids.VARIANT_SELECT,
@@ -243,7 +253,7 @@ def _variant_input(evidence: Evidence, selected: str | None) -> dict[str, Any]:
         ids.VARIANT,
         "Variant to serve",
         element,
-        hint="Conversion rate · lift vs control · visitors",
+        hint=hint,
         dispatch_action=True,
     )
 
@@ -276,7 +286,7 @@ def change_modal(draft: Draft, warnings: list[str]) -> dict[str, Any]:
             _reason_input(warnings),
         ]
         intro = [divider(), section("*Variants* (numbers from Mida)")]
-        budget = MAX_BLOCKS - len(top) - len(intro) - len(tail)
+        budget = MAX_VIEW_BLOCKS - len(top) - len(intro) - len(tail)
         middle = intro + variant_blocks(evidence.variants, serving_id=evidence.serving_variant_id, budget=budget)
         if not evidence.variants:
             middle = intro + [context("Mida has no variant rows for this experiment yet.")]
@@ -325,6 +335,11 @@ def settings_modal(policy: Policy, channel_id: str | None, *, channel_override: 
     if policy.audit_channel:
         audit["initial_conversation"] = policy.audit_channel
 
+    guests_option = option("Single- and multi-channel guests may ask for, approve or reject changes", ids.GUESTS_ALLOWED)
+    guests: dict[str, Any] = {"type": "checkboxes", "action_id": ids.GUESTS_MAY_APPROVE, "options": [guests_option]}
+    if policy.guests_may_approve:
+        guests["initial_options"] = [guests_option]
+
     blocks: list[dict[str, Any]] = []
     if channel_id:
         scope_options = [
@@ -370,6 +385,13 @@ def settings_modal(policy: Policy, channel_id: str | None, *, channel_override: 
             ),
             optional=True,
             hint="A Slack user group id (starts with S); its members may approve.",
+        ),
+        _input(
+            ids.GUESTS_MAY_APPROVE,
+            "Guests",
+            guests,
+            optional=True,
+            hint="Off: only full members decide. People from other organisations (Slack Connect) never do.",
         ),
         _input(
             ids.APPROVALS_NEEDED,

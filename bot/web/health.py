@@ -1,4 +1,5 @@
-"""`/healthz`: the process is up. `/readyz`: it can reach Redis, so it can do its work."""
+"""`/healthz`: the process is up. `/readyz`: it can reach Redis, so it can do its work (and, when
+the bot started an embedded Redis, says so: it is for trying the bot on one machine)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ async def healthz(_: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def readyz(redis: aioredis.Redis):  # type: ignore[no-untyped-def]
+def readyz(redis: aioredis.Redis, embedded: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    about = {"embedded_redis": embedded} if embedded is not None else {}
+
     async def handler(_: web.Request) -> web.Response:
         try:
             await redis.ping()
         except (RedisError, OSError):
-            return web.json_response({"ok": False, "redis": "unreachable"}, status=503)
-        return web.json_response({"ok": True, "redis": "ok"})
+            return web.json_response({"ok": False, "redis": "unreachable", **about}, status=503)
+        return web.json_response({"ok": True, "redis": "ok", **about})
 
     return handler

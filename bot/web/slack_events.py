@@ -18,6 +18,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.slack.bodies import bolt_body
 from bot.store.dedupe import Dedupe
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ class SlackEventsHandler:
             return web.Response(status=401, text="invalid signature")
         try:  # parsed once, here; Bolt answers 500 to some bodies it cannot parse
             bolt_request = AsyncBoltRequest(
-                body=body.decode("utf-8"), query=request.query_string, headers=dict(request.headers)
+                body=bolt_body(body.decode("utf-8"), request.content_type),
+                query=request.query_string,
+                headers=dict(request.headers),
             )
         except (UnicodeDecodeError, ValueError, AttributeError, TypeError):  # not UTF-8, not JSON, JSON not an object
             return web.Response(status=400, text="malformed payload")

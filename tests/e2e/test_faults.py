@@ -30,6 +30,7 @@ from tests.e2e.test_durability import (
     serve_writes,
     wait_until,
 )
+from tests.e2e.test_serve_winner import outcome_section
 from tests.support.bot_server import SIGNING_SECRET, InProcessBot, bot_env
 from tests.support.redis_server import ThrowawayRedis
 from tests.support.slack_requests import BotClient
@@ -162,7 +163,9 @@ def test_mida_429_for_longer_than_the_deadline_fails_clearly(no_approval, fslack
     mida_sandbox.fault(method="POST", path_contains="/serve-winner", status=429, retry_after=600)
     submit()
     card = final_card(slack_api, "Failed")
-    assert "rate limit" in card_text(card).lower() and "nothing was changed" in card_text(card)
+    assert outcome_section(card) == (
+        "Mida is limiting how fast the bot may call it; nothing was changed. Try again in 601 seconds."
+    )
     assert len(serve_writes(mida_sandbox)) == 1  # Retry-After is beyond the deadline: no waiting, no retry
     assert final_event(clean_redis)["event"] == "failed"
 
@@ -176,7 +179,7 @@ def test_mida_slower_than_the_read_timeout_is_read_back_not_reposted(no_approval
     assert "may or may not have reached Mida" in text and "read the experiment back" in text
     assert len(serve_writes(mida_sandbox)) == 1
     entry = final_event(clean_redis)
-    assert entry["event"] == "failed" and entry["outcome"]["error_kind"] == "MidaDown"
+    assert entry["event"] == "failed" and entry["outcome"]["failure"]["kind"] == "mida_down"
     # The read-back came after the write that timed out.
     requests = mida_sandbox.requests()
     post = next(i for i, r in enumerate(requests) if r["path"].endswith("/serve-winner"))

@@ -49,6 +49,6 @@ def test_followups_post_results_in_the_thread_and_stop_cancels_the_rest(bot, sla
     stop_view = slack_api.wait_for("views.update", predicate=lambda c: "Stop serving" in json.dumps(c.params))[-1]
     submit_change(slack, slack_api.view(stop_view["view_id"]), reason="Numbers look off")
     slack_api.wait_for("chat.update", predicate=lambda c: "stop" in json.dumps(c.params).lower() and "succeeded" in json.dumps(c.params).lower(), timeout=10)
-    assert any(w["path"].endswith("/stop-serving") for w in mida_sandbox.writes())
+    assert [w["path"].rsplit("/", 1)[1] for w in mida_sandbox.writes()] == ["serve-winner", "stop-serving"]
     deadline_ok = bot.run(bot.deps.followups.scheduled(TeamRef(team_id=TEAM), 1234))
     assert deadline_ok == []

@@ -43,7 +43,8 @@ def test_list_shows_each_experiment_with_its_serving_state(connected, slack, sla
 def test_results_for_each_phase(connected, slack, slack_api, mida_sandbox, phase, word):
     answer = reply(slack, slack_api, f"results #1237 {phase}".strip())
     text = json.dumps(answer, ensure_ascii=False)
-    assert "Free Shipping" in text or "1237" in text
+    assert answer["blocks"][0]["text"]["text"] == "Free Shipping Banner Test"
+    assert answer["blocks"][1]["elements"][0]["text"].startswith("#1237 · Live · 24 days running · *")
     assert "Control" in text and "%" in text
     if word:
         assert word in text

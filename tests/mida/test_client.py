@@ -12,6 +12,7 @@ import pytest
 
 from bot.mida.client import BreakerPolicy, MidaClient, MidaProject, RetryPolicy, Timeouts
 from bot.mida.errors import (
+    MidaAnswerUnreadable,
     MidaBadRequest,
     MidaBadResponse,
     MidaConflict,
@@ -225,10 +226,36 @@ async def test_non_json_error_and_bad_2xx_bodies() -> None:
             await project.get_result(1)
         with pytest.raises(MidaBadResponse):
             await project.get_timeseries(1)
-        with pytest.raises(MidaBadResponse):
+        with pytest.raises(MidaAnswerUnreadable):
             await project.serve_winner(1, "1", 100)
     finally:
         await client.aclose()
+
+
+async def test_a_write_answered_unreadably_has_an_unknown_outcome_and_is_not_resent(
+    project: MidaProject, mida_sandbox: SandboxServer
+) -> None:
+    mida_sandbox.fault(path_contains="/serve-winner", answer_text="<html>OK</html>", times=1)
+    with pytest.raises(MidaAnswerUnreadable) as caught:
+        await project.serve_winner(1234, "1", 25)
+    assert isinstance(caught.value, MidaOutcomeUnknown)
+    assert caught.value.message == "Mida answered 200 with a body that is not JSON"
+    mida_sandbox.fault(path_contains="/serving-rollout", answer_omit=["traffic_allocation"], times=1)
+    with pytest.raises(MidaAnswerUnreadable) as caught:
+        await project.update_serving_rollout(1234, 40)
+    assert caught.value.message == "Mida's answer is not what its docs describe (fields: traffic_allocation)"
+    assert len(mida_sandbox.writes()) == 2
+    assert mida_sandbox.experiment(1234)["traffic_allocation"] == 40  # both were applied
+
+
+async def test_a_read_with_impossible_counts_is_a_bad_response(project: MidaProject, mida_sandbox: SandboxServer) -> None:
+    mida_sandbox.fault(path_contains="/result", answer_merge={"variants": [{}, {"conversions": 9999}]}, times=1)
+    with pytest.raises(MidaBadResponse) as caught:
+        await project.get_result(1234)
+    assert not isinstance(caught.value, MidaOutcomeUnknown)
+    assert caught.value.message == (
+        "Mida's answer has numbers that cannot be right (variant 1 has more conversions (9999) than visitors (1480))"
+    )
 
 
 async def test_project_key_is_url_quoted() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from bot.mida.models import (
     Experiment,
@@ -14,6 +15,8 @@ from bot.mida.models import (
     ExperimentResult,
     ExperimentStatus,
     ReportPhase,
+    RolloutAnswer,
+    ServeAnswer,
     ServingState,
     Timeseries,
     TimeseriesRow,
@@ -102,7 +105,8 @@ def test_numeric_variant_ids_become_strings() -> None:
     assert [v.variant_id for v in variants] == ["1", "2"]
     assert VariantResult.model_validate({"variant_id": 3.0}).variant_id == "3"
     assert TimeseriesRow.model_validate({"variant_id": 0}).variant_id == "0"
-    assert ServingState.model_validate({"test_id": 1, "serving_variant_id": 2}).serving_variant_id == "2"
+    answer = {"success": True, "test_id": 1, "is_serving": True, "serving_variant_id": 2, "traffic_allocation": 5}
+    assert ServeAnswer.model_validate(answer).serving_variant_id == "2"
 
 
 def test_details_experiment_parses_as_an_experiment() -> None:
@@ -159,3 +163,70 @@ def test_update_status_answer() -> None:
 )
 def test_status_label_or_code(value: Any, expected: ExperimentStatus) -> None:
     assert parse_status(value) is expected
+
+
+def test_each_write_answer_needs_the_fields_its_docs_promise() -> None:
+    assert ServeAnswer.model_validate(fixture("serve_winner")).traffic_allocation == 25
+    assert RolloutAnswer.model_validate(fixture("serving_rollout")).traffic_allocation == 50
+    serve, rollout = fixture("serve_winner"), fixture("serving_rollout")
+    for field in ("success", "test_id", "is_serving", "serving_variant_id", "traffic_allocation"):
+        with pytest.raises(ValidationError):
+            ServeAnswer.model_validate({k: v for k, v in serve.items() if k != field})
+    with pytest.raises(ValidationError):
+        ServeAnswer.model_validate(serve | {"serving_variant_id": None})
+    with pytest.raises(ValidationError):
+        RolloutAnswer.model_validate({k: v for k, v in rollout.items() if k != "traffic_allocation"})
+    with pytest.raises(ValidationError):
+        ServingState.model_validate({k: v for k, v in fixture("stop_serving").items() if k != "is_serving"})
+
+
+@pytest.mark.parametrize(
+    "change", [{"success": "true"}, {"is_serving": 1}, {"traffic_allocation": "25"}, {"test_id": "1234"}, {"success": None}]
+)
+def test_write_answers_are_not_coerced(change: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        ServeAnswer.model_validate(fixture("serve_winner") | change)
+
+
+def test_a_missing_report_phase_is_the_documented_default() -> None:
+    serving = {k: v for k, v in fixture("experiment_result").items() if k != "report_phase"}
+    assert ExperimentResult.model_validate(serving).phase(None) is ReportPhase.PRE_DEPLOY
+    stopped = serving | {"is_serving": False, "serving_variant_id": None}
+    assert ExperimentResult.model_validate(stopped).phase(None) is ReportPhase.ALL_TIME
+    assert ExperimentResult.model_validate(stopped).phase(ReportPhase.POST_DEPLOY) is ReportPhase.POST_DEPLOY
+
+
+def test_an_unknown_report_phase_is_what_was_asked_or_unknown() -> None:
+    result = ExperimentResult.model_validate(fixture("experiment_result") | {"report_phase": "lifetime"})
+    assert (result.report_phase, result.report_phase_unknown) == (None, "lifetime")
+    assert result.phase(ReportPhase.ALL_TIME) is ReportPhase.ALL_TIME
+    assert result.phase(None) is None
+    echoed = ExperimentResult.model_validate(fixture("experiment_result") | {"report_phase": "post_deploy"})
+    assert echoed.phase(None) is ReportPhase.POST_DEPLOY
+
+
+@pytest.mark.parametrize(
+    ("variant", "words"),
+    [
+        ({"visitors": -1}, "variant 1 has a negative count (-1 visitors, 148 conversions)"),
+        ({"conversions": -3}, "variant 1 has a negative count (1480 visitors, -3 conversions)"),
+        ({"conversions": 1481}, "variant 1 has more conversions (1481) than visitors (1480)"),
+    ],
+)
+def test_counts_mida_cannot_mean_are_refused(variant: dict[str, Any], words: str) -> None:
+    body = fixture("experiment_result")
+    body["variants"][1] |= variant
+    with pytest.raises(ValidationError) as caught:
+        ExperimentResult.model_validate(body)
+    assert [(e["loc"], str(e["ctx"]["error"])) for e in caught.value.errors()] == [(("variants", 1), words)]
+
+
+def test_impossible_totals_are_refused() -> None:
+    with pytest.raises(ValidationError, match="more conversions"):
+        ExperimentResult.model_validate(fixture("experiment_result") | {"total_conversions": 5000})
+    with pytest.raises(ValidationError, match="a negative count"):
+        ExperimentResult.model_validate(fixture("experiment_result") | {"total_visitors": -2})
+    edge = fixture("experiment_result")
+    edge["variants"][0] |= {"visitors": 0, "conversions": 0}
+    edge["variants"][1] |= {"conversions": 1480}  # every visitor converted: unlikely, not impossible
+    assert ExperimentResult.model_validate(edge).variants[1].conversions == 1480

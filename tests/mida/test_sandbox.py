@@ -308,8 +308,39 @@ def test_fault_latency(api: httpx.Client, mida_sandbox: SandboxServer) -> None:
     ok(api.get(f"{US}/experiments", timeout=0.1))
 
 
+def test_fault_changes_the_answer_of_an_applied_write(api: httpx.Client, mida_sandbox: SandboxServer) -> None:
+    mida_sandbox.fault(path_contains="/serve-winner", answer_merge={"success": False, "serving_variant_id": "0"}, times=1)
+    body = api.post(f"{US}/experiment/1234/serve-winner", json={"variant_id": "1", "traffic_allocation": 25}).json()
+    assert (body["success"], body["serving_variant_id"], body["traffic_allocation"]) == (False, "0", 25)
+    assert mida_sandbox.experiment(1234)["serving_variant_id"] == "1"  # applied all the same
+
+    mida_sandbox.fault(path_contains="/stop-serving", answer_text="<html>Bad gateway</html>", times=1)
+    answer = api.post(f"{US}/experiment/1234/stop-serving")
+    assert answer.status_code == 200 and answer.text == "<html>Bad gateway</html>"
+    assert mida_sandbox.experiment(1234)["serving_variant_id"] is None
+
+
+def test_fault_answers_a_write_without_applying_it(api: httpx.Client, mida_sandbox: SandboxServer) -> None:
+    mida_sandbox.fault(path_contains="/serving-rollout", apply=False, answer_omit=["is_serving"], times=1)
+    body = ok(api.patch(f"{US}/experiment/1237/serving-rollout", json={"traffic_allocation": 80}))
+    assert body["traffic_allocation"] == 80 and "is_serving" not in body
+    assert mida_sandbox.experiment(1237)["traffic_allocation"] == 50
+    ok(api.patch(f"{US}/experiment/1237/serving-rollout", json={"traffic_allocation": 80}))
+    assert mida_sandbox.experiment(1237)["traffic_allocation"] == 80
+
+
+def test_fault_changes_the_numbers_of_a_result(api: httpx.Client, mida_sandbox: SandboxServer) -> None:
+    mida_sandbox.fault(path_contains="/result", answer_merge={"variants": [{}, {"visitors": -4}]}, answer_omit=["report_phase"])
+    body = ok(api.get(f"{US}/experiment/1234/result"))
+    assert [v["visitors"] for v in body["variants"]] == [1500, -4]
+    assert body["variants"][1]["name"] == "Variant 1 — Red CTA Button" and "report_phase" not in body
+    error(api.get(f"{US}/experiment/9999/result"), 404)  # errors are left alone
+
+
 def test_bad_fault_is_refused(mida_sandbox: SandboxServer) -> None:
-    for fault in ({"drop": "sometimes"}, {"times": 0}, {"status": "bad"}, {"colour": "red"}):
+    for fault in ({"drop": "sometimes"}, {"times": 0}, {"status": "bad"}, {"colour": "red"},
+                  {"answer_merge": [1]}, {"answer_omit": "report_phase"}, {"answer_text": 3}, {"apply": "no"},
+                  {"status": 500, "apply": False}, {"status": 500, "answer_text": "x"}):
         with pytest.raises(httpx.HTTPStatusError):
             mida_sandbox.fault(**fault)
 

@@ -28,6 +28,7 @@ from bot.services.errors import ExperimentConflict, InvalidInput, NotAllowed
 from bot.services.experiments import ExperimentService
 from bot.services.followups import FollowupService
 from bot.services.guardrails import Guardrails
+from bot.services.ports import Profile
 from bot.store.audit import AuditLog
 from bot.store.crypto import SecretBox
 from bot.store.drafts import DraftStore
@@ -58,8 +59,8 @@ class RecordingNotifier:
 
 
 class Directory:
-    async def is_workspace_admin(self, team: TeamRef, user_id: str) -> bool:
-        return False
+    async def profile(self, team: TeamRef, user_id: str) -> Profile | None:
+        return Profile(user_id=user_id, team_id=team.team_id)
 
     async def usergroup_members(self, team: TeamRef, group_id: str) -> set[str]:
         return {"UC"} if group_id == "S1" else set()

@@ -1,7 +1,9 @@
 """The bot, running for real: `mida-slack serve`'s web app on a loopback port, either in a thread
 of the test process (fast, inspectable) or as a subprocess (`python -m bot serve`, killable).
 
-Both are configured only through the environment, the way an operator would run it.
+Both are configured only through the environment, the way an operator would run it, and with
+nothing but what the test gives: a subprocess runs in its own directory (no stray `.env`), with
+PATH and locale but none of the caller's settings.
 """
 
 from __future__ import annotations
@@ -108,24 +110,34 @@ class InProcessBot:
         self._thread.join(timeout=10)
 
 
-class BotProcess:
-    """`python -m bot serve --port N [args]` as a child process; stderr kept for inspection."""
+def _child_env(env: dict[str, str]) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")}
+    return {**keep, "PYTHONPATH": str(REPO), **env}
 
-    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
+
+class BotProcess:
+    """`python -m bot serve --port N [args]` as a child process, in the log's directory unless `cwd`
+    says otherwise; stderr kept for inspection. `command="socket"`: `python -m bot socket`, its web
+    server on $PORT."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = (), *,
+                 command: str = "serve", cwd: Path | None = None) -> None:
         self.env = env
         self.args = args
+        self.command = command
+        self.cwd = cwd or log_path.parent
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> BotProcess:
-        keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")}
         with open(self.log_path, "ab") as log:
+            argv = ["socket"] if self.command == "socket" else ["serve", "--port", str(self.port)]
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve", "--port", str(self.port), *self.args],
-                cwd=REPO,
-                env={**keep, **self.env},
+                [sys.executable, "-m", "bot", *argv, *self.args],
+                cwd=self.cwd,
+                env={**_child_env(self.env), "PORT": str(self.port)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -151,20 +163,24 @@ class BotProcess:
 
 
 class WorkerProcess:
-    """`python -m bot worker`: the queues, no HTTP."""
+    """`python -m bot worker`: the queues, no HTTP; in the log's directory."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *, cwd: Path | None = None) -> None:
         self.env = env
         self.log_path = log_path
+        self.cwd = cwd or log_path.parent
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "worker"], cwd=REPO, env={**keep, **self.env}, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "bot", "worker"], cwd=self.cwd, env=_child_env(self.env),
+                stdout=log, stderr=subprocess.STDOUT,
             )
         return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

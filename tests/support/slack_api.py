@@ -25,6 +25,11 @@ Wire format notes (slack_sdk's AsyncWebClient):
 
 If the bot runs in-process on the test's own event loop, use the ``*_async`` waiters: the sync
 ``wait_for`` blocks the calling thread (fine for subprocess bots).
+
+Like Slack, it refuses a message of more than 50 blocks (chat.* answer ``invalid_blocks``; a
+response_url answers HTTP 400 ``invalid_blocks`` and the post is not shown, see
+``refused_responses``) and a modal or Home tab of more than 100 (views.* answer
+``invalid_arguments``), with Slack's own error messages.
 """
 
 from __future__ import annotations
@@ -54,6 +59,29 @@ JSON_FIELDS = frozenset(
     {"blocks", "attachments", "view", "metadata", "unfurls", "user_auth_blocks", "options",
      "option_groups", "initial_options", "event_and_entity_metadata"}
 )
+
+
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral", "chat.scheduleMessage"})
+VIEW_METHODS = frozenset({"views.open", "views.push", "views.update", "views.publish"})
+
+
+def _too_many(blocks: Any, limit: int) -> bool:
+    return isinstance(blocks, list) and len(blocks) > limit
+
+
+def _block_limit_error(method: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Slack's answer to a message or view over its block limit, or None when it is within it."""
+    if method in MESSAGE_METHODS and _too_many(params.get("blocks"), MAX_MESSAGE_BLOCKS):
+        problem = f"no more than {MAX_MESSAGE_BLOCKS} items allowed [json-pointer:/blocks]"
+        return {"ok": False, "error": "invalid_blocks", "errors": [problem],
+                "response_metadata": {"messages": [f"[ERROR] {problem}"]}}
+    view = params.get("view")
+    if method in VIEW_METHODS and isinstance(view, dict) and _too_many(view.get("blocks"), MAX_VIEW_BLOCKS):
+        problem = f"no more than {MAX_VIEW_BLOCKS} items allowed [json-pointer:/view/blocks]"
+        return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [f"[ERROR] {problem}"]}}
+    return None
 
 
 @dataclass(frozen=True)
@@ -93,6 +121,7 @@ class _Response:
     body: Any
     at: float
     headers: dict[str, str]
+    refused: bool = False  # over the block limit: Slack answers 400 and shows nothing
 
 
 class SlackStandIn:
@@ -122,6 +151,8 @@ class SlackStandIn:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+        # Socket Mode's websocket end (tests/support/socket_mode.py), named by apps.connections.open.
+        self.socket_mode: Any = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -204,15 +235,39 @@ class SlackStandIn:
         is_owner: bool = False,
         name: str | None = None,
         tz: str = "UTC",
+        *,
+        is_restricted: bool = False,
+        is_ultra_restricted: bool = False,
+        is_bot: bool = False,
+        deleted: bool = False,
+        enterprise_id: str | None = None,
+        teams: list[str] | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
-        """Add or replace a user answered by users.info. ``extra`` is merged into the user object."""
+        """Add or replace a user answered by users.info. ``extra`` is merged into the user object.
+
+        ``is_restricted`` is a multi-channel guest, ``is_ultra_restricted`` a single-channel guest
+        (Slack sets both for the latter). ``enterprise_id`` makes an Enterprise Grid member: users.info
+        then carries ``enterprise_user`` with the org and ``teams`` (the workspaces they are in;
+        ``team_id`` alone by default), as Slack answers on Grid.
+        """
         name = name or user_id.lower().removeprefix("u_").removeprefix("u") or user_id.lower()
+        grid: dict[str, Any] = {}
+        if enterprise_id:
+            grid["enterprise_user"] = {
+                "id": user_id,
+                "enterprise_id": enterprise_id,
+                "enterprise_name": "Test Enterprise",
+                "is_admin": False,
+                "is_owner": False,
+                "is_primary_owner": False,
+                "teams": list(teams) if teams is not None else [team_id],
+            }
         user = {
             "id": user_id,
             "team_id": team_id,
             "name": name,
-            "deleted": False,
+            "deleted": deleted,
             "real_name": name.title(),
             "tz": tz,
             "tz_label": tz,
@@ -220,12 +275,13 @@ class SlackStandIn:
             "is_admin": is_admin,
             "is_owner": is_owner,
             "is_primary_owner": False,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
-            "is_bot": False,
+            "is_restricted": is_restricted or is_ultra_restricted,
+            "is_ultra_restricted": is_ultra_restricted,
+            "is_bot": is_bot,
             "is_app_user": False,
             "updated": 1700000000,
             "profile": {"real_name": name.title(), "display_name": name, "team": team_id},
+            **grid,
             **extra,
         }
         with self._lock:
@@ -364,9 +420,15 @@ class SlackStandIn:
                 _Fault("fail", times, error=error, status=status))
 
     def responses(self, name: str | None = None) -> list[dict[str, Any]]:
-        """The bodies posted to response_url ``name`` (all names when None), in order."""
+        """The bodies posted to response_url ``name`` (all names when None), in order; not the
+        ones refused for too many blocks."""
         with self._lock:
-            return [r.body for r in self._responses if name is None or r.name == name]
+            return [r.body for r in self._responses if (name is None or r.name == name) and not r.refused]
+
+    def refused_responses(self, name: str | None = None) -> list[dict[str, Any]]:
+        """The bodies posted to response_url ``name`` that Slack would refuse (over 50 blocks)."""
+        with self._lock:
+            return [r.body for r in self._responses if (name is None or r.name == name) and r.refused]
 
     def wait_for_response(self, name: str, count: int = 1, timeout: float = 5.0,
                           predicate: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
@@ -378,7 +440,8 @@ class SlackStandIn:
             if time.monotonic() >= deadline:
                 raise AssertionError(
                     f"expected {count} post(s) to response_url {name!r} within {timeout}s, got "
-                    f"{len(found)}; all posts: {self.responses()}; API calls: {self._summary()}")
+                    f"{len(found)}; all posts: {self.responses()}; refused for too many blocks: "
+                    f"{len(self.refused_responses())}; API calls: {self._summary()}")
             time.sleep(0.02)
 
     async def wait_for_response_async(self, name: str, count: int = 1, timeout: float = 5.0,
@@ -392,7 +455,8 @@ class SlackStandIn:
             if time.monotonic() >= deadline:
                 raise AssertionError(
                     f"expected {count} post(s) to response_url {name!r} within {timeout}s, got "
-                    f"{len(found)}; all posts: {self.responses()}; API calls: {self._summary()}")
+                    f"{len(found)}; all posts: {self.responses()}; refused for too many blocks: "
+                    f"{len(self.refused_responses())}; API calls: {self._summary()}")
             await asyncio.sleep(0.02)
 
     # ------------------------------------------------------------------ internals
@@ -514,7 +578,7 @@ class SlackStandIn:
             answer = {"ok": False, "error": fault.error}
         else:
             with self._lock:
-                answer = self._answer(method, params, token)
+                answer = _block_limit_error(method, params) or self._answer(method, params, token)
         call = Call(method=method, params=params, token=token, at=at, http_method=request.method,
                     headers=dict(request.headers), basic_auth=basic, status=status, response=answer)
         with self._lock:
@@ -528,9 +592,12 @@ class SlackStandIn:
             body: Any = json.loads(raw) if raw else {}
         except ValueError:
             body = {"_raw": raw.decode("utf-8", "replace")}
+        refused = isinstance(body, dict) and _too_many(body.get("blocks"), MAX_MESSAGE_BLOCKS)
         with self._lock:
-            self._responses.append(_Response(name, body, time.time(), dict(request.headers)))
-            fault = self._take_fault(self._response_faults, name)
+            self._responses.append(_Response(name, body, time.time(), dict(request.headers), refused))
+            fault = None if refused else self._take_fault(self._response_faults, name)
+        if refused:
+            return web.Response(status=400, text="invalid_blocks", content_type="text/html")
         if fault is not None:
             return web.Response(status=fault.status, text=fault.error, content_type="text/html")
         return web.Response(text="ok", content_type="text/html")
@@ -553,6 +620,11 @@ class SlackStandIn:
             if who.get("enterprise_id"):
                 answer["enterprise_id"] = who["enterprise_id"]
             return answer
+        if method == "apps.connections.open":
+            if not (token or "").startswith("xapp-"):  # Slack wants the app-level token here
+                return {"ok": False, "error": "not_allowed_token_type"}
+            if self.socket_mode is not None:
+                return {"ok": True, "url": self.socket_mode.new_url()}
         if method == "users.info":
             user = self._users.get(str(params.get("user")))
             if user is None:

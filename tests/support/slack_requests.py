@@ -159,12 +159,13 @@ def slash_command(
     channel_name: str = "experiments",
     user_name: str | None = None,
     api_app_id: str = API_APP_ID,
+    team_domain: str | None = None,
 ) -> tuple[bytes, str]:
     """A slash command invocation, form-encoded in Slack's field order."""
     fields: list[tuple[str, str]] = [
         ("token", "verification-token-unused"),
         ("team_id", team_id),
-        ("team_domain", f"team-{team_id.lower()}"),
+        ("team_domain", team_domain or f"team-{team_id.lower()}"),
     ]
     if enterprise_id:
         fields += [("enterprise_id", enterprise_id), ("enterprise_name", "Test Enterprise")]
@@ -201,11 +202,14 @@ def block_actions(
     message: dict[str, Any] | None = None,
     ephemeral: bool = False,
     state: dict[str, Any] | None = None,
+    user_team_id: str | None = None,
 ) -> tuple[bytes, str]:
     """A block_actions payload: from a message (``message_ts``/``ephemeral``) or a modal (``view``).
 
     ``selected_option`` (a value string or an option dict) makes it a static_select action;
     otherwise it is a button with ``value``. ``view`` may be what ``SlackStandIn.view()`` returns.
+    ``user_team_id`` is the clicker's own team when it is not the workspace's: the home workspace
+    on Enterprise Grid, the other organisation's team for a Slack Connect user.
     """
     if selected_option is not None:
         option = _option(selected_option) if isinstance(selected_option, str) else selected_option
@@ -220,7 +224,7 @@ def block_actions(
             action["value"] = value
     payload: dict[str, Any] = {
         "type": "block_actions",
-        "user": _user(user_id, team_id),
+        "user": _user(user_id, user_team_id or team_id),
         "api_app_id": API_APP_ID,
         "token": "verification-token-unused",
     }
@@ -295,8 +299,10 @@ def view_submission(
     enterprise_id: str | None = None,
     trigger_id: str | None = None,
     view: dict[str, Any] | None = None,
+    user_team_id: str | None = None,
 ) -> tuple[bytes, str]:
     """A modal submission. ``values`` is ``{block_id: {action_id: element}}`` (see ``state_values``).
+    ``user_team_id``: the submitter's own team, as for ``block_actions``.
 
     ``view`` (e.g. ``SlackStandIn.view("V0001")``, what the bot opened) supplies the blocks, id,
     callback_id and private_metadata unless given here; ``view_id`` defaults to "V0001".
@@ -306,7 +312,7 @@ def view_submission(
     payload = {
         "type": "view_submission",
         "team": _team(team_id, enterprise_id),
-        "user": _user(user_id, team_id),
+        "user": _user(user_id, user_team_id or team_id),
         "api_app_id": API_APP_ID,
         "token": "verification-token-unused",
         "trigger_id": trigger_id or new_trigger_id(),

@@ -153,6 +153,34 @@ async def test_users_info_is_a_get_with_query_params(slack_api: SlackStandIn) ->
     assert call.token == "xoxb-test"
 
 
+async def test_users_info_answers_guests_bots_deactivated_and_grid_members(slack_api: SlackStandIn) -> None:
+    slack_api.set_user("U_SINGLE", is_ultra_restricted=True)
+    slack_api.set_user("U_MULTI", is_restricted=True)
+    slack_api.set_user("U_BOTUSER", is_bot=True)
+    slack_api.set_user("U_GONE", deleted=True)
+    slack_api.set_user("W_GRID", team_id="T_HOME", enterprise_id="E_ORG", teams=["T_HOME", "T_WS"])
+    slack_api.set_user("W_HOME_ONLY", team_id="T_HOME", enterprise_id="E_ORG")
+    web_client = client(slack_api)
+
+    async def user(user_id: str) -> dict:
+        return (await web_client.users_info(user=user_id))["user"]
+
+    single, multi = await user("U_SINGLE"), await user("U_MULTI")
+    assert (single["is_restricted"], single["is_ultra_restricted"]) == (True, True)  # as Slack sets them
+    assert (multi["is_restricted"], multi["is_ultra_restricted"]) == (True, False)
+    assert (await user("U_BOTUSER"))["is_bot"] is True
+    assert (await user("U_GONE"))["deleted"] is True
+    plain = await user("U_MULTI")
+    assert (plain["is_bot"], plain["deleted"], "enterprise_user" in plain) == (False, False, False)
+    grid = await user("W_GRID")
+    assert grid["team_id"] == "T_HOME"
+    assert grid["enterprise_user"] == {
+        "id": "W_GRID", "enterprise_id": "E_ORG", "enterprise_name": "Test Enterprise",
+        "is_admin": False, "is_owner": False, "is_primary_owner": False, "teams": ["T_HOME", "T_WS"],
+    }
+    assert (await user("W_HOME_ONLY"))["enterprise_user"]["teams"] == ["T_HOME"]
+
+
 async def test_auth_test_knows_the_token_team(slack_api: SlackStandIn) -> None:
     answer = await client(slack_api).auth_test()
     assert answer["team_id"] == "T0001" and answer["user_id"] == "UBOT" and answer["bot_id"] == "BBOT"
@@ -377,6 +405,20 @@ def test_view_submission_wire_format() -> None:
     p = parse_body(view_submission(None, {}, view=opened)[0].decode(), ctype)
     assert p["view"]["id"] == "V0009" and p["view"]["callback_id"] == "rollout"
     assert p["view"]["private_metadata"] == "pm" and p["view"]["blocks"] == BLOCKS
+
+
+def test_grid_clicks_and_submissions_name_the_home_team_of_the_user() -> None:
+    """On Enterprise Grid `user.team_id` is the person's home workspace; `team` is where they clicked."""
+    for body, _ in (
+        block_actions("approve", "42", user_id="W1", team_id="T_WS", enterprise_id="E1", user_team_id="T_HOME"),
+        view_submission("serve_winner", {}, user_id="W1", team_id="T_WS", enterprise_id="E1", user_team_id="T_HOME"),
+    ):
+        p = parse_body(body.decode(), "application/x-www-form-urlencoded")
+        assert p["user"] == {"id": "W1", "username": "w1", "name": "w1", "team_id": "T_HOME"}
+        assert p["team"] == {"id": "T_WS", "domain": "team-t_ws", "enterprise_id": "E1",
+                             "enterprise_name": "Test Enterprise"}
+        assert p["enterprise"] == {"id": "E1", "name": "Test Enterprise"} and p["is_enterprise_install"] is False
+        assert extract_team_id(p) == "T_WS" and extract_enterprise_id(p) == "E1"
 
 
 def test_event_callback_wire_format() -> None:

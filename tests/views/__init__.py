@@ -177,9 +177,9 @@ def elements(blocks: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
     return [o for o in _objects(blocks) if o.get("type") == type_]
 
 
-def check_blocks(blocks: list[dict[str, Any]]) -> None:
-    """Assert Slack's limits on a list of blocks (message or modal)."""
-    assert 0 < len(blocks) <= 100, len(blocks)
+def check_blocks(blocks: list[dict[str, Any]], max_blocks: int) -> None:
+    """Assert Slack's limits on a list of blocks: at most 50 in a message, 100 in a modal or Home tab."""
+    assert 0 < len(blocks) <= max_blocks, len(blocks)
     block_ids = [b["block_id"] for b in blocks if "block_id" in b]
     assert len(block_ids) == len(set(block_ids)), block_ids
     for block in blocks:
@@ -228,7 +228,7 @@ def check_blocks(blocks: list[dict[str, Any]]) -> None:
 def check_message(message: tuple[str, list[dict[str, Any]]]) -> tuple[str, list[dict[str, Any]]]:
     text, blocks = message
     assert isinstance(text, str) and text
-    check_blocks(blocks)
+    check_blocks(blocks, 50)
     return message
 
 
@@ -240,6 +240,6 @@ def check_view(view: dict[str, Any]) -> dict[str, Any]:
             assert len(view[key]["text"]) <= 24
     assert len(view.get("private_metadata", "")) <= 3000
     assert len(view["callback_id"]) <= 255
-    check_blocks(view["blocks"])
+    check_blocks(view["blocks"], 100)
     View(**view).validate_json()
     return view

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain import Action, Approval, Change, Outcome, RequestStatus
+from bot.domain import Action, Approval, Change, Failure, FailureKind, Outcome, RequestStatus
+from bot.services import errors
 from bot.views import ids
 from bot.views.cards import request_card, requester_notice, thread_reply
 from bot.views.format import Links
@@ -130,7 +131,7 @@ def test_stop_success_shows_not_serving():
 
 
 def test_failed_card_explains_the_error_and_next_step():
-    out = Outcome(ok=False, mida_status=401, error_kind="ReconnectNeeded", error_message="Invalid or missing API key")
+    out = Outcome(ok=False, mida_status=401, failure=errors.ReconnectNeeded("Invalid or missing API key").failure)
     body = all_text(check_message(request_card(request(RequestStatus.FAILED, outcome=out), LINKS, NOW))[1])
     assert ":x: *Failed*" in body
     assert "Mida refused the stored API key (Invalid or missing API key). An admin must run /mida connect again." in body
@@ -138,7 +139,7 @@ def test_failed_card_explains_the_error_and_next_step():
 
 def test_failed_conflict_card_shows_current_state():
     state = evidence(serving="1", rollout=40)
-    out = Outcome(ok=False, mida_status=409, error_kind="ExperimentConflict", error_message="already <serving>", state_after=state)
+    out = Outcome(ok=False, mida_status=409, failure=errors.ExperimentConflict(None, "already <serving>", None).failure, state_after=state)
     body = all_text(request_card(request(RequestStatus.FAILED, outcome=out), LINKS, NOW)[1])
     assert "already &lt;serving&gt;" in body
     assert "serving Variant 1 (id 1) at 40 %" in body
@@ -147,7 +148,7 @@ def test_failed_conflict_card_shows_current_state():
 
 def test_failed_timeout_with_read_back():
     state = evidence(serving=None)
-    out = Outcome(ok=False, error_kind="MidaDown", error_message="timed out", state_after=state, reconciled=True)
+    out = Outcome(ok=False, failure=errors.MidaDown("timed out", maybe_applied=True).failure, state_after=state, reconciled=True)
     body = all_text(request_card(request(RequestStatus.FAILED, outcome=out), LINKS, NOW)[1])
     assert "/mida results 1234 before trying again" in body
     assert "The bot read the experiment back to learn what happened." in body
@@ -167,7 +168,7 @@ def test_cancelled_expired_superseded_cards():
     body = all_text(request_card(request(RequestStatus.EXPIRED), LINKS, NOW)[1])
     assert "Expired" in body and "1 of 2 approvals" in body
     state = evidence(serving="0", rollout=100)
-    out = Outcome(ok=False, mida_status=409, error_kind="Superseded", error_message="Mida answered: already serving", state_after=state, reconciled=True)
+    out = Outcome(ok=False, mida_status=409, failure=Failure(kind=FailureKind.SUPERSEDED, message="Mida answered: already serving", status=409), state_after=state, reconciled=True)
     body = all_text(request_card(request(RequestStatus.SUPERSEDED, outcome=out), LINKS, NOW)[1])
     assert ":twisted_rightwards_arrows: *Superseded*" in body
     assert "changed in Mida after this request" in body
@@ -202,7 +203,7 @@ def test_card_fits_slack_with_60_long_variants_and_script_names(status):
         outcome=served_outcome() if status is RequestStatus.SUCCEEDED else None,
     )
     text, blocks = check_message(request_card(req, LINKS, NOW))
-    assert len(blocks) <= 100
+    assert len(blocks) <= 50
     assert "<script>" not in text
     assert not any("<script>" in o["text"] for o in elements(blocks, "mrkdwn"))
     assert "more variants" in all_text(blocks)
@@ -216,7 +217,7 @@ def test_thread_reply_lines():
     line, _ = check_message(thread_reply(ok, LINKS))
     assert line.startswith(":white_check_mark: Approved by <@UBOB> and executed. Mida answered (HTTP 200): now serving")
     assert LINKS.results_url in line
-    fail = request(RequestStatus.FAILED, outcome=Outcome(ok=False, error_kind="UnknownExperiment", error_message="Experiment not found"))
+    fail = request(RequestStatus.FAILED, outcome=Outcome(ok=False, failure=errors.UnknownExperiment(None, "Experiment not found").failure))
     line, _ = thread_reply(fail, LINKS)
     assert line.startswith(":x: Failed") and "Experiment not found" in line and "another Mida project" in line
     for status, word in [
@@ -238,3 +239,23 @@ def test_requester_notice():
     assert "waiting for approval" in requester_notice(request(), LINKS)
     note = requester_notice(request(RequestStatus.EXPIRED), LINKS)
     assert note.count("xpired") == 1 and "1 of 2 approvals" in note
+
+
+def test_success_settled_by_reading_back_says_midas_answer_was_not_trusted():
+    from bot.domain import AnswerProblem
+
+    state = evidence(serving="1", rollout=25)
+    out = Outcome(
+        ok=True, mida_status=200, state_after=state, reconciled=True,
+        answer_problem=AnswerProblem.CONTRADICTS, answer_detail="success: false <x>",
+        mida_body={"success": False, "is_serving": True, "serving_variant_id": "1", "traffic_allocation": 25},
+    )
+    body = all_text(request_card(request(RequestStatus.SUCCEEDED, outcome=out), LINKS, NOW)[1])
+    assert (
+        "Mida's answer contradicted the change (success: false &lt;x&gt;), but the experiment read back shows "
+        "the change applied: it is live, serving *Variant 1* (id `1`) at 25 %."
+    ) in body
+    assert "Mida answered (HTTP 200)" not in body
+    out = out.model_copy(update={"answer_problem": AnswerProblem.UNREADABLE, "answer_detail": "not JSON"})
+    body = all_text(request_card(request(RequestStatus.SUCCEEDED, outcome=out), LINKS, NOW)[1])
+    assert "Mida answered with something the bot could not read (not JSON), but the experiment read back" in body

@@ -45,7 +45,7 @@ def data(*, is_admin: bool = False, connection: Connection | None = CONNECTION, 
 
 def check(view: dict) -> dict:
     assert view["type"] == "home"
-    check_blocks(view["blocks"])
+    check_blocks(view["blocks"], 100)
     View(**view).validate_json()
     return view
 

@@ -265,6 +265,15 @@ def test_settings_modal_shows_the_stored_policy():
     assert find_block(blocks, ids.POLICY_CHANNEL)["element"]["initial_option"]["value"] == ids.POLICY_SCOPE_CHANNEL
 
 
+def test_settings_modal_guests_checkbox_is_off_by_default():
+    off = find_block(check_view(settings_modal(Policy(), "C0001"))["blocks"], ids.GUESTS_MAY_APPROVE)
+    assert off["optional"] is True and off["element"]["type"] == "checkboxes"
+    assert [o["value"] for o in off["element"]["options"]] == [ids.GUESTS_ALLOWED]
+    assert "initial_options" not in off["element"]
+    on = find_block(check_view(settings_modal(Policy(guests_may_approve=True), "C0001"))["blocks"], ids.GUESTS_MAY_APPROVE)
+    assert on["element"]["initial_options"] == on["element"]["options"]
+
+
 def test_settings_modal_without_a_channel_has_no_scope_choice():
     view = check_view(settings_modal(Policy(), None))
     assert "private_metadata" not in view

@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.deps import Deps
 from bot.listeners.change_modal import change_from_button, open_change_modal
 from bot.listeners.context import person_of, team_of
-from bot.services.errors import AdminOnly, BotError
+from bot.services.errors import BotError
 from bot.slack.clients import modal_client
 from bot.views import ids, modals
 from bot.views.errors import explain
@@ -51,7 +51,7 @@ async def handle_home_connect(
     await ack()
     team, person = team_of(body, context), person_of(body, context)
     try:
-        await deps.connect.require_admin(team, person.user_id, "connect this workspace to Mida")
+        await deps.access.require_admin(team, person.user_id, "connect this workspace to Mida")
     except BotError as err:
         await _refuse(client, body, "Connect Mida", explain(err))
         return
@@ -63,11 +63,12 @@ async def handle_home_settings(
 ) -> None:
     await ack()
     team, person = team_of(body, context), person_of(body, context)
-    if not await deps.access.is_admin(team, person.user_id):
-        await _refuse(client, body, "Settings", explain(AdminOnly("change this workspace's approval settings")))
+    try:
+        form = await deps.settings_service.form(team, person, None)
+    except BotError as err:
+        await _refuse(client, body, "Settings", explain(err))
         return
-    policy = await deps.policies.get(team)
-    await modal_client(client).views_open(trigger_id=body["trigger_id"], view=modals.settings_modal(policy, None))
+    await modal_client(client).views_open(trigger_id=body["trigger_id"], view=modals.settings_modal(form.policy, None))
 
 
 async def _refuse(client: AsyncWebClient, body: dict, title: str, text: str) -> None:

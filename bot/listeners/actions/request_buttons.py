@@ -36,8 +36,7 @@ async def handle_reject(
     await ack()
     request_id = body["actions"][0]["value"]
     team, person = team_of(body, context), person_of(body, context)
-    request = await deps.requests.get(team, request_id)
-    refusal = await deps.changes.check_decider(team, request, person)
+    refusal = await deps.changes.may_decide(team, request_id, person)
     if refusal is not None:
         await _explain_refusal(refusal, respond)
         return

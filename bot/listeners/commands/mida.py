@@ -1,6 +1,12 @@
-"""`/mida …`: parse, answer privately, or open a modal. Acks first; Mida is only called after."""
+"""`/mida …`: parse, answer privately, or open a modal. Acks first; Mida is only called after.
+
+Each command is one handler in `HANDLERS`: a service call, and its answer turned into a message or a
+modal. Who may do what is the services' business (`Access.require_admin`, the change services)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -11,7 +17,7 @@ from bot.domain import Change, Person, TeamRef
 from bot.listeners.change_modal import open_change_modal
 from bot.listeners.commands.parser import Command, UsageError, parse
 from bot.listeners.context import person_of, team_of
-from bot.services.errors import AdminOnly, BotError, NotAllowed
+from bot.services.errors import BotError, NotAllowed
 from bot.slack.clients import modal_client
 from bot.slack.notifier import dashboard_url
 from bot.views import messages, modals
@@ -35,97 +41,125 @@ async def ack_mida_command(ack: AsyncAck, body: dict) -> None:
         text, blocks = messages.usage_error(command.problem, command.usage)
         await ack(text=text, blocks=blocks)
     elif command.name == "help":
-        text, blocks = messages.help_message()
-        if command.unknown:
-            text = f"`{command.unknown}` is not a /mida command. " + text
+        text, blocks = messages.help_message(command.unknown)
         await ack(text=text, blocks=blocks)
     else:
         await ack()
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One `/mida` command, after the ack: who asked, where, and how to answer them."""
+
+    command: Command
+    body: dict
+    team: TeamRef
+    person: Person
+    respond: AsyncRespond
+    client: AsyncWebClient
+    deps: Deps
+
+    @property
+    def channel_id(self) -> str | None:
+        return self.body.get("channel_id")
+
+    async def reply(self, message: messages.Message) -> None:
+        text, blocks = message
+        await self.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+    async def open_modal(self, view: dict) -> None:
+        await modal_client(self.client).views_open(trigger_id=self.body["trigger_id"], view=view)
+
+
+async def _change(call: Invocation) -> None:
+    command = call.command
+    assert command.action is not None and command.test_id is not None
+    await open_change_modal(
+        call.deps,
+        call.client,
+        trigger_id=call.body["trigger_id"],
+        team=call.team,
+        person=call.person,
+        channel_id=call.channel_id or "",
+        change=Change(action=command.action, test_id=command.test_id, variant_id=command.variant_id,
+                      rollout=command.rollout),
+        response_url=call.body.get("response_url"),
+    )
+
+
+async def _connect(call: Invocation) -> None:
+    await call.deps.access.require_admin(call.team, call.person.user_id, "connect this workspace to Mida")
+    await call.open_modal(modals.connect_modal())
+
+
+async def _settings(call: Invocation) -> None:
+    form = await call.deps.settings_service.form(call.team, call.person, call.channel_id)
+    await call.open_modal(modals.settings_modal(form.policy, call.channel_id, channel_override=form.channel_override))
+
+
+async def _disconnect(call: Invocation) -> None:
+    removed = await call.deps.connect.disconnect(call.team, call.person)
+    await call.reply(messages.disconnected_message() if removed else messages.not_connected_message())
+
+
+async def _status(call: Invocation) -> None:
+    ws = await call.deps.experiments.workspace(call.team)
+    in_force = await call.deps.settings_service.in_force(call.team, call.channel_id)
+    await call.reply(messages.status_message(ws, in_force.policy, in_force.channel_override))
+
+
+async def _list(call: Invocation) -> None:
+    ws, experiments, rollouts = await call.deps.experiments.list(call.team)
+    await call.reply(messages.experiments_message(experiments, rollouts, dashboard_url(call.deps.settings, ws.project_key)))
+
+
+async def _results(call: Invocation) -> None:
+    command = call.command
+    assert command.test_id is not None
+    ws, result = await call.deps.experiments.result(call.team, command.test_id, command.phase)
+    links = Links(
+        results_url=call.deps.links.results_url(call.team, command.test_id),
+        dashboard_url=dashboard_url(call.deps.settings, ws.project_key),
+    )
+    await call.reply(messages.results_message(result, result.phase(command.phase), links))
+
+
+async def _audit(call: Invocation) -> None:
+    command = call.command
+    if not command.export:
+        entries = await call.deps.audit_trail.recent(call.team, test_id=command.test_id)
+        await call.reply(messages.audit_message(entries, command.test_id))
+        return
+    await call.deps.audit_trail.require_connected(call.team)
+    url = call.deps.links.url(call.team, "audit", ttl=AUDIT_EXPORT_TTL)
+    if url is None:
+        raise NotAllowed("export the audit log: PUBLIC_URL is not set")
+    expires = call.deps.links.verify(url.rsplit("/", 1)[1], "audit").expires_at
+    await call.reply(messages.audit_export_message(url, expires))
+
+
+HANDLERS: dict[str, Callable[[Invocation], Awaitable[None]]] = {
+    "serve-winner": _change,
+    "rollout": _change,
+    "stop-serving": _change,
+    "connect": _connect,
+    "settings": _settings,
+    "disconnect": _disconnect,
+    "status": _status,
+    "list": _list,
+    "results": _results,
+    "audit": _audit,
+}
 
 
 async def run_mida_command(
     body: dict, respond: AsyncRespond, client: AsyncWebClient, context: AsyncBoltContext, deps: Deps
 ) -> None:
     command = _parsed(body)
-    if isinstance(command, UsageError) or command.name == "help":
-        return  # answered in the ack
-    team, person = team_of(body, context), person_of(body, context)
+    if isinstance(command, UsageError) or command.name not in HANDLERS:
+        return  # usage and help: answered in the ack
+    call = Invocation(command, body, team_of(body, context), person_of(body, context), respond, client, deps)
     try:
-        await _run(command, body, team, person, respond, client, deps)
+        await HANDLERS[command.name](call)
     except BotError as err:
-        text, blocks = messages.error_message(err)
-        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-
-
-async def _run(
-    command: Command,
-    body: dict,
-    team: TeamRef,
-    person: Person,
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    deps: Deps,
-) -> None:
-    async def reply(text_blocks: tuple[str, list[dict]]) -> None:
-        text, blocks = text_blocks
-        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-
-    if command.action is not None:
-        assert command.test_id is not None
-        change = Change(
-            action=command.action, test_id=command.test_id, variant_id=command.variant_id, rollout=command.rollout
-        )
-        await open_change_modal(
-            deps,
-            client,
-            trigger_id=body["trigger_id"],
-            team=team,
-            person=person,
-            channel_id=body.get("channel_id", ""),
-            change=change,
-            response_url=body.get("response_url"),
-        )
-    elif command.name == "connect":
-        await deps.connect.require_admin(team, person.user_id, "connect this workspace to Mida")
-        await modal_client(client).views_open(trigger_id=body["trigger_id"], view=modals.connect_modal())
-    elif command.name == "settings":
-        if not await deps.access.is_admin(team, person.user_id):
-            raise AdminOnly("change this workspace's approval settings")
-        channel = body.get("channel_id")
-        policy = await deps.policies.get(team, channel)
-        override = channel in await deps.policies.channel_overrides(team)
-        await modal_client(client).views_open(
-            trigger_id=body["trigger_id"], view=modals.settings_modal(policy, channel, channel_override=override)
-        )
-    elif command.name == "disconnect":
-        removed = await deps.connect.disconnect(team, person)
-        await reply(messages.disconnected_message() if removed else messages.not_connected_message())
-    elif command.name == "status":
-        ws = await deps.experiments.workspace(team)
-        channel = body.get("channel_id")
-        overrides = await deps.policies.channel_overrides(team)
-        policy = await deps.policies.get(team, channel)
-        await reply(messages.status_message(ws, policy, channel in overrides))
-    elif command.name == "list":
-        ws, experiments, rollouts = await deps.experiments.list(team)
-        await reply(messages.experiments_message(experiments, rollouts, dashboard_url(deps.settings, ws.project_key)))
-    elif command.name == "results":
-        assert command.test_id is not None
-        ws, result = await deps.experiments.result(team, command.test_id, command.phase)
-        links = Links(
-            results_url=deps.links.results_url(team, command.test_id),
-            dashboard_url=dashboard_url(deps.settings, ws.project_key),
-        )
-        phase = command.phase or result.report_phase
-        await reply(messages.results_message(result, phase, links))
-    elif command.name == "audit":
-        await deps.experiments.workspace(team)
-        if command.export:
-            url = deps.links.url(team, "audit", ttl=AUDIT_EXPORT_TTL)
-            if url is None:
-                raise NotAllowed("export the audit log: PUBLIC_URL is not set")
-            expires = deps.links.verify(url.rsplit("/", 1)[1], "audit").expires_at
-            await reply(messages.audit_export_message(url, expires))
-        else:
-            entries = await deps.audit.recent(team, limit=20, test_id=command.test_id)
-            await reply(messages.audit_message(entries, command.test_id))
+        await call.reply(messages.error_message(err))

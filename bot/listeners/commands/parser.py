@@ -61,7 +61,7 @@ def parse(text: str) -> Command:
     name = _ALIASES.get(words[0].lower(), words[0].lower())
     args = words[1:]
     if name not in USAGE:
-        return Command("help", unknown=words[0][:40])
+        return Command("help", unknown=_clip(words[0]))
     usage = USAGE[name]
 
     if name in {"help", "connect", "disconnect", "status", "list", "settings"}:

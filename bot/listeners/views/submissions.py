@@ -42,6 +42,13 @@ def users_of(view: dict, block_id: str) -> list[str]:
     return list(_element(view, block_id).get("selected_users") or [])
 
 
+def checked_of(view: dict, block_id: str, value: str) -> bool | None:
+    """Whether a checkbox option is ticked; None when the block was not in the form."""
+    if block_id not in view.get("state", {}).get("values", {}):
+        return None
+    return any(o.get("value") == value for o in _element(view, block_id).get("selected_options") or [])
+
+
 async def _field_error(ack: AsyncAck, err: InvalidInput, fields: set[str], fallback: str) -> None:
     block = err.field if err.field in fields else fallback
     await ack(response_action="errors", errors={block: err.message})
@@ -116,6 +123,7 @@ async def handle_settings_submission(
             expiry_hours=text_of(view, ids.EXPIRY_HOURS),
             audit_channel=text_of(view, ids.AUDIT_CHANNEL),
             bot_admins=users_of(view, ids.BOT_ADMINS),
+            guests_may_approve=checked_of(view, ids.GUESTS_MAY_APPROVE, ids.GUESTS_ALLOWED),
             channel_id=channel_id if scope == ids.POLICY_SCOPE_CHANNEL else None,
             min_days_running=text_of(view, ids.MIN_DAYS_RUNNING),
             min_visitors_per_variant=text_of(view, ids.MIN_VISITORS),

@@ -159,6 +159,9 @@ def state_of(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
             entry = {"type": kind, "selected_users": value or []}
         elif kind in ("conversations_select", "channels_select"):
             entry = {"type": kind, "selected_conversation": value}
+        elif kind == "checkboxes":
+            entry = {"type": kind, "selected_options": [
+                {"text": {"type": "plain_text", "text": str(v)[:75]}, "value": v} for v in value or []]}
         else:
             raise AssertionError(f"no fuzz rule for a {kind} in block {block_id}")
         state[block_id] = {element["action_id"]: entry}
@@ -280,8 +283,9 @@ def test_confirm_modal_values(world, action, values):
          ids.MIN_VISITORS: [None, "", "0", "1000"],
          ids.FOLLOWUP_HOURS: [None, "", "24"],
          ids.AUDIT_CHANNEL: [None, "C0AUDIT"],
-         ids.BOT_ADMINS: [[], ["U1"]]},
-        {ids.APPROVERS: IDS, ids.BOT_ADMINS: IDS},
+         ids.BOT_ADMINS: [[], ["U1"]],
+         ids.GUESTS_MAY_APPROVE: [[], [ids.GUESTS_ALLOWED]]},
+        {ids.APPROVERS: IDS, ids.BOT_ADMINS: IDS, ids.GUESTS_MAY_APPROVE: IDS},
     ),
 )
 def test_settings_modal_values(world, values):
@@ -298,6 +302,7 @@ def test_settings_modal_values(world, values):
     assert 1 <= after.approvals_needed <= 5
     assert math.isfinite(after.expiry_hours) and 0 < after.expiry_hours <= 720
     assert 0 <= after.min_days_running <= 365 and after.min_visitors_per_variant >= 0
+    assert after.guests_may_approve is (ids.GUESTS_ALLOWED in (values[ids.GUESTS_MAY_APPROVE] or []))
     world.run(world.deps.policies.save(TEAM, Policy()))  # the next example starts from the defaults
 
 
