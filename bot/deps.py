@@ -6,7 +6,6 @@ import os
 import socket
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from redis.maint_notifications import MaintNotificationsConfig
 from aiohttp import web
 
@@ -28,12 +27,14 @@ from bot.slack.home_tab import HomeTab, RefreshingNotifier
 from bot.slack.notifier import SlackNotifier
 from bot.slack.oauth import InstallationAuthorize, MidaOAuthFlow, build_oauth_flow
 from bot.store.audit import AuditLog
+from bot.store.client import AnyRedis, redis_client
 from bot.store.crypto import SecretBox
 from bot.store.dedupe import Dedupe
 from bot.store.drafts import DraftStore
 from bot.store.followups import FollowupStore
 from bot.store.installations import RedisInstallationStore, RedisOAuthStateStore
 from bot.store.jobs import JobQueue
+from bot.store.orgs import OrgIndex
 from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
@@ -43,7 +44,7 @@ from bot.web.links import LinkSigner
 @dataclass
 class Deps:
     settings: Settings
-    redis: aioredis.Redis
+    redis: AnyRedis
     mida: MidaClient
     clients: SlackClients
     workspaces: WorkspaceStore
@@ -78,7 +79,7 @@ class Deps:
 
 
 def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> Deps:
-    redis = aioredis.Redis.from_url(
+    redis = redis_client(
         settings.REDIS_URL,
         socket_connect_timeout=2,
         socket_timeout=5,
@@ -119,15 +120,17 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
     home_tab = HomeTab(home, clients)
     cards = SlackNotifier(settings, redis, clients, requests, rules, links)
     notifier = RefreshingNotifier(cards, home_tab)  # Home tabs follow the cards
+    followup_store = FollowupStore(redis)
     uninstall = UninstallService(
-        redis=redis, workspaces=workspaces, requests=requests, audit=audit, installations=installations,
+        workspaces=workspaces, requests=requests, audit=audit, followups=followup_store, orgs=OrgIndex(redis),
+        installations=installations,
         forget_token=authorize.forget if authorize is not None else None, forget_hooks=[home.forget],
     )
     oauth_flow = (
         build_oauth_flow(settings, installations, RedisOAuthStateStore(redis), authorize)
         if installations is not None else None
     )
-    followups = FollowupService(FollowupStore(redis), experiments, requests, rules, notifier)
+    followups = FollowupService(followup_store, experiments, requests, rules, notifier)
     results_cache = ResultsCache(redis)
     changes = ChangeService(
         experiments=experiments,

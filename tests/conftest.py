@@ -7,8 +7,12 @@ import pytest
 import redis as sync_redis
 import redis.asyncio as aioredis
 
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.cluster import RedisCluster
+
 from bot.config import Settings
 from tests.support.bot_server import SIGNING_SECRET, InProcessBot, bot_env
+from tests.support.redis_cluster import LoopbackCluster, cluster_support
 from tests.support.redis_server import redis_for_tests
 from tests.support.sandbox import mida_sandbox  # noqa: F401  (fixture)
 from tests.support.slack_api import slack_api  # noqa: F401  (fixture)
@@ -31,26 +35,71 @@ def hermetic_settings() -> Iterator[None]:
         yield
 
 
+SINGLE, CLUSTER = "single", "cluster"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `cluster` run twice: on a single Redis and on a three-master Redis Cluster."""
+    if "redis_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("cluster"):
+        metafunc.parametrize("redis_backend", [SINGLE, CLUSTER], indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
+def redis_backend(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", SINGLE)
+
+
+@pytest.fixture(scope="session")
+def single_redis_url() -> Iterator[str]:
     with redis_for_tests() as url:
         yield url
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LoopbackCluster]:
+    reason = cluster_support()
+    if reason is not None:
+        pytest.skip(f"no Redis Cluster for the tests: {reason}")
+    cluster = LoopbackCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest, redis_backend: str) -> str:
+    """The bot's REDIS_URL: a database of a single Redis, or ONE node of the cluster."""
+    if redis_backend == CLUSTER:
+        return request.getfixturevalue("redis_cluster").url
+    return request.getfixturevalue("single_redis_url")
+
+
+def _flush(request: pytest.FixtureRequest, redis_backend: str) -> None:
+    if redis_backend == CLUSTER:
+        request.getfixturevalue("redis_cluster").flush()  # every master
+
+
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+async def redis(request: pytest.FixtureRequest, redis_url: str, redis_backend: str) -> AsyncIterator[aioredis.Redis]:
     """A client on the test database, emptied before each test."""
-    client = aioredis.Redis.from_url(redis_url, decode_responses=False)
-    await client.flushdb()
+    if redis_backend == CLUSTER:
+        _flush(request, redis_backend)
+        client = AsyncRedisCluster.from_url(redis_url)
+    else:
+        client = aioredis.Redis.from_url(redis_url, decode_responses=False)
+        await client.flushdb()
     yield client
     await client.aclose()
 
 
 @pytest.fixture
-def clean_redis(redis_url: str) -> Iterator[sync_redis.Redis]:
+def clean_redis(request: pytest.FixtureRequest, redis_url: str, redis_backend: str) -> Iterator[sync_redis.Redis]:
     """A sync client on the test database, emptied before each test (for sync e2e tests)."""
-    client = sync_redis.Redis.from_url(redis_url)
-    client.flushdb()
+    if redis_backend == CLUSTER:
+        _flush(request, redis_backend)
+        client = RedisCluster.from_url(redis_url)
+    else:
+        client = sync_redis.Redis.from_url(redis_url)
+        client.flushdb()
     yield client
     client.close()
 

@@ -7,6 +7,11 @@ for every cancellation here) and the approval policy (configuration, no secret i
 
 Safe to run twice (Slack retries events; several processes may receive them): each step is
 idempotent, and a request is cancelled by exactly one caller (an atomic transition).
+
+Nothing here lists keys (no SCAN, which on a Redis Cluster would have to visit every node): the
+workspace's keys are reached from records and indexes (see `bot.store.keys`), and the workspaces
+of an org from the org's index (`bot.store.orgs`). An org-wide uninstall forgets each workspace
+before removing it from that index, so a crash half-way leaves the rest to the retry.
 """
 
 from __future__ import annotations
@@ -15,12 +20,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import redis.asyncio as aioredis
-
 from bot.domain import AuditEntry, AuditEvent, RequestStatus, TeamRef
 from bot.store.audit import AuditLog
+from bot.store.followups import FollowupStore
 from bot.store.installations import RedisInstallationStore
-from bot.store.keys import PREFIX, team_from_key, ws_key
+from bot.store.orgs import OrgIndex
 from bot.store.requests import RequestStore
 from bot.store.workspaces import WorkspaceStore
 
@@ -40,17 +44,18 @@ class UninstallReport:
     installation_deleted: bool = False
     disconnected: list[TeamRef] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
-    followup_keys: int = 0
+    followups: int = 0
 
 
 class UninstallService:
     def __init__(
         self,
         *,
-        redis: aioredis.Redis,
         workspaces: WorkspaceStore,
         requests: RequestStore,
         audit: AuditLog,
+        followups: FollowupStore,
+        orgs: OrgIndex,
         installations: RedisInstallationStore | None = None,
         forget_token: Callable[[str | None, str | None], None] | None = None,
         forget_hooks: list[ForgetHook] | None = None,
@@ -58,8 +63,9 @@ class UninstallService:
         """`installations` is None in single-workspace mode (the token is in the settings).
         `forget_token(enterprise_id, team_id)` drops an in-process token cache entry;
         `forget_hooks` clear other per-workspace state (e.g. who has the Home tab open)."""
-        self._redis = redis
         self._workspaces = workspaces
+        self._followups = followups
+        self._orgs = orgs
         self._requests = requests
         self._audit = audit
         self._installations = installations
@@ -78,9 +84,16 @@ class UninstallService:
         if self._forget_token is not None:
             self._forget_token(enterprise_id, team_id)
 
-        teams = [team] if not org_wide else await self._teams_of_org(team)
-        for each in teams:
-            await self._forget_workspace(each, cause, report)
+        if not org_wide:
+            await self._forget_workspace(team, cause, report)
+            await self._orgs.remove(team)
+        else:
+            assert enterprise_id is not None, "an org-wide uninstall names its enterprise"
+            for each in await self._orgs.teams(enterprise_id):
+                if self._installations is not None:  # a workspace-level install of the org, if any
+                    await self._installations.async_delete_all(enterprise_id=enterprise_id, team_id=each.team_id)
+                await self._forget_workspace(each, cause, report)
+                await self._orgs.remove(each)
         log.info(
             "uninstalled",
             extra={"team": team.key, "org_wide": org_wide, "cause": cause,
@@ -107,7 +120,7 @@ class UninstallService:
             report.disconnected.append(team)
             await self._audit.append(team, AuditEntry(event=AuditEvent.DISCONNECTED, detail={"cause": cause}))
         report.cancelled += await self._cancel_pending(team, cause)
-        report.followup_keys += await self._delete_followups(team)
+        report.followups += await self._followups.cancel_all(team)
         for hook in self._forget_hooks:
             await hook(team)
 
@@ -139,34 +152,3 @@ class UninstallService:
             if moved == 0:
                 break
         return cancelled
-
-    async def _delete_followups(self, team: TeamRef) -> int:
-        """Every `mida:{T}:followups*` key of the workspace (the follow-ups' own global schedule
-        drops entries whose workspace is no longer connected)."""
-        pattern = _glob_escape(ws_key(team, "followups")) + "*"
-        keys = [k async for k in self._redis.scan_iter(match=pattern, count=500)]
-        if keys:
-            await self._redis.delete(*keys)
-        return len(keys)
-
-    async def _teams_of_org(self, team: TeamRef) -> list[TeamRef]:
-        """The org's workspaces that have data here (not a hot path: an org-wide uninstall)."""
-        assert team.enterprise_id is not None
-        found: dict[str, TeamRef] = {}
-        if team.team_id:
-            found[team.key] = team
-        prefix = _glob_escape(f"{PREFIX}:{{{team.enterprise_id}:")
-        for suffix in ("workspace", "pending", "followups*"):
-            async for key in self._redis.scan_iter(match=f"{prefix}*}}:{suffix}", count=500):
-                text = key.decode() if isinstance(key, bytes) else key
-                body = text[text.index("{") + 1 : text.index("}")]
-                member = team_from_key(body)
-                if member.enterprise_id == team.enterprise_id:
-                    found.setdefault(member.key, member)
-        return list(found.values())
-
-
-def _glob_escape(text: str) -> str:
-    for char in "\\*?[]":
-        text = text.replace(char, "\\" + char)
-    return text

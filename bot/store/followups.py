@@ -3,8 +3,14 @@
 One global sorted set (`mida:followups`, scored by when each is due) is worked by every bot
 process. Claiming pushes the score forward by a lease in one Lua script, so two processes never
 take the same follow-up, and one that dies mid-way only delays it by the lease; `done` removes it.
-Each workspace also keeps the members it scheduled per experiment, so stopping serving can cancel
-the rest.
+Each workspace also keeps the members it scheduled per experiment (`mida:{T}:followups:<test_id>`),
+so stopping serving can cancel the rest, and the set of those experiments (`mida:{T}:followups`),
+so an uninstall finds them all without listing keys.
+
+The global set and a workspace's sets are in different slots, so scheduling is two steps: the
+global entry first, then the workspace's sets. A crash in between leaves a follow-up that runs but
+cannot be cancelled early; when it comes due, the sweep drops it if its request is gone or the
+workspace is no longer connected (an uninstall), and posts it otherwise.
 """
 
 from __future__ import annotations
@@ -59,16 +65,33 @@ class FollowupStore:
         if not items:
             return
         await self._redis.zadd(FOLLOWUPS, {f.member: start + f.hours * 3600 for f in items})
-        key = self._per_test(team, test_id)
-        await self._redis.sadd(key, *[f.member for f in items])
-        await self._redis.expire(key, int(max(hours) * 3600 + self._lease * 2 + 86400))
+        key, index = self._per_test(team, test_id), ws_key(team, "followups")
+        # The later schedule outlives the earlier ones (the same policy hours), so its TTL fits both.
+        ttl = int(max(hours) * 3600 + self._lease * 2 + 86400)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, *[f.member for f in items])
+            pipe.expire(key, ttl)
+            pipe.sadd(index, str(test_id))
+            pipe.expire(index, ttl)
+            await pipe.execute()
 
     async def cancel(self, team: TeamRef, test_id: int) -> int:
         key = self._per_test(team, test_id)
         members = await self._redis.smembers(key)
         removed = await self._redis.zrem(FOLLOWUPS, *members) if members else 0
-        await self._redis.delete(key)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.srem(ws_key(team, "followups"), str(test_id))
+            await pipe.execute()
         return int(removed)
+
+    async def cancel_all(self, team: TeamRef) -> int:
+        """Every follow-up the workspace scheduled (an uninstall). Returns how many were removed."""
+        removed = 0
+        for raw in await self._redis.smembers(ws_key(team, "followups")):
+            removed += await self.cancel(team, int(raw))
+        await self._redis.delete(ws_key(team, "followups"))
+        return removed
 
     async def claim_due(self, now: float, limit: int = 20) -> list[Followup]:
         members = await self._claim(keys=[FOLLOWUPS], args=[repr(now), repr(now + self._lease), limit])

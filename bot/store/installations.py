@@ -37,6 +37,7 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from bot.domain import TeamRef
 from bot.store.crypto import SecretBox, UndecryptableSecret
 from bot.store.keys import is_valid_id, scope_key
+from bot.store.orgs import OrgIndex
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class RedisInstallationStore(AsyncInstallationStore):
             raise ValueError("a Slack client id is needed")
         self._redis = redis
         self._box = box
+        self._orgs = OrgIndex(redis)
         self.client_id = client_id
         self._logger = logger
 
@@ -107,6 +109,8 @@ class RedisInstallationStore(AsyncInstallationStore):
         scope = installation_scope(installation.enterprise_id, installation.team_id,
                                    installation.is_enterprise_install)
         sealed = self._seal(installation.__dict__)
+        if not installation.is_enterprise_install and installation.enterprise_id and installation.team_id:
+            await self._orgs.add(TeamRef(team_id=installation.team_id, enterprise_id=installation.enterprise_id))
         async with self._redis.pipeline(transaction=True) as pipe:
             if installation.bot_token is not None:
                 pipe.set(self._key(scope, "bot-latest"), self._seal(installation.to_bot().__dict__))
@@ -123,6 +127,8 @@ class RedisInstallationStore(AsyncInstallationStore):
             self.logger.debug("skipped saving a bot without a bot token")
             return
         scope = installation_scope(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
+        if not bot.is_enterprise_install and bot.enterprise_id and bot.team_id:
+            await self._orgs.add(TeamRef(team_id=bot.team_id, enterprise_id=bot.enterprise_id))
         await self._redis.set(self._key(scope, "bot-latest"), self._seal(bot.__dict__))
 
     # -- find -------------------------------------------------------------------------------

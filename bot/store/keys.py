@@ -1,5 +1,6 @@
-"""Redis key layout. Every key starts with `mida:`; every key of one workspace carries the
-workspace's Redis Cluster hash tag, `mida:{<team.key>}:...`, so multi-key scripts stay in one slot.
+"""Redis key layout: every key the bot writes is built here or from these helpers. Every key starts
+with `mida:`; every key of one workspace carries the workspace's Redis Cluster hash tag,
+`mida:{<team.key>}:...`, so each multi-key command, transaction and script touches one slot.
 
 Per workspace (T = TeamRef.key, e.g. "T123" or "E1:T123"):
   mida:{T}:workspace                 string  connection record, API key Fernet-encrypted
@@ -12,9 +13,27 @@ Per workspace (T = TeamRef.key, e.g. "T123" or "E1:T123"):
   mida:{T}:pending                   zset    pending request ids, score expires_at (+inf: none)
   mida:{T}:audit                     stream  the audit log
   mida:{T}:dedupe:<token>            string  replay-protection marker, with a TTL
-Global (hints only; the per-workspace records are the truth):
+  mida:{T}:followups                 set     test ids with follow-ups scheduled (the index uninstall reads)
+  mida:{T}:followups:<test_id>       set     members of mida:followups scheduled for that experiment
+  mida:{T}:results-cache:<test_id>   string  results page inputs, with a TTL (and `:lock`, a TTL'd lock)
+  mida:{T}:request:<id>:card-lock    string  one card update at a time, with a TTL
+  mida:{T}:request:<id>:final-notified string the card's last words were sent, with a TTL
+  mida:{T}:home:viewers              zset    who has the Home tab open, with a TTL
+  mida:{T}:install:...               Slack installation records (see store/installations.py)
+Per Enterprise Grid org (E = enterprise id; the same slot as an org-wide install, `mida:{E}:install:...`):
+  mida:{E}:workspaces                set     team ids of the org's workspaces that may have data here
+Other scopes:
+  mida:{oauth}:state:<state>         string  an OAuth state, with a TTL
+  mida:{enterprise-<E>}:dedupe:<t>   string  replay marker of an event that names only the enterprise
+Global (one key each, so one slot each; never in the same command or script as a workspace key):
+  mida:jobs                          stream  the execution queue (store/jobs.py)
+  mida:lazy                          stream  work after an ack (slack/lazy_queue.py)
+  mida:followups                     zset    "<T>|<request id>|<test id>|<hours>" -> when due
   mida:expiry                        zset    "<T>|<request id>" -> expires_at
   mida:executing                     zset    "<T>|<request id>" -> time it started executing
+The global zsets are hints (the per-workspace records are the truth): a step that writes both a
+workspace key and a global one is ordered so that a crash in between leaves what a sweep repairs.
+Nothing lists keys with SCAN or KEYS: what must be found again is reachable from an index above.
 """
 
 from __future__ import annotations
@@ -41,6 +60,11 @@ def scope_key(scope: str, *parts: str) -> str:
 def ws_key(team: TeamRef, *parts: str) -> str:
     """`ws_key(TeamRef(team_id="T123"), "workspace")` -> "mida:{T123}:workspace"."""
     return scope_key(team.key, *parts)
+
+
+def org_key(enterprise_id: str, *parts: str) -> str:
+    """`org_key("E1", "workspaces")` -> "mida:{E1}:workspaces": the org's own slot."""
+    return scope_key(enterprise_id, *parts)
 
 
 def team_from_key(team_key: str) -> TeamRef:

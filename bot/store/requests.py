@@ -52,6 +52,7 @@ from bot.store.keys import (
     team_from_key,
     ws_key,
 )
+from bot.store.orgs import OrgIndex
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ class RequestStore:
         (None: forever). The audit log is the permanent record."""
         self._redis = redis
         self._retention = int(retention_seconds or 0)
+        self._orgs = OrgIndex(redis)
         self._create = redis.register_script(_CREATE)
         self._approve = redis.register_script(_APPROVE)
         self._transition = redis.register_script(_TRANSITION)
@@ -196,6 +198,7 @@ class RequestStore:
             raise ValueError("a request id must be url-safe and at most 64 characters (use keys.new_id())")
         now = time.time()
         pending = req.status is RequestStatus.PENDING
+        await self._orgs.add(req.team)  # before the record: see store/orgs.py
         if pending and req.expires_at is not None:
             # The hint goes first: a hint without a record is harmless, a record without one
             # would never be swept.

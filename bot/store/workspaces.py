@@ -17,6 +17,7 @@ from bot.domain import TeamRef, Workspace
 from bot.logs import SECRETS
 from bot.store.crypto import SecretBox
 from bot.store.keys import ws_key
+from bot.store.orgs import OrgIndex
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class WorkspaceStore:
     def __init__(self, redis: aioredis.Redis, box: SecretBox) -> None:
         self._redis = redis
         self._box = box
+        self._orgs = OrgIndex(redis)
         self._replace_if_unchanged = redis.register_script(_REPLACE_IF_UNCHANGED)
 
     async def get(self, team: TeamRef) -> Workspace | None:
@@ -62,6 +64,7 @@ class WorkspaceStore:
             "workspace": ws.model_dump(mode="json", exclude={"api_key"}),
             "api_key": self._box.encrypt(ws.api_key).decode("ascii"),
         }
+        await self._orgs.add(ws.team)  # first: see store/orgs.py
         await self._redis.set(ws_key(ws.team, "workspace"), json.dumps(record, separators=(",", ":")))
         logger.info("workspace saved", extra={"team": ws.team.key, "project_key": ws.project_key})
 

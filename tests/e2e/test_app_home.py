@@ -68,6 +68,7 @@ def wait_until(predicate, timeout: float = 10.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+@pytest.mark.cluster
 def test_home_shows_health_serving_approvals_and_last_actions(connected, slack, slack_api):
     view = open_change_modal(slack, slack_api, "serve-winner 1234 1 25", user=ALICE)
     submit_change(slack, view, variant="1", rollout="25", reason="Clear winner")

@@ -64,6 +64,7 @@ def request_serve(slack, slack_api, reason="Variant 1 wins by 25 %"):
     return request_card(slack_api)
 
 
+@pytest.mark.cluster
 def test_a_colleague_approves_and_the_winner_is_served_once(connected, slack, slack_api, mida_sandbox, clean_redis):
     request_id, post = request_serve(slack, slack_api)
     card = json.dumps(post.params, ensure_ascii=False)
@@ -99,6 +100,7 @@ def test_a_colleague_approves_and_the_winner_is_served_once(connected, slack, sl
     assert len(serve_writes(mida_sandbox)) == 1
 
 
+@pytest.mark.cluster
 def test_reject_with_a_reason(connected, slack, slack_api, mida_sandbox, clean_redis):
     request_id, _ = request_serve(slack, slack_api)
     click(slack, ids.REJECT, request_id, BOB, None)
@@ -133,6 +135,7 @@ def test_named_approvers_only(connected, slack, slack_api, mida_sandbox):
     wait_until(lambda: len(serve_writes(mida_sandbox)) == 1)
 
 
+@pytest.mark.cluster
 def test_a_request_expires_even_if_nobody_clicks(connected, slack, slack_api, mida_sandbox, clean_redis):
     set_policy(connected, expiry_hours=1 / 3600)  # one second
     request_id, _ = request_serve(slack, slack_api)

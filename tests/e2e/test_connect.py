@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.views import ids
 from tests.e2e.flows import ADMIN, ALICE, TEAM, connect, people
 from tests.support.sandbox import API_KEY, PROJECT_KEY
@@ -32,6 +34,7 @@ def all_redis_bytes(client) -> bytes:
     return dump
 
 
+@pytest.mark.cluster
 def test_admin_connects_with_a_good_key(bot, slack, slack_api, mida_sandbox, clean_redis):
     response = connect(slack, slack_api)
 

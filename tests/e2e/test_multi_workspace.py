@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.store.followups import FollowupStore
 from bot.views import ids
 from tests.support.bot_server import (
     CLIENT_ID,
@@ -240,6 +241,7 @@ def two(oauth_bot, slack_api, mida_sandbox, clean_redis):
     return one, two
 
 
+@pytest.mark.cluster
 def test_the_install_flow_stores_each_workspace_encrypted(two, clean_redis):
     one, other = two
     for s in two:
@@ -340,13 +342,15 @@ def _team(s: Space):
     return TeamRef(team_id=s.team, enterprise_id=s.enterprise)
 
 
+@pytest.mark.cluster
 def test_uninstalling_one_workspace_leaves_the_other_and_a_reinstall_starts_clean(
     two, oauth_bot, slack_api, mida_sandbox, clean_redis
 ):
     one, other = two
     pending_one, _ = ask_to_serve(one, slack_api, 1234, "1")
     pending_two, _ = ask_to_serve(other, slack_api, 2001, "1")
-    clean_redis.zadd(b"mida:{T0001}:followups:1237", {b"x": 1})  # a follow-up scheduled in workspace one
+    # a follow-up scheduled in workspace one
+    oauth_bot.run(FollowupStore(oauth_bot.deps.redis).schedule(_team(one), pending_one, 1237, [1.0], time.time()))
     before_two = {k for k in keys(clean_redis, other.team) if b":card-lock" not in k and b":dedupe:" not in k}
 
     # Slack tells the bot it was uninstalled from workspace one (signed, as every event).
@@ -354,6 +358,7 @@ def test_uninstalling_one_workspace_leaves_the_other_and_a_reinstall_starts_clea
     wait_until(lambda: not clean_redis.exists(b"mida:{T0001}:workspace"), what="workspace one forgotten")
     request_one = f"mida:{{T0001}}:req:{pending_one}".encode()
     wait_until(lambda: clean_redis.hget(request_one, b"status") == b"cancelled", what="request cancelled")
+    wait_until(lambda: not clean_redis.zcard(b"mida:followups"), what="the follow-up cancelled")
 
     names = [k.decode() for k in keys(clean_redis, one.team)]
     assert not [n for n in names if ":install:" in n or n.endswith(":workspace") or ":followups" in n]
@@ -397,6 +402,7 @@ def test_uninstalling_one_workspace_leaves_the_other_and_a_reinstall_starts_clea
     assert_slack_only(slack_api, one)
 
 
+@pytest.mark.cluster
 def test_an_event_retry_runs_once(two, oauth_bot, slack_api, clean_redis):
     one, _ = two
     first = one.slack.event({"type": "app_uninstalled"}, team_id=one.team, event_id="Ev0RETRY")
@@ -477,3 +483,74 @@ def test_no_installation_token_or_client_secret_in_the_logs_at_debug(tmp_path, c
     assert "DEBUG slack_sdk.web.async_base_client: Received the following response" in output  # at DEBUG
     for secret in (s.token, CLIENT_SECRET, API_KEY):
         assert secret not in output
+
+
+def _grid_org(bot: InProcessBot, slack_api: SlackStandIn, enterprise: str, code: str, token: str,
+              teams: list[tuple[str, bool]]) -> list[Space]:
+    """An org-wide install of `enterprise`, and its workspaces (team id, eu project?) connected."""
+    done = install(bot, slack_api, code=code, token=token, team=None, enterprise=enterprise, org_wide=True)
+    assert done.status_code == 200 and "every workspace of the organisation" in done.text
+    spaces = [space(bot, slack_api, team, token, eu=eu, enterprise=enterprise) for team, eu in teams]
+    for s in spaces:
+        answer = connect(s, slack_api)
+        assert answer.status_code == 200 and "errors" not in answer.text
+    return spaces
+
+
+def _served_and_pending(s: Space, slack_api, mida_sandbox, served: int, pending: int) -> str:
+    """`served` approved and executed (its follow-ups scheduled), `pending` waiting for approval."""
+    writes = len(serve_writes(mida_sandbox))
+    request_id, _ = ask_to_serve(s, slack_api, served, "1")
+    assert s.action(ids.APPROVE, request_id, user=s.bob).status_code == 200
+    wait_until(lambda: len(serve_writes(mida_sandbox)) == writes + 1, what=f"the serve write of {served}")
+    slack_api.wait_for("chat.postEphemeral", predicate=lambda c: c["user"] == s.alice)  # the flow is over
+    slack_api.clear()
+    return ask_to_serve(s, slack_api, pending, "1")[0]
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("event", [
+    {"type": "app_uninstalled"},
+    {"type": "tokens_revoked", "tokens": {"bot": ["UBOT_code-org"]}},
+], ids=["app_uninstalled", "tokens_revoked"])
+def test_an_org_wide_uninstall_forgets_every_workspace_of_the_org(event, oauth_bot, slack_api, mida_sandbox,
+                                                                 clean_redis):
+    from bot.domain import RequestStatus
+
+    org = "xoxb-E0001-org-wide-eeeeeeeeeeee"
+    one, two = _grid_org(oauth_bot, slack_api, "E0001", "code-org", org, [("T0003", False), ("T0004", True)])
+    (other,) = _grid_org(oauth_bot, slack_api, "E0002", "code-other", "xoxb-E0002-org-wide-ffffffffffff",
+                         [("T0009", False)])
+    pending = {one.key: _served_and_pending(one, slack_api, mida_sandbox, 1234, 1238),
+               two.key: _served_and_pending(two, slack_api, mida_sandbox, 2001, 2002),
+               other.key: _served_and_pending(other, slack_api, mida_sandbox, 1239, 1238)}
+    deps = oauth_bot.deps
+    for s, served in ((one, 1234), (two, 2001), (other, 1239)):
+        assert len(oauth_bot.run(deps.followups.scheduled(_team(s), served))) == 3  # the default 1 h, 24 h, 168 h
+
+    # Slack's org-wide event names only the enterprise: no team_id, no authorizations.
+    cause = event["type"]
+    assert one.slack.event(event, team_id=None, enterprise_id="E0001").status_code == 200
+
+    for s, served in ((one, 1234), (two, 2001)):
+        wait_until(lambda s=s: clean_redis.hget(f"mida:{{{s.key}}}:req:{pending[s.key]}".encode(), b"status")
+                   == b"cancelled", what=f"{s.team}'s request cancelled")
+        wait_until(lambda s=s: not clean_redis.exists(f"mida:{{{s.key}}}:workspace".encode()),
+                   what=f"{s.team} disconnected")
+        # follow-ups are the last step of forgetting a workspace
+        wait_until(lambda s=s, served=served: oauth_bot.run(deps.followups.scheduled(_team(s), served)) == [],
+                   what=f"{s.team}'s follow-ups cancelled")
+        audit = [json.loads(f[b"entry"]) for _, f in clean_redis.xrange(f"mida:{{{s.key}}}:audit".encode())]
+        cancelled = [e for e in audit if e["event"] == "cancelled"]
+        assert [(e["request_id"], e["detail"]) for e in cancelled] == [(pending[s.key], {"cause": cause})]
+        assert [e["detail"] for e in audit if e["event"] == "disconnected"] == [{"cause": cause}]
+    global_followups = [m.decode() for m in clean_redis.zrange(b"mida:followups", 0, -1)]
+    assert sorted({m.split("|")[0] for m in global_followups}) == [other.key]
+    assert not clean_redis.exists(f"mida:{{E0001}}:install:{CLIENT_ID}:bot-latest".encode())
+
+    # The other org: untouched.
+    assert clean_redis.exists(f"mida:{{E0002}}:install:{CLIENT_ID}:bot-latest".encode())
+    assert clean_redis.exists(f"mida:{{{other.key}}}:workspace".encode())
+    request = oauth_bot.run(deps.requests.get(_team(other), pending[other.key]))
+    assert request.status is RequestStatus.PENDING
+    assert len(oauth_bot.run(deps.followups.scheduled(_team(other), 1239))) == 3

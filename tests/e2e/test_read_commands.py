@@ -63,6 +63,7 @@ def test_status_masks_the_key(connected, slack, slack_api):
     assert PROJECT_KEY in text and "••••" + API_KEY[-4:] in text and API_KEY not in text
 
 
+@pytest.mark.cluster
 def test_audit_and_its_csv_export(connected, slack, slack_api):
     set_policy_off(connected)
     view = open_change_modal(slack, slack_api, "serve 1234 1 40")
@@ -84,6 +85,7 @@ def test_audit_and_its_csv_export(connected, slack, slack_api):
     assert tampered.status_code == 403
 
 
+@pytest.mark.cluster
 def test_disconnect_is_for_admins_and_forgets_the_key(connected, slack, slack_api, clean_redis):
     assert "admin" in json.dumps(reply(slack, slack_api, "disconnect", user=ALICE)).lower()
     assert list(clean_redis.scan_iter(match=b"mida:*:workspace"))

@@ -46,6 +46,7 @@ def final_card(slack_api, predicate=lambda text: True):
     return slack_api.wait_for("chat.update", predicate=done, timeout=10)[-1]
 
 
+@pytest.mark.cluster
 def test_serve_winner_happy_path(connected, slack, slack_api, mida_sandbox, clean_redis):
     view = open_change_modal(slack, slack_api, "serve-winner #1234 1 25%")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.domain import ApprovalMode, TeamRef
 from bot.views import ids
 from tests.e2e.flows import ADMIN, ALICE, BOB, CHANNEL, TEAM, connect
@@ -52,6 +54,7 @@ def test_admin_changes_the_policy(bot, slack, slack_api):
     assert view["callback_id"] == ids.SETTINGS_MODAL
 
 
+@pytest.mark.cluster
 def test_a_channel_override_applies_to_that_channel_only(bot, slack, slack_api):
     connect(slack, slack_api)
     view = open_settings(slack, slack_api)

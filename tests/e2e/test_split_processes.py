@@ -7,9 +7,10 @@ import asyncio
 import json
 import time
 
-import redis.asyncio as aioredis
+import pytest
 
 from bot.domain import ApprovalMode, ChannelRules, TeamRef
+from bot.store.client import redis_client
 from bot.store.rules import RulesStore
 
 from tests.e2e.flows import ALICE, CHANNEL, connect, people, submit_change
@@ -17,6 +18,7 @@ from tests.support.bot_server import SIGNING_SECRET, BotProcess, WorkerProcess, 
 from tests.support.slack_requests import BotClient
 
 
+@pytest.mark.cluster
 def test_the_web_process_only_acks_and_the_worker_does_the_work(
     clean_redis, redis_url, slack_api, mida_sandbox, tmp_path
 ):
@@ -42,7 +44,7 @@ def test_the_web_process_only_acks_and_the_worker_does_the_work(
 
         # A whole serve, with the web process acking and the worker doing everything else.
         async def policy_off() -> None:
-            client = aioredis.Redis.from_url(redis_url)
+            client = redis_client(redis_url, max_connections=4)
             await RulesStore(client).save(TeamRef(team_id="T0001"), None, ChannelRules(mode=ApprovalMode.OFF), [])
             await client.aclose()
 

@@ -24,7 +24,9 @@ from bot.mida.models import ExperimentStatus
 from bot.services.uninstall import UninstallService
 from bot.store.audit import AuditLog
 from bot.store.crypto import SecretBox
+from bot.store.followups import FollowupStore
 from bot.store.installations import RedisInstallationStore
+from bot.store.orgs import OrgIndex
 from bot.store.keys import EXPIRY_INDEX, new_id, ws_key
 from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
@@ -45,6 +47,8 @@ class World:
         self.audit = AuditLog(redis)
         self.rules = RulesStore(redis)
         self.installations = RedisInstallationStore(redis, BOX, CLIENT_ID)
+        self.followups = FollowupStore(redis)
+        self.orgs = OrgIndex(redis)
         self.forgotten_tokens: list[tuple[str | None, str | None]] = []
         self.hooked: list[TeamRef] = []
 
@@ -52,8 +56,8 @@ class World:
             self.hooked.append(team)
 
         self.service = UninstallService(
-            redis=redis, workspaces=self.workspaces, requests=self.requests, audit=self.audit,
-            installations=self.installations,
+            workspaces=self.workspaces, requests=self.requests, audit=self.audit, followups=self.followups,
+            orgs=self.orgs, installations=self.installations,
             forget_token=lambda e, t: self.forgotten_tokens.append((e, t)),
             forget_hooks=[hook],
         )
@@ -72,9 +76,7 @@ class World:
         await self.rules.save(team, None, ChannelRules(approvals_needed=2), [])
         made = [await self._request(team, RequestStatus.PENDING) for _ in range(2)]
         made.append(await self._request(team, RequestStatus.APPROVED))
-        await self.redis.zadd(ws_key(team, "followups", "1234"), {"x": 1})
-        await self.redis.set(ws_key(team, "followups"), b"1")
-        await self.redis.zadd(GLOBAL_FOLLOWUPS, {f"{team.key}|{made[0].id}|1234|1": 1})
+        await self.followups.schedule(team, made[2].id, 1234, [1.0, 24.0], time.time())
         return made
 
     async def _request(self, team: TeamRef, status: RequestStatus) -> ChangeRequest:
@@ -115,10 +117,10 @@ async def test_uninstall_forgets_one_workspace_and_leaves_the_other(redis):
     events = [(e.event, e.detail.get("cause")) for e in await world.audit.recent(T1, limit=10)]
     assert events.count((AuditEvent.CANCELLED, "app_uninstalled")) == 2
     assert (AuditEvent.DISCONNECTED, "app_uninstalled") in events
-    # Follow-ups of the workspace are gone; the shared schedule is left to its owner.
+    # Follow-ups of the workspace are gone, from its own sets and from the shared schedule.
     assert [k async for k in redis.scan_iter(match=b"mida:{T1}:followups*")] == []
-    assert report.followup_keys == 2
-    assert await redis.zcard(GLOBAL_FOLLOWUPS) == 2
+    assert report.followups == 2
+    assert {m.decode().split("|")[0] for m in await redis.zrange(GLOBAL_FOLLOWUPS, 0, -1)} == {"T2"}
     # Kept on purpose: the audit log and the policy.
     assert (await world.rules.settings(T1)).approvals_needed == 2
     assert world.forgotten_tokens == [(None, "T1")] and world.hooked == [T1]
@@ -179,8 +181,8 @@ async def test_an_org_wide_uninstall_forgets_every_workspace_of_the_org(redis):
 
 async def test_single_workspace_mode_has_no_installation_to_delete(redis):
     world = World(redis)
-    world.service = UninstallService(redis=redis, workspaces=world.workspaces, requests=world.requests,
-                                     audit=world.audit)
+    world.service = UninstallService(workspaces=world.workspaces, requests=world.requests,
+                                     audit=world.audit, followups=world.followups, orgs=world.orgs)
     await world.workspace(T1)
     report = await world.service.app_uninstalled(T1)
     assert not report.installation_deleted and report.disconnected == [T1] and len(report.cancelled) == 2

@@ -343,12 +343,14 @@ def view_closed(callback_id: str, *, user_id: str = "U_ALICE", team_id: str = "T
 def event_callback(
     event: dict[str, Any],
     *,
-    team_id: str = "T0001",
+    team_id: str | None = "T0001",
     event_id: str | None = None,
     enterprise_id: str | None = None,
     bot_user_id: str = "UBOT",
 ) -> tuple[bytes, str]:
-    """An Events API callback (application/json) with ``authorizations``."""
+    """An Events API callback (application/json) with ``authorizations``. ``team_id=None`` (with an
+    ``enterprise_id``) is an org-wide install's app_uninstalled/tokens_revoked, which names only the
+    enterprise: no team_id and no authorizations (bolt-python's test_events_token_revocations)."""
     now = int(time.time())
     event = {"event_ts": f"{now}.000100", **event}
     payload: dict[str, Any] = {
@@ -369,6 +371,9 @@ def event_callback(
         "is_ext_shared_channel": False,
         "event_context": f"4-{secrets.token_hex(12)}",
     }
+    if team_id is None:
+        for absent in ("team_id", "authorizations", "is_ext_shared_channel", "event_context"):
+            del payload[absent]
     if enterprise_id:
         payload["enterprise_id"] = enterprise_id
     return json.dumps(payload).encode(), JSON

@@ -193,6 +193,7 @@ def test_unauthorized_key_tells_an_admin_to_reconnect(connected, mida_sandbox):
     assert "/mida connect" in response.text
 
 
+@pytest.mark.cluster
 def test_second_view_within_the_ttl_reads_no_mida(connected, mida_sandbox, clean_redis):
     url = link(connected, SERVING)
     first = get(url)
@@ -217,6 +218,7 @@ def test_second_view_within_the_ttl_reads_no_mida(connected, mida_sandbox, clean
     assert len(mida_sandbox.requests()) == reads + 5
 
 
+@pytest.mark.cluster
 def test_a_burst_of_clicks_reads_mida_once(connected, mida_sandbox):
     mida_sandbox.fault(method="GET", path_contains="/experiment/1237/", latency=0.3, times=5)
     url = link(connected, SERVING)
