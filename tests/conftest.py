@@ -118,3 +118,16 @@ def bot(clean_redis, redis_url, slack_api, mida_sandbox) -> Iterator[InProcessBo
 def slack(bot, slack_api) -> BotClient:  # noqa: F811
     """Sends requests to the bot signed as Slack signs them."""
     return BotClient(bot.url, SIGNING_SECRET, response_url=slack_api.response_url("cmd"))
+
+
+@pytest.fixture
+def connected(bot, slack, slack_api, mida_sandbox):  # noqa: F811
+    """The bot, its workspace connected by the admin through the real modal; the stand-ins' records
+    emptied once the admin's private "connected" has arrived (so it cannot land in a test's calls)."""
+    from tests.e2e.flows import ADMIN, connect
+
+    assert connect(slack, slack_api).status_code == 200
+    slack_api.wait_for("chat.postMessage", predicate=lambda c: c["channel"] == ADMIN)
+    mida_sandbox.clear_requests()
+    slack_api.clear()
+    return bot

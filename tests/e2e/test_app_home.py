@@ -10,19 +10,18 @@ import pytest
 
 from bot.slack.home_tab import REFRESH_DELAY
 from bot.views import ids
-from tests.e2e.flows import ADMIN, ALICE, BOB, CHANNEL, TEAM, connect, open_change_modal, submit_change
+from tests.e2e.flows import ADMIN, ALICE, BOB, CHANNEL, TEAM, open_change_modal, submit_change
 from tests.support.bot_server import BOT_TOKEN
 from tests.support.sandbox import API_KEY, PROJECT_KEY
 from tests.support.slack_requests import block_actions
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
-def connected(bot, slack, slack_api, mida_sandbox):
-    assert connect(slack, slack_api).status_code == 200
-    slack_api.wait_for("chat.postMessage", predicate=lambda c: c["channel"] == ADMIN)  # "connected", privately
-    time.sleep(REFRESH_DELAY + 0.3)  # let the refresh that connecting starts go by
+def connected(connected, slack_api):
+    time.sleep(REFRESH_DELAY + 0.3)  # let the Home refresh that connecting starts go by
     slack_api.clear()
-    return bot
+    return connected
 
 
 def open_home(slack, slack_api, user: str, **kw) -> dict:
@@ -57,15 +56,6 @@ def action_ids(view: dict) -> dict[str, list[str]]:
 def click_home(slack, action_id: str, value: str | None, user: str, home: dict):
     body, ctype = block_actions(action_id, value, user_id=user, team_id=TEAM, view=home)
     return slack.post(body, ctype)
-
-
-def wait_until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.mark.cluster

@@ -10,17 +10,10 @@ import pytest
 
 from bot.domain import ChannelRules, TeamRef
 from bot.views import ids
-from tests.e2e.flows import ALICE, BOB, CAROL, CHANNEL, TEAM, connect, open_change_modal, submit_change
+from tests.e2e.flows import ALICE, BOB, CAROL, CHANNEL, TEAM, open_change_modal, submit_change
 from tests.support.bot_server import InProcessBot, SIGNING_SECRET
 from tests.support.slack_requests import BotClient, plain
-
-
-@pytest.fixture
-def connected(bot, slack, slack_api, mida_sandbox):
-    assert connect(slack, slack_api).status_code == 200
-    mida_sandbox.clear_requests()
-    slack_api.clear()
-    return bot
+from tests.support.waiting import wait_until
 
 
 def set_policy(bot, **fields) -> None:
@@ -47,15 +40,6 @@ def audit_events(clean_redis) -> list[str]:
 
 def serve_writes(mida_sandbox) -> list[dict]:
     return [w for w in mida_sandbox.writes() if w["path"].endswith("/serve-winner")]
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def request_serve(slack, slack_api, reason="Variant 1 wins by 25 %"):

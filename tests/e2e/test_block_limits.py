@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain import ApprovalMode, ChannelRules, TeamRef
 from bot.views import ids
-from tests.e2e.flows import ALICE, CHANNEL, TEAM, connect, open_change_modal, submit_change
+from tests.e2e.flows import ALICE, CHANNEL, TEAM, open_change_modal, submit_change
 
 MANY = 1300  # 60 variants
 MORE = 1301  # 150 variants
@@ -21,12 +21,10 @@ def variants(n: int) -> list[tuple[str, int, int]]:
 
 
 @pytest.fixture
-def connected(bot, slack, slack_api, mida_sandbox):
-    assert connect(slack, slack_api).status_code == 200
+def connected(connected, mida_sandbox):
     mida_sandbox.add_experiment(MANY, variants(60), test_name="Sixty variants", days_running=10)
     mida_sandbox.add_experiment(MORE, variants(150), test_name="A hundred and fifty", days_running=10)
-    slack_api.clear()
-    return bot
+    return connected
 
 
 def contexts(blocks: list[dict]) -> list[str]:

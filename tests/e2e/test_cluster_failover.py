@@ -23,8 +23,8 @@ from tests.e2e.test_durability import (
     request_record,
     request_serve,
     serve_writes,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 from tests.support.bot_server import InProcessBot, bot_env
 from tests.support.redis_cluster import LoopbackCluster, cluster_support
 

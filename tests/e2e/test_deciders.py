@@ -11,10 +11,11 @@ import pytest
 
 from bot.domain import RequestStatus, TeamRef
 from bot.views import ids
-from tests.e2e.flows import ADMIN, ALICE, CHANNEL, TEAM, connect, open_change_modal, submit_change
+from tests.e2e.flows import ADMIN, ALICE, CHANNEL, TEAM, open_change_modal, submit_change
 from tests.support.bot_server import BOT_TOKEN
 from tests.support.sandbox import API_KEY, PROJECT_KEY
 from tests.support.slack_requests import checkboxes, plain, radio, select
+from tests.support.waiting import wait_until
 
 OTHER_ORG_TEAM = "T0OTHERORG"
 
@@ -29,14 +30,6 @@ REFUSED_UNVERIFIED = (
     "The bot could not check who you are with Slack just now, so your click was not counted. "
     "Nothing was changed; try again in a minute."
 )
-
-
-@pytest.fixture
-def connected(bot, slack, slack_api, mida_sandbox):
-    assert connect(slack, slack_api).status_code == 200
-    mida_sandbox.clear_requests()
-    slack_api.clear()
-    return bot
 
 
 def request_card(slack_api, channel: str = CHANNEL) -> tuple[str, dict]:
@@ -59,15 +52,6 @@ def audit(clean_redis, team_key: str = TEAM) -> list[dict]:
 
 def serve_writes(mida_sandbox) -> list[dict]:
     return [w for w in mida_sandbox.writes() if w["path"].endswith("/serve-winner")]
-
-
-def wait_until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def assert_refused_privately(bot, slack, slack_api, mida_sandbox, clean_redis, request_id: str, user: str,

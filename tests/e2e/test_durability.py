@@ -26,22 +26,13 @@ from bot.views.cards import RECONCILED
 from tests.e2e.flows import ADMIN, ALICE, BOB, CHANNEL, TEAM, connect, open_change_modal, submit_change
 from tests.support.bot_server import SIGNING_SECRET, BotProcess, bot_env
 from tests.support.slack_requests import BotClient
+from tests.support.waiting import wait_until
 
 STALE_MS = 1500  # a job untouched this long is taken over
 SWEEP_S = 0.2
 
 
 # ----------------------------------------------------------------------------- shared helpers
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.03)
-    raise AssertionError(f"{what}: not met within {timeout} s")
 
 
 def audit_entries(clean_redis) -> list[dict]:

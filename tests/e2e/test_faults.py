@@ -28,8 +28,8 @@ from tests.e2e.test_durability import (
     request_serve,
     result_reads,
     serve_writes,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 from tests.e2e.test_serve_winner import outcome_section
 from tests.support.bot_server import SIGNING_SECRET, InProcessBot, bot_env
 from tests.support.redis_server import ThrowawayRedis

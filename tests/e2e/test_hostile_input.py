@@ -16,7 +16,8 @@ import pytest
 
 from bot.views import ids
 from tests.e2e.flows import ALICE, BOB, CHANNEL, TEAM, open_change_modal, set_policy_off
-from tests.e2e.test_durability import audit_events, connect_workspace, request_serve, serve_writes, wait_until
+from tests.e2e.test_durability import audit_events, connect_workspace, request_serve, serve_writes
+from tests.support.waiting import wait_until
 from tests.support.bot_server import SIGNING_SECRET
 from tests.support.slack_requests import FORM, JSON, block_actions, plain, select, sign, slash_command, view_submission
 

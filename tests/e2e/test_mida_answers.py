@@ -16,21 +16,18 @@ import time
 import pytest
 
 from bot.domain import TeamRef
-from tests.e2e.flows import ALICE, CHANNEL, TEAM, connect, open_change_modal, set_policy_off, submit_change
-from tests.e2e.test_durability import audit_entries, audit_events, card_text, final_card, request_record, wait_until
+from tests.e2e.flows import ALICE, CHANNEL, TEAM, open_change_modal, set_policy_off, submit_change
+from tests.e2e.test_durability import audit_entries, audit_events, card_text, final_card, request_record
+from tests.support.waiting import wait_until
 
 SERVE_MESSAGE = "Winner is now served to eligible traffic at the configured rollout percentage on the same experiment."
 NOT_JSON = "Mida answered 200 with a body that is not JSON"
 
 
 @pytest.fixture
-def connected(bot, slack, slack_api, mida_sandbox):
-    assert connect(slack, slack_api).status_code == 200
-    slack_api.wait_for("chat.postMessage", predicate=lambda c: c["channel"] != CHANNEL)  # the admin's "connected"
-    set_policy_off(bot)
-    mida_sandbox.clear_requests()
-    slack_api.clear()
-    return bot
+def connected(connected):
+    set_policy_off(connected)
+    return connected
 
 
 def change(slack, slack_api, text: str, **values: str) -> None:

@@ -30,6 +30,7 @@ from tests.support.bot_server import (
 from tests.support.sandbox import API_KEY, EU_API_KEY, EU_PROJECT_KEY, PROJECT_KEY
 from tests.support.slack_api import SlackStandIn
 from tests.support.slack_requests import BotClient, plain, select
+from tests.support.waiting import wait_until
 
 # slack_sdk sends oauth.v2.access with aiohttp's BasicAuth, which aiohttp now deprecates.
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
@@ -153,15 +154,6 @@ def connect(s: Space, slack_api: SlackStandIn) -> httpx.Response:
         {ids.PROJECT_KEY: plain(s.project_key), ids.API_KEY: plain(s.api_key), ids.REGION: select(s.region)},
         user=s.admin,
     )
-
-
-def wait_until(predicate, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not met in time")
 
 
 def assert_mida_only(mida_sandbox, s: Space) -> None:

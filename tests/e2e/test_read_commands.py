@@ -9,17 +9,9 @@ import json
 import httpx
 import pytest
 
-from tests.e2e.flows import ADMIN, ALICE, connect, open_change_modal, set_policy_off, submit_change
+from tests.e2e.flows import ADMIN, ALICE, open_change_modal, set_policy_off, submit_change
 from tests.support.bot_server import PUBLIC_URL
 from tests.support.sandbox import API_KEY, PROJECT_KEY
-
-
-@pytest.fixture
-def connected(bot, slack, slack_api, mida_sandbox):
-    assert connect(slack, slack_api).status_code == 200
-    mida_sandbox.clear_requests()
-    slack_api.clear()
-    return bot
 
 
 def reply(slack, slack_api, text, user=ALICE) -> dict:

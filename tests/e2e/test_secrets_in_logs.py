@@ -14,7 +14,8 @@ import httpx
 
 from bot.views import ids
 from tests.e2e.flows import ALICE, BOB, CHANNEL, connect
-from tests.e2e.test_durability import audit_events, request_serve, serve_writes, wait_until
+from tests.e2e.test_durability import audit_events, request_serve, serve_writes
+from tests.support.waiting import wait_until
 from tests.support.bot_server import BOT_TOKEN, ENCRYPTION_KEY, SIGNING_SECRET, BotProcess, bot_env
 from tests.support.sandbox import API_KEY
 from tests.support.slack_requests import FORM, BotClient, plain, select, sign, view_submission

@@ -9,18 +9,15 @@ import time
 import pytest
 
 from bot.views import ids
-from tests.e2e.flows import ALICE, CHANNEL, TEAM, connect, open_change_modal, set_policy_off, submit_change
+from tests.e2e.flows import ALICE, CHANNEL, TEAM, open_change_modal, set_policy_off, submit_change
 from tests.support.bot_server import PUBLIC_URL
 from tests.support.sandbox import API_KEY, PROJECT_KEY
 
 
 @pytest.fixture
-def connected(bot, slack, slack_api, mida_sandbox):
-    assert connect(slack, slack_api).status_code == 200
-    set_policy_off(bot)
-    mida_sandbox.clear_requests()
-    slack_api.clear()
-    return bot
+def connected(connected):
+    set_policy_off(connected)
+    return connected
 
 
 def audit_entries(clean_redis) -> list[dict]:

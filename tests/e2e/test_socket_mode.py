@@ -21,6 +21,7 @@ from tests.support.bot_server import BOT_TOKEN, ENCRYPTION_KEY, BotProcess, bot_
 from tests.support.sandbox import API_KEY, PROJECT_KEY
 from tests.support.slack_requests import plain, select
 from tests.support.socket_mode import SocketClient, SocketModeStandIn
+from tests.support.waiting import wait_until
 
 WRONG_KEY = "mida_sk_wrong_but_secret_7a1b2c3d4e5f"
 APP_TOKEN = "xapp-1-A0MIDA-1234567890-0123456789abcdef0123456789abcdef"
@@ -62,14 +63,6 @@ def stored_request(redis_url: str, request_id: str):
             await client.aclose()
 
     return asyncio.run(get())
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def serve_writes(mida_sandbox) -> list[dict]:

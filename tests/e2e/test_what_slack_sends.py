@@ -13,13 +13,6 @@ from tests.support.bot_server import SIGNING_SECRET, BotProcess, WorkerProcess, 
 from tests.support.slack_requests import BotClient
 
 
-@pytest.fixture
-def connected(bot, slack, slack_api, mida_sandbox):
-    assert connect(slack, slack_api).status_code == 200
-    slack_api.clear()
-    return bot
-
-
 def results_reply(slack, slack_api, **fields) -> dict:
     before = len(slack_api.responses("cmd"))
     answer = slack.command("results 1234", user_id=ALICE, **fields)

@@ -26,7 +26,7 @@ import pytest
 
 from tests.support.bot_server import REPO
 from tests.web import PageDom
-from tests.web.test_results_page import SERVING, connected, link  # noqa: F401  (fixture)
+from tests.web.test_results_page import SERVING, link
 
 PHONE = (412, 915)
 

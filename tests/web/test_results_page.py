@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from bot.domain import TeamRef
 from bot.store.results_cache import ResultsCache
-from tests.e2e.flows import TEAM, connect
+from tests.e2e.flows import TEAM
 from tests.support.bot_server import PUBLIC_URL
 from tests.support.redis_server import free_port
 from tests.support.sandbox import API_KEY, PROJECT_KEY
@@ -22,13 +22,6 @@ from tests.web import PageDom
 
 WS = TeamRef(team_id=TEAM)
 SERVING = 1237  # "Free Shipping Banner Test": variant 1 served at 50 % three days ago
-
-
-@pytest.fixture
-def connected(bot, slack, slack_api, mida_sandbox):
-    assert connect(slack, slack_api).status_code == 200
-    mida_sandbox.clear_requests()
-    return bot
 
 
 def link(bot, test_id: int, team: TeamRef = WS, **kw) -> str:
