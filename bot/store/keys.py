@@ -30,7 +30,6 @@ Global (one key each, so one slot each; never in the same command or script as a
   mida:lazy                          stream  work after an ack (slack/lazy_queue.py)
   mida:followups                     zset    "<T>|<request id>|<test id>|<hours>" -> when due
   mida:expiry                        zset    "<T>|<request id>" -> expires_at
-  mida:executing                     zset    "<T>|<request id>" -> time it started executing
 The global zsets are hints (the per-workspace records are the truth): a step that writes both a
 workspace key and a global one is ordered so that a crash in between leaves what a sweep repairs.
 Nothing lists keys with SCAN or KEYS: what must be found again is reachable from an index above.
@@ -45,7 +44,6 @@ from bot.domain import TeamRef
 
 PREFIX = "mida"
 EXPIRY_INDEX = f"{PREFIX}:expiry"
-EXECUTING_INDEX = f"{PREFIX}:executing"
 MEMBER_SEP = "|"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 

@@ -14,8 +14,8 @@ plus `mida:{T}:req:<id>:approvers` (set of approver user ids: duplicates are cau
 `mida:{T}:pending` (zset of pending ids by expires_at). Lua never decodes JSON (cjson would turn
 `[]` into `{}` and reformat numbers).
 
-The global zsets `mida:expiry` and `mida:executing` live in another slot, so they are kept up to
-date outside the scripts and are only hints: whoever acts on them re-checks the request itself.
+The global zset `mida:expiry` lives in another slot, so it is kept up to date outside the scripts
+and is only a hint: whoever acts on it re-checks the request itself.
 
 People are compared by Slack user id alone (self-approval, duplicates): user ids are unique across
 Slack, and on Enterprise Grid the same person keeps one id in every workspace of the org.
@@ -44,7 +44,6 @@ from bot.domain import (
     TeamRef,
 )
 from bot.store.keys import (
-    EXECUTING_INDEX,
     EXPIRY_INDEX,
     index_member,
     is_valid_id,
@@ -213,8 +212,6 @@ class RequestStore:
                   "+inf" if req.expires_at is None else repr(float(req.expires_at)), retention,
                   *{a.approver.user_id for a in req.approvals}],
         )
-        if req.status is RequestStatus.EXECUTING and created:
-            await self._redis.zadd(EXECUTING_INDEX, {index_member(req.team, req.id): now})
         logger.info("request created" if created else "request id already exists",
                     extra={"team": req.team.key, "request_id": req.id, "status": req.status.value})
         return bool(created)
@@ -293,14 +290,9 @@ class RequestStore:
             logger.info("transition refused", extra=extra)
             return None
         request = _assemble(_pairs(reply[1]))
-        member = index_member(team, request_id)
-        # Global hints, outside the script (another slot). The record above is the truth.
+        # The global hint, outside the script (another slot). The record above is the truth.
         if RequestStatus.PENDING in allowed:
-            await self._redis.zrem(EXPIRY_INDEX, member)
-        if to is RequestStatus.EXECUTING:
-            await self._redis.zadd(EXECUTING_INDEX, {member: at})
-        elif RequestStatus.EXECUTING in allowed:
-            await self._redis.zrem(EXECUTING_INDEX, member)
+            await self._redis.zrem(EXPIRY_INDEX, index_member(team, request_id))
         logger.info("transition", extra=extra)
         return request
 
@@ -345,17 +337,6 @@ class RequestStore:
             else:
                 await self.forget_expiry(team_key, request_id)
         return expired
-
-    async def executing_since(self, started_before: float, limit: int = 100) -> list[tuple[str, str]]:
-        """(team key, request id) of requests that went to executing before `started_before` and
-        have not been seen to leave it: candidates for reconciliation after a process died.
-        A hint: check the request's status before acting."""
-        members = await self._redis.zrangebyscore(EXECUTING_INDEX, "-inf", repr(float(started_before)),
-                                                  start=0, num=limit)
-        return [parse_index_member(m) for m in members]
-
-    async def forget_executing(self, team_key: str, request_id: str) -> None:
-        await self._redis.zrem(EXECUTING_INDEX, index_member(team_key, request_id))
 
 
 # -- encoding ---------------------------------------------------------------------------------

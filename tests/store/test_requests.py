@@ -21,7 +21,7 @@ from bot.domain import (
     TeamRef,
 )
 from bot.mida.models import ExperimentStatus, VariantResult
-from bot.store.keys import EXECUTING_INDEX, EXPIRY_INDEX, new_id, ws_key
+from bot.store.keys import EXPIRY_INDEX, new_id, ws_key
 from bot.store.requests import ApproveCode, RequestStore
 
 TEAM = TeamRef(team_id="T1", enterprise_id="E1")
@@ -252,17 +252,6 @@ async def test_leaving_pending_clears_the_indexes(redis):
         assert await store.transition(TEAM, req.id, to) is not None
         assert req.id not in [r.id for r in await store.pending(TEAM)]
         assert await redis.zscore(EXPIRY_INDEX, f"{TEAM.key}|{req.id}") is None
-
-
-async def test_executing_hint(redis):
-    store = RequestStore(redis)
-    req = await created(store, status=S.APPROVED, needed=0)
-    await store.transition(TEAM, req.id, S.EXECUTING, now=NOW)
-    assert await store.executing_since(NOW + 1) == [(TEAM.key, req.id)]
-    assert await store.executing_since(NOW - 1) == []
-    await store.transition(TEAM, req.id, S.SUPERSEDED)
-    assert await store.executing_since(NOW + 1) == []
-    assert await redis.zcard(EXECUTING_INDEX) == 0
 
 
 async def test_final_requests_are_kept_for_the_retention_period(redis):

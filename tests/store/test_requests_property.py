@@ -23,7 +23,7 @@ from bot.domain import (
     TeamRef,
 )
 from bot.mida.models import ExperimentStatus
-from bot.store.keys import EXECUTING_INDEX, EXPIRY_INDEX, index_member, new_id, ws_key
+from bot.store.keys import EXPIRY_INDEX, index_member, new_id, ws_key
 from bot.store.requests import ApproveCode, RequestStore
 
 S = RequestStatus
@@ -223,7 +223,6 @@ class RequestMachine(RuleBasedStateMachine):
             if self.model:
                 members = [index_member(self.team, rid) for rid in self.model]
                 await self.client.zrem(EXPIRY_INDEX, *members)
-                await self.client.zrem(EXECUTING_INDEX, *members)
             await self.client.aclose()
 
         self.run(clean())
