@@ -39,7 +39,7 @@ from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
 from bot.store.workspaces import WorkspaceStore
-from bot.web.links import LinkSigner
+from bot.links import LinkSigner
 
 @dataclass
 class Deps:

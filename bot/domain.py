@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -322,6 +323,36 @@ class ChangeRequest(_Model):
     @property
     def variant(self) -> VariantResult | None:
         return self.evidence.variant(self.change.variant_id)
+
+
+class Decision(StrEnum):
+    """What a click on a card did, for the private answer to the person who clicked."""
+
+    RECORDED = "recorded"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    NOT_FOUND = "not_found"
+    FINISHED = "finished"
+    EXPIRED = "expired"
+    OWN_REQUEST = "own_request"
+    ALREADY_APPROVED = "already_approved"
+    NOT_APPROVER = "not_approver"
+    NOT_REQUESTER = "not_requester"
+    # Not a member who may decide here (see `bot.services.access`).
+    OTHER_ORG = "other_org"
+    GUEST = "guest"
+    BOT = "bot"
+    DEACTIVATED = "deactivated"
+    UNVERIFIED = "unverified"
+
+
+@dataclass(frozen=True)
+class ClickResult:
+    """A click on a card and what it did (the request as it is now, if it exists)."""
+
+    decision: Decision
+    request: ChangeRequest | None
 
 
 class AuditEvent(StrEnum):

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.deps import DEPS, Deps, build_deps
 from bot.embedded_redis import EmbeddedRedis
 from bot.slack.lazy_queue import LazyConsumer, LazyQueue
-from bot.slack.oauth import OAuthRoutes
+from bot.web.oauth_routes import OAuthRoutes
 from bot.web.health import healthz, readyz
 from bot.web.pages import audit_export_page, results_page
 from bot.web.slack_events import MAX_BODY, SlackEventsHandler

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from enum import StrEnum
 
 from bot.domain import (
     Action,
@@ -19,6 +17,8 @@ from bot.domain import (
     AuditEvent,
     Change,
     ChangeRequest,
+    ClickResult,
+    Decision,
     Draft,
     Evidence,
     Failure,
@@ -52,35 +52,13 @@ from bot.store.audit import AuditLog
 from bot.store.drafts import DraftStore
 from bot.store.jobs import ANNOUNCE, JobQueue
 from bot.store.keys import new_id
-from bot.store.rules import RulesStore
 from bot.store.requests import ApproveCode, RequestStore
 from bot.store.results_cache import ResultsCache
+from bot.store.rules import RulesStore
 
 log = logging.getLogger(__name__)
 
 MAX_REASON = 2000
-
-
-class Decision(StrEnum):
-    """What a click on a card did, for the private answer to the person who clicked."""
-
-    RECORDED = "recorded"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-    NOT_FOUND = "not_found"
-    FINISHED = "finished"
-    EXPIRED = "expired"
-    OWN_REQUEST = "own_request"
-    ALREADY_APPROVED = "already_approved"
-    NOT_APPROVER = "not_approver"
-    NOT_REQUESTER = "not_requester"
-    # Not a member who may decide here (see `bot.services.access`).
-    OTHER_ORG = "other_org"
-    GUEST = "guest"
-    BOT = "bot"
-    DEACTIVATED = "deactivated"
-    UNVERIFIED = "unverified"
 
 
 _NOT_A_MEMBER = {
@@ -90,12 +68,6 @@ _NOT_A_MEMBER = {
     Standing.DEACTIVATED: Decision.DEACTIVATED,
     Standing.UNKNOWN: Decision.UNVERIFIED,
 }
-
-
-@dataclass(frozen=True)
-class ClickResult:
-    decision: Decision
-    request: ChangeRequest | None
 
 
 class ExecutionDeferred(Exception):

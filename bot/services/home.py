@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import redis.asyncio as aioredis
 
-from bot.domain import Action, AuditEntry, AuditEvent, ChangeRequest, Person, Region, TeamRef
+from bot.domain import (
+    Action,
+    AuditEntry,
+    AuditEvent,
+    ChangeRequest,
+    TeamRef,
+)
 from bot.mida.models import Experiment, VariantResult
 from bot.services.access import Access
 from bot.services.errors import BotError, InvalidInput, MidaDown
 from bot.services.experiments import ExperimentService
+from bot.services.home_data import Connection, HomeData, HomeShared, ServingNow
 from bot.store.audit import AuditLog
 from bot.store.crypto import UndecryptableSecret
 from bot.store.keys import ws_key
-from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
+from bot.store.rules import RulesStore
 from bot.store.workspaces import WorkspaceStore
 
 log = logging.getLogger(__name__)
@@ -34,51 +40,6 @@ MAX_PENDING = 10
 MAX_RECENT = 8
 _AUDIT_LOOKBACK = 200  # audit entries read to find when (and which variant) the bot served
 VIEWER_TTL = 24 * 3600  # who opened the Home tab lately: they get it refreshed when requests change
-
-
-@dataclass(frozen=True)
-class Connection:
-    project_key: str
-    region: Region
-    masked_key: str
-    connected_by: Person
-    connected_at: float
-    last_ok_at: float | None = None
-    last_error: str | None = None
-    last_error_at: float | None = None
-
-
-@dataclass(frozen=True)
-class ServingNow:
-    test_id: int
-    name: str
-    variant_id: str
-    rollout: float | None
-    since: float | None  # when the bot served it, else when Mida last changed the experiment
-    variants: tuple[VariantResult, ...] = ()  # names, when the bot's audit log knows them
-
-
-@dataclass(frozen=True)
-class HomeShared:
-    """The part of the Home tab that is the same for everyone in the workspace."""
-
-    team: TeamRef
-    connection: Connection | None
-    connection_error: BotError | None
-    serving: list[ServingNow]
-    serving_error: BotError | None
-    pending: list[ChangeRequest]
-    recent: list[AuditEntry]
-    generated_at: float
-
-
-@dataclass(frozen=True)
-class HomeData:
-    shared: HomeShared
-    viewer: str
-    is_admin: bool
-    mine: list[ChangeRequest] = field(default_factory=list)
-    waiting_on_me: list[ChangeRequest] = field(default_factory=list)
 
 
 class HomeService:

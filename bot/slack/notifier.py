@@ -26,7 +26,7 @@ from bot.store.requests import RequestStore
 from bot.views.cards import request_card, requester_notice, thread_reply
 from bot.views.followups import followup_message
 from bot.views.format import Links
-from bot.web.links import LinkSigner
+from bot.links import LinkSigner
 
 log = logging.getLogger(__name__)
 

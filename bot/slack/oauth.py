@@ -9,7 +9,6 @@
   its org, for an org-wide install) comes from Redis through a short in-process cache: no
   `auth.test` per request, since the bot's ids were recorded at install time. `token_for` is the
   same lookup for `SlackClients` (work done outside a Slack request: cards, the worker).
-- `OAuthRoutes`: the two aiohttp GET routes.
 
 Cache staleness: the process that handles an uninstall or an install forgets the cached entry at
 once; other processes may use a revoked token for at most `ttl` seconds (Slack refuses it: no
@@ -24,8 +23,6 @@ from collections.abc import Callable
 from html import escape
 from urllib.parse import urlencode
 
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -43,7 +40,7 @@ from bot.domain import TeamRef
 from bot.logs import SECRETS
 from bot.slack.clients import DEFAULT_TIMEOUT
 from bot.store.installations import RedisInstallationStore, RedisOAuthStateStore
-from bot.web.html import page
+from bot.views.html import page
 
 log = logging.getLogger(__name__)
 
@@ -315,27 +312,3 @@ async def failed_page(args: AsyncFailureArgs) -> BoltResponse:
     )
     headers = {**PAGE_HEADERS, "Set-Cookie": _STATE.build_set_cookie_for_deletion()}
     return BoltResponse(status=args.suggested_status_code, headers=headers, body=_card(title, body))
-
-
-# --- routes ------------------------------------------------------------------------------------
-
-
-class OAuthRoutes:
-    """`GET /slack/install` and `GET /slack/oauth_redirect`, handed to Bolt's flow."""
-
-    def __init__(self, flow: AsyncOAuthFlow) -> None:
-        self._flow = flow
-
-    def add_to(self, app: web.Application) -> None:
-        app.router.add_get(INSTALL_PATH, self.install)
-        app.router.add_get(REDIRECT_PATH, self.redirect)
-
-    @staticmethod
-    def _bolt_request(request: web.Request) -> AsyncBoltRequest:
-        return AsyncBoltRequest(body="", query=request.query_string, headers=dict(request.headers))
-
-    async def install(self, request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await self._flow.handle_installation(self._bolt_request(request)))
-
-    async def redirect(self, request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await self._flow.handle_callback(self._bolt_request(request)))

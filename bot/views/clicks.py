@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain import ChangeRequest
-from bot.services.changes import Decision
+from bot.domain import ChangeRequest, Decision
 
 
 def click_refused_text(decision: Decision, request: ChangeRequest | None) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain import AuditEntry, AuditEvent, ChangeRequest
-from bot.services.home import Connection, HomeData, ServingNow
+from bot.services.home_data import Connection, HomeData, ServingNow
 from bot.views import ids, messages
 from bot.views.errors import explain
 from bot.views.format import (

@@ -13,8 +13,8 @@ from bot.deps import DEPS
 
 from bot.domain import AuditEntry
 from bot.mida.errors import MidaError, MidaNotFound, MidaUnauthorized
-from bot.web.html import message_page
-from bot.web.links import BadLink, ExpiredLink, LinkTarget
+from bot.views.html import message_page
+from bot.links import BadLink, ExpiredLink, LinkTarget
 from bot.web.results_page import load_results, render_results
 
 log = logging.getLogger(__name__)

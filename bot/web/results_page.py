@@ -21,7 +21,7 @@ from bot.mida.errors import MidaError
 from bot.mida.models import ExperimentResult, ExperimentStatus, ReportPhase, Timeseries, VariantResult
 from bot.store.results_cache import ResultsCache
 from bot.web.chart import Series, conversion_chart, format_day, series_from_timeseries
-from bot.web.html import page
+from bot.views.html import page
 
 if TYPE_CHECKING:
     from bot.deps import Deps

@@ -23,7 +23,8 @@ from bot.domain import (
 from bot.mida.client import MidaClient, RetryPolicy, Timeouts
 from bot.mida.models import ExperimentResult
 from bot.services.access import Access
-from bot.services.changes import ChangeService, Decision, ExecutionDeferred
+from bot.domain import Decision
+from bot.services.changes import ChangeService, ExecutionDeferred
 from bot.services.errors import ExperimentConflict, InvalidInput, NotAllowed
 from bot.services.experiments import ExperimentService
 from bot.services.followups import FollowupService

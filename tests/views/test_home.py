@@ -6,7 +6,7 @@ from slack_sdk.models.views import View
 
 from bot.domain import Action, Approval, AuditEntry, AuditEvent, Change, Outcome, Person, Region
 from bot.services.errors import MidaDown, NotConnected, ReconnectNeeded
-from bot.services.home import Connection, HomeData, HomeShared, ServingNow
+from bot.services.home_data import Connection, HomeData, HomeShared, ServingNow
 from bot.views import ids
 from bot.views.home import home_view, serving_block_id
 from tests.views import ALICE, BOB, NOW, TEAM, all_text, check_blocks, control, elements, find_block, request, variant

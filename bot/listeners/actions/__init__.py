@@ -1,10 +1,21 @@
 from slack_bolt.async_app import AsyncApp
 
 from bot.listeners.actions.followup_buttons import handle_followup_button
-from bot.listeners.actions.home_buttons import handle_home_change_button, handle_home_connect, handle_home_settings
+from bot.listeners.actions.home_buttons import (
+    handle_home_change_button,
+    handle_home_connect,
+    handle_home_settings,
+)
 from bot.listeners.actions.modal_inputs import handle_variant_select
-from bot.listeners.actions.request_buttons import handle_approve, handle_cancel, handle_reject
-from bot.listeners.actions.results_buttons import handle_link_button, handle_post_deploy_results
+from bot.listeners.actions.request_buttons import (
+    handle_approve,
+    handle_cancel,
+    handle_reject,
+)
+from bot.listeners.actions.results_buttons import (
+    handle_link_button,
+    handle_post_deploy_results,
+)
 from bot.listeners.deferred import after_ack
 from bot.views import ids
 

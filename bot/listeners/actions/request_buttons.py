@@ -8,8 +8,8 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
+from bot.domain import ClickResult, Decision
 from bot.listeners.context import person_of, team_of
-from bot.services.changes import ClickResult, Decision
 from bot.slack.clients import modal_client
 from bot.views import modals
 from bot.views.clicks import click_refused_text

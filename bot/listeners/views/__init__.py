@@ -1,12 +1,12 @@
 from slack_bolt.async_app import AsyncApp
 
+from bot.listeners.deferred import after_ack
 from bot.listeners.views.submissions import (
     handle_change_submission,
     handle_connect_submission,
     handle_reject_submission,
     handle_settings_submission,
 )
-from bot.listeners.deferred import after_ack
 from bot.views import ids
 
 

@@ -12,8 +12,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
+from bot.domain import Decision
 from bot.listeners.context import person_of, team_of
-from bot.services.changes import Decision
 from bot.services.errors import BotError, InvalidInput
 from bot.views import ids, messages
 from bot.views.clicks import click_refused_text
