@@ -6,10 +6,11 @@ import os
 import socket
 from dataclasses import dataclass
 
-from redis.maint_notifications import MaintNotificationsConfig
 from aiohttp import web
+from redis.maint_notifications import MaintNotificationsConfig
 
 from bot.config import Settings
+from bot.links import LinkSigner
 from bot.mida.client import MidaClient, Timeouts
 from bot.services.access import Access
 from bot.services.audit_trail import AuditTrail
@@ -19,6 +20,7 @@ from bot.services.experiments import ExperimentService
 from bot.services.followups import FollowupService
 from bot.services.guardrails import Guardrails
 from bot.services.home import HomeService
+from bot.services.results import ResultsService
 from bot.services.settings import SettingsService
 from bot.services.uninstall import UninstallService
 from bot.slack.clients import SlackClients
@@ -35,11 +37,11 @@ from bot.store.followups import FollowupStore
 from bot.store.installations import RedisInstallationStore, RedisOAuthStateStore
 from bot.store.jobs import JobQueue
 from bot.store.orgs import OrgIndex
-from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
+from bot.store.rules import RulesStore
 from bot.store.workspaces import WorkspaceStore
-from bot.links import LinkSigner
+
 
 @dataclass
 class Deps:
@@ -62,6 +64,7 @@ class Deps:
     audit_trail: AuditTrail
     followups: FollowupService
     results_cache: ResultsCache
+    results: ResultsService
     settings_service: SettingsService
     notifier: RefreshingNotifier
     # App Home and multi-workspace installs (the last three are None in single-workspace mode)
@@ -165,6 +168,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         audit_trail=AuditTrail(experiments, audit),
         followups=followups,
         results_cache=results_cache,
+        results=ResultsService(experiments, results_cache),
         settings_service=SettingsService(rules, access, audit),
         notifier=notifier,
         home=home,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -16,8 +15,8 @@ from bot.config import Settings
 from bot.deps import DEPS, Deps, build_deps
 from bot.embedded_redis import EmbeddedRedis
 from bot.slack.lazy_queue import LazyConsumer, LazyQueue
-from bot.web.oauth_routes import OAuthRoutes
 from bot.web.health import healthz, readyz
+from bot.web.oauth_routes import OAuthRoutes
 from bot.web.pages import audit_export_page, results_page
 from bot.web.slack_events import MAX_BODY, SlackEventsHandler
 from bot.worker import Worker

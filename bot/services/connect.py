@@ -9,8 +9,8 @@ import time
 
 from bot.domain import AuditEntry, AuditEvent, Person, Region, TeamRef, Workspace
 from bot.logs import SECRETS
-from bot.mida.client import MidaClient
 from bot.mida import errors as mida
+from bot.mida.client import MidaClient
 from bot.services.access import Access
 from bot.services.errors import InvalidInput
 from bot.store.audit import AuditLog

@@ -13,8 +13,8 @@ from bot.services.experiments import ExperimentService
 from bot.services.ports import Notifier
 from bot.store.followups import FollowupStore
 from bot.store.keys import team_from_key
-from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
+from bot.store.rules import RulesStore
 
 log = logging.getLogger(__name__)
 

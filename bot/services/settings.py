@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from bot.domain import ApprovalMode, AuditEntry, AuditEvent, ChannelRules, Person, TeamRef
+from bot.domain import (
+    ApprovalMode,
+    AuditEntry,
+    AuditEvent,
+    ChannelRules,
+    Person,
+    TeamRef,
+)
 from bot.services.access import Access
 from bot.services.errors import InvalidInput
 from bot.store.audit import AuditLog

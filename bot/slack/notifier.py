@@ -18,15 +18,15 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.domain import ChangeRequest, RequestStatus
+from bot.links import LinkSigner
 from bot.mida.models import ExperimentResult
 from bot.slack.clients import SlackClients
 from bot.store.keys import ws_key
-from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
+from bot.store.rules import RulesStore
 from bot.views.cards import request_card, requester_notice, thread_reply
 from bot.views.followups import followup_message
 from bot.views.format import Links
-from bot.links import LinkSigner
 
 log = logging.getLogger(__name__)
 

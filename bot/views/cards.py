@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import Action, AnswerProblem, ChangeRequest, Failure, FailureKind, Outcome, RequestStatus
+from bot.domain import (
+    Action,
+    AnswerProblem,
+    ChangeRequest,
+    Failure,
+    FailureKind,
+    Outcome,
+    RequestStatus,
+)
 from bot.views import ids
 from bot.views.errors import explain_outcome
 from bot.views.format import (

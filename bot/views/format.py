@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain import Action, ApprovalMode, Change, ChannelRules, Evidence
-from bot.mida.models import ExperimentResult, ExperimentStatus, ReportPhase, VariantResult
+from bot.mida.models import (
+    ExperimentResult,
+    ExperimentStatus,
+    ReportPhase,
+    VariantResult,
+)
 from bot.views import ids
 
 # Slack's limits (https://api.slack.com/reference/block-kit): a message holds at most 50 blocks

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import AnswerProblem, AuditEntry, AuditEvent, ChannelRules, Failure, FailureKind, Workspace
+from bot.domain import (
+    AnswerProblem,
+    AuditEntry,
+    AuditEvent,
+    ChannelRules,
+    Failure,
+    FailureKind,
+    Workspace,
+)
 from bot.mida.models import Experiment, ExperimentResult, ReportPhase
 from bot.services.errors import AdminOnly, BotError
 from bot.views import ids

@@ -13,13 +13,13 @@ from bot.mida.models import VariantResult
 from bot.views import ids
 from bot.views.format import (
     DASH,
-    MAX_VIEW_BLOCKS,
     MAX_LABEL,
     MAX_MODAL_TITLE,
     MAX_OPTION_TEXT,
     MAX_OPTIONS,
     MAX_PLACEHOLDER,
     MAX_PRIVATE_METADATA,
+    MAX_VIEW_BLOCKS,
     MODE_OPTION_TEXT,
     context,
     divider,

@@ -10,11 +10,15 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from bot.deps import DEPS
-
 from bot.domain import AuditEntry
-from bot.mida.errors import MidaError, MidaNotFound, MidaUnauthorized
-from bot.views.html import message_page
 from bot.links import BadLink, ExpiredLink, LinkTarget
+from bot.services.errors import (
+    BotError,
+    NotConnected,
+    ReconnectNeeded,
+    UnknownExperiment,
+)
+from bot.views.html import message_page
 from bot.web.results_page import load_results, render_results
 
 log = logging.getLogger(__name__)
@@ -48,20 +52,19 @@ async def results_page(request: web.Request) -> web.Response:
     if isinstance(target, web.Response):
         return target
     deps = request.app[DEPS]
-    ws = await deps.workspaces.get(target.team)
-    if ws is None:
-        return _html(message_page("Not connected", "This Slack workspace is no longer connected to Mida, so its results cannot be shown. An admin can run /mida connect."), 404)
     if target.test_id is None:
         return _html(message_page("Link not valid", "This link does not name an experiment. Use the link from Slack as it was posted."), 403)
     try:
-        view = await load_results(deps, ws, target.test_id)
-    except MidaNotFound:
+        view = await load_results(deps, target.team, target.test_id)
+    except NotConnected:
+        return _html(message_page("Not connected", "This Slack workspace is no longer connected to Mida, so its results cannot be shown. An admin can run /mida connect."), 404)
+    except UnknownExperiment:
         return _html(message_page("Experiment not found", f"Mida has no experiment #{target.test_id} in the connected project: it may have been deleted, or the workspace is now connected to another project."), 404)
-    except MidaUnauthorized:
+    except ReconnectNeeded:
         return _html(message_page("Mida refused the API key", "Mida no longer accepts this workspace's API key, so the results cannot be read. An admin must run /mida connect with a new key."), 502)
-    except MidaError as err:
-        log.warning("results page: Mida failed", extra={"team": ws.team.key, "error": type(err).__name__})
-        return _html(message_page("Mida did not answer", f"The results could not be read from Mida right now ({err.message}). Try again in a minute."), 502)
+    except BotError as err:
+        log.warning("results page: Mida failed", extra={"team": target.team.key, "error": err.failure.kind.value})
+        return _html(message_page("Mida did not answer", f"The results could not be read from Mida right now ({err.failure.message}). Try again in a minute."), 502)
     return _html(render_results(view, expires_at=target.expires_at))
 
 

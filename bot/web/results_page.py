@@ -1,32 +1,31 @@
 """The post-deploy results page: what is served since when, the numbers after serving vs before, and
 a chart of the daily conversion rate across both phases with the moment of serving marked.
 
-`load_results` reads Mida at view time — the result for each report phase (post_deploy, pre_deploy,
-all_time) and the daily timeseries (all_time for the chart, post_deploy to find the serve day) — all
-at once, through a short Redis cache (`ResultsCache`), so many clicks on one link read Mida once.
-`render_results` is pure: a `ResultsView` in, a complete HTML page out (inline CSS and SVG, no script).
+`load_results` gets Mida's answers for the page from `bot.services.results` (read at view time,
+through a short Redis cache, so many clicks on one link read Mida once). `render_results` is pure:
+a `ResultsView` in, a complete HTML page out (inline CSS and SVG, no script).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from bot.domain import Workspace
-from bot.mida.errors import MidaError
-from bot.mida.models import ExperimentResult, ExperimentStatus, ReportPhase, Timeseries, VariantResult
-from bot.store.results_cache import ResultsCache
-from bot.web.chart import Series, conversion_chart, format_day, series_from_timeseries
+from bot.domain import TeamRef
+from bot.mida.models import (
+    ExperimentResult,
+    ExperimentStatus,
+    Timeseries,
+    VariantResult,
+)
 from bot.views.html import page
+from bot.web.chart import Series, conversion_chart, format_day, series_from_timeseries
 
 if TYPE_CHECKING:
     from bot.deps import Deps
-
-PAYLOAD_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -46,52 +45,6 @@ class ResultsView:
 # ------------------------------------------------------------------------------------ loading
 
 
-def _first_day(timeseries: Timeseries) -> date | None:
-    days = []
-    for row in timeseries.timeseries:
-        for stamp in (row.created_at, row.start_date):
-            if stamp:
-                try:
-                    days.append(datetime.fromisoformat(stamp.replace("Z", "+00:00")).date())
-                    break
-                except ValueError:
-                    continue
-    return min(days) if days else None
-
-
-async def fetch_payload(deps: Deps, ws: Workspace, test_id: int) -> tuple[dict[str, Any], bool]:
-    """Mida's answers for the page, as JSON-ready data, and whether all of them came (cacheable).
-    Raises the MidaError of a failed result call; a failed timeseries only leaves the chart out."""
-    project = deps.experiments.project(ws)
-    answers = await asyncio.gather(
-        project.get_result(test_id, ReportPhase.POST_DEPLOY),
-        project.get_result(test_id, ReportPhase.PRE_DEPLOY),
-        project.get_result(test_id, ReportPhase.ALL_TIME),
-        project.get_timeseries(test_id, ReportPhase.ALL_TIME),
-        project.get_timeseries(test_id, ReportPhase.POST_DEPLOY),
-        return_exceptions=True,
-    )
-    for answer in answers[:3]:
-        if isinstance(answer, BaseException):
-            raise answer
-    for answer in answers[3:]:
-        if isinstance(answer, BaseException) and not isinstance(answer, MidaError):
-            raise answer
-    post, pre, all_time, daily, post_daily = answers
-    served_on = _first_day(post_daily) if isinstance(post_daily, Timeseries) else None
-    payload = {
-        "v": PAYLOAD_VERSION,
-        "post": post.model_dump(mode="json"),  # type: ignore[union-attr]
-        "pre": pre.model_dump(mode="json"),  # type: ignore[union-attr]
-        "all_time": all_time.model_dump(mode="json"),  # type: ignore[union-attr]
-        "timeseries": daily.model_dump(mode="json") if isinstance(daily, Timeseries) else None,
-        "served_on": served_on.isoformat() if served_on else None,
-        "fetched_at": time.time(),
-    }
-    complete = isinstance(daily, Timeseries) and isinstance(post_daily, Timeseries)
-    return payload, complete
-
-
 def view_from_payload(payload: dict[str, Any], dashboard_url: str, **extra: Any) -> ResultsView:
     return ResultsView(
         post=ExperimentResult.model_validate(payload["post"]),
@@ -105,20 +58,11 @@ def view_from_payload(payload: dict[str, Any], dashboard_url: str, **extra: Any)
     )
 
 
-async def load_results(
-    deps: Deps, ws: Workspace, test_id: int, *, cache: ResultsCache | None = None
-) -> ResultsView:
-    cache = cache or deps.results_cache
-
-    async def load() -> tuple[dict[str, Any], bool]:
-        return await fetch_payload(deps, ws, test_id)
-
-    payload, cached = await cache.get_or_load(ws.team, test_id, load)
-    if payload.get("v") != PAYLOAD_VERSION:  # written by another version of the bot: read afresh
-        payload, _ = await load()
-        cached = False
-    dashboard_url = deps.settings.MIDA_DASHBOARD_URL.format(project_key=ws.project_key)
-    return view_from_payload(payload, dashboard_url, cache_ttl=cache.ttl, from_cache=cached)
+async def load_results(deps: Deps, team: TeamRef, test_id: int) -> ResultsView:
+    """The page's numbers through `ResultsService` (which raises the bot's errors), as a view."""
+    loaded = await deps.results.load(team, test_id)
+    dashboard_url = deps.settings.MIDA_DASHBOARD_URL.format(project_key=loaded.project_key)
+    return view_from_payload(loaded.payload, dashboard_url, cache_ttl=loaded.cache_ttl, from_cache=loaded.from_cache)
 
 
 # ------------------------------------------------------------------------------------ rendering

@@ -88,7 +88,20 @@ class LoopbackCluster:
         """REDIS_URL for the bot: ONE node (the bot finds the others)."""
         return f"redis://127.0.0.1:{self.nodes[0].port}/0"
 
-    def start(self, timeout: float = 30.0) -> LoopbackCluster:
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> LoopbackCluster:
+        """Start on free ports. A port found free can be taken before the node binds it (bus ports
+        lie in the ephemeral range, where any client socket may land): then start again elsewhere."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(timeout)
+            except NodeExited:
+                self.stop()
+                self.nodes = []
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> LoopbackCluster:
         self.root = tempfile.mkdtemp(prefix="mida-cluster-")
         count = self.masters * (1 + self.replicas)
         for port in _ports(count):
@@ -105,7 +118,7 @@ class LoopbackCluster:
             self.nodes.append(node)
         deadline = time.monotonic() + timeout
         for node in self.nodes:
-            _until(lambda n=node: _pings(n), deadline, f"node {node.port} did not start")
+            _until(lambda n=node: _started(n), deadline, f"node {node.port} did not start")
         masters, replicas = self.nodes[: self.masters], self.nodes[self.masters :]
         step = SLOTS // self.masters
         for i, node in enumerate(masters):
@@ -214,6 +227,16 @@ def _pings(node: Node) -> bool:
         return bool(node.client().ping())
     except (redis.RedisError, OSError):
         return False
+
+
+class NodeExited(RuntimeError):
+    """A node's process ended before it answered (its port was taken in the meantime)."""
+
+
+def _started(node: Node) -> bool:
+    if node.proc is not None and node.proc.poll() is not None:
+        raise NodeExited(f"node {node.port} exited with {node.proc.returncode} before it answered")
+    return _pings(node)
 
 
 def _until(predicate, deadline: float, what: str) -> None:
