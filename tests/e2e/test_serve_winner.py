@@ -297,3 +297,11 @@ def test_the_post_deploy_button_shows_the_numbers_privately(connected, slack, sl
     assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
     assert "Post-deploy" in json.dumps(answer)
     assert mida_sandbox.requests(path_contains="/result")[-1]["query"]["report_phase"] == "post_deploy"
+
+
+def test_a_post_deploy_button_without_an_experiment_says_so(connected, slack, slack_api, mida_sandbox):
+    slack.action(ids.POST_DEPLOY_RESULTS, "not-a-test", user_id=ALICE, channel_id=CHANNEL)
+    answer = slack_api.wait_for_response("cmd")[-1]
+    assert answer["text"] == "This button does not name an experiment; use /mida results &lt;test_id&gt;."
+    assert (answer["response_type"], answer["replace_original"]) == ("ephemeral", False)
+    assert mida_sandbox.requests() == []

@@ -9,7 +9,7 @@ from bot.deps import Deps
 from bot.domain import parse_test_id
 from bot.listeners.context import team_of
 from bot.mida.models import ReportPhase
-from bot.services.errors import BotError
+from bot.services.errors import BotError, InvalidInput
 from bot.slack.notifier import dashboard_url
 from bot.views import messages
 from bot.views.format import Links
@@ -23,9 +23,12 @@ async def handle_post_deploy_results(
     test_id = parse_test_id(body["actions"][0].get("value") or "")
     try:
         if test_id is None:
-            raise BotError("no experiment on this button")
+            raise InvalidInput("button", "This button does not name an experiment; use /mida results <test_id>.")
         ws, result = await deps.experiments.result(team, test_id, ReportPhase.POST_DEPLOY)
-        links = Links(results_url=deps.links.results_url(team, test_id), dashboard_url=dashboard_url(deps.settings, ws.project_key))
+        links = Links(
+            results_url=deps.links.results_url(team, test_id),
+            dashboard_url=dashboard_url(deps.settings, ws.project_key),
+        )
         text, blocks = messages.results_message(result, ReportPhase.POST_DEPLOY, links)
     except BotError as err:
         text, blocks = messages.error_message(err)
