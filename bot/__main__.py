@@ -22,8 +22,13 @@ def _port(value: int | None) -> int:
 def _register_secrets(settings: Settings) -> None:
     from bot.logs import SECRETS
 
-    for secret in (settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET, settings.SLACK_CLIENT_SECRET,
-                   settings.SLACK_APP_TOKEN, settings.BOT_ENCRYPTION_KEYS):
+    for secret in (
+        settings.SLACK_BOT_TOKEN,
+        settings.SLACK_SIGNING_SECRET,
+        settings.SLACK_CLIENT_SECRET,
+        settings.SLACK_APP_TOKEN,
+        settings.BOT_ENCRYPTION_KEYS,
+    ):
         if secret is not None:
             SECRETS.add(secret.get_secret_value())
     for key in settings.encryption_keys:
@@ -118,7 +123,9 @@ def socket_mode() -> None:
         transport_log = logging.getLogger("bot.socket_mode")
         transport_log.setLevel(max(logging.INFO, logging.getLogger().level))
         handler = AsyncSocketModeHandler(
-            bolt, settings.SLACK_APP_TOKEN.get_secret_value(), logger=transport_log  # type: ignore[union-attr]
+            bolt,
+            settings.SLACK_APP_TOKEN.get_secret_value(),
+            logger=transport_log,  # type: ignore[union-attr]
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -157,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     p_serve = sub.add_parser("serve", help="HTTP mode: Slack requests at POST /slack/events")
     p_serve.add_argument("--port", type=int, help="default: $PORT, else 3000")
     p_serve.add_argument(
-        "--no-worker", action="store_true", help="leave the queues to `mida-slack worker` processes (only ack and serve pages)"
+        "--no-worker",
+        action="store_true",
+        help="leave the queues to `mida-slack worker` processes (only ack and serve pages)",
     )
     sub.add_parser("worker", help="work the queues without serving HTTP (pairs with `serve --no-worker`)")
     sub.add_parser("socket", help="Socket Mode (needs SLACK_APP_TOKEN)")

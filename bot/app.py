@@ -62,7 +62,9 @@ def create_app(settings: Settings, deps: Deps, **bolt_options: Any) -> AsyncApp:
 
 def not_installed_text(settings: Settings) -> str:
     where = f" at {settings.PUBLIC_URL}/slack/install" if settings.PUBLIC_URL else ""
-    return f":warning: Mida is not installed in this workspace (any more). A workspace admin can install it again{where}."
+    return (
+        f":warning: Mida is not installed in this workspace (any more). A workspace admin can install it again{where}."
+    )
 
 
 async def handle_lazy_error(error: Exception, request: AsyncBoltRequest) -> None:

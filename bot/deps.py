@@ -118,20 +118,33 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
     links = LinkSigner(settings.encryption_keys, settings.PUBLIC_URL)
     access = Access(rules, SlackDirectory(clients))
     experiments = ExperimentService(workspaces, mida)
-    home = HomeService(redis=redis, workspaces=workspaces, experiments=experiments, requests=requests,
-                       rules=rules, audit=audit, access=access)
+    home = HomeService(
+        redis=redis,
+        workspaces=workspaces,
+        experiments=experiments,
+        requests=requests,
+        rules=rules,
+        audit=audit,
+        access=access,
+    )
     home_tab = HomeTab(home, clients)
     cards = SlackNotifier(settings, redis, clients, requests, rules, links)
     notifier = RefreshingNotifier(cards, home_tab)  # Home tabs follow the cards
     followup_store = FollowupStore(redis)
     uninstall = UninstallService(
-        workspaces=workspaces, requests=requests, audit=audit, followups=followup_store, orgs=OrgIndex(redis),
+        workspaces=workspaces,
+        requests=requests,
+        audit=audit,
+        followups=followup_store,
+        orgs=OrgIndex(redis),
         installations=installations,
-        forget_token=authorize.forget if authorize is not None else None, forget_hooks=[home.forget],
+        forget_token=authorize.forget if authorize is not None else None,
+        forget_hooks=[home.forget],
     )
     oauth_flow = (
         build_oauth_flow(settings, installations, RedisOAuthStateStore(redis), authorize)
-        if installations is not None else None
+        if installations is not None
+        else None
     )
     followups = FollowupService(followup_store, experiments, requests, rules, notifier)
     results_cache = ResultsCache(redis)

@@ -171,9 +171,7 @@ TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
         {RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.CANCELLED, RequestStatus.EXPIRED}
     ),
     RequestStatus.APPROVED: frozenset({RequestStatus.EXECUTING}),
-    RequestStatus.EXECUTING: frozenset(
-        {RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.SUPERSEDED}
-    ),
+    RequestStatus.EXECUTING: frozenset({RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.SUPERSEDED}),
 }
 
 
@@ -264,8 +262,14 @@ def _legacy_failure(data: dict[str, Any]) -> Failure:
     return Failure(
         kind=kind,
         message=message,
-        said_by_mida=kind in (FailureKind.CONFLICT, FailureKind.REJECTED, FailureKind.RECONNECT_NEEDED,
-                              FailureKind.FORBIDDEN, FailureKind.UNKNOWN_EXPERIMENT),
+        said_by_mida=kind
+        in (
+            FailureKind.CONFLICT,
+            FailureKind.REJECTED,
+            FailureKind.RECONNECT_NEEDED,
+            FailureKind.FORBIDDEN,
+            FailureKind.UNKNOWN_EXPERIMENT,
+        ),
         status=data.get("mida_status"),
         maybe_applied=name == "MidaOutcomeUnknown" or (kind is FailureKind.MIDA_DOWN and bool(data.get("state_after"))),
     )

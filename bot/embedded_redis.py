@@ -78,9 +78,27 @@ class EmbeddedRedis:
     def start(self, timeout: float = 30.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.proc = subprocess.Popen(
-            [self.binary, "--bind", HOST, "--port", str(self.port), "--protected-mode", "yes",
-             "--dir", str(self.data_dir), "--appendonly", "yes", "--appendfsync", "everysec",
-             "--save", "", "--daemonize", "no", "--logfile", "redis.log"],
+            [
+                self.binary,
+                "--bind",
+                HOST,
+                "--port",
+                str(self.port),
+                "--protected-mode",
+                "yes",
+                "--dir",
+                str(self.data_dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--logfile",
+                "redis.log",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -131,6 +149,9 @@ def choose_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
     log.warning(
         "REDIS_URL is not set: started an embedded Redis on %s:%d with its data in %s. This is for "
         "trying the bot on one machine; set REDIS_URL to a Redis of your own for anything else.",
-        HOST, port, server.data_dir, extra={"binary": binary},
+        HOST,
+        port,
+        server.data_dir,
+        extra={"binary": binary},
     )
     return settings.model_copy(update={"REDIS_URL": server.url}), server

@@ -25,7 +25,11 @@ log = logging.getLogger(__name__)
 
 
 def build_web_app(
-    settings: Settings, deps: Deps | None = None, *, run_worker: bool = True, bolt: AsyncApp | None = None,
+    settings: Settings,
+    deps: Deps | None = None,
+    *,
+    run_worker: bool = True,
+    bolt: AsyncApp | None = None,
     embedded_redis: EmbeddedRedis | None = None,
 ) -> web.Application:
     """`run_worker=False` (`serve --no-worker`) leaves the queues to `mida-slack worker` processes,

@@ -188,18 +188,18 @@ def analyse(experiment: ExperimentInput, rules: Rules = Rules()) -> Analysis:
     cA = Counts(control.visitors, control.conversions)
     counts = [Counts(v.visitors, v.conversions) for v in variants]
 
-    comparisons = [_compare(cA, v, cB, level, bayesian) for v, cB in zip(variants, counts)]
+    comparisons = [_compare(cA, v, cB, level, bayesian) for v, cB in zip(variants, counts, strict=False)]
     control_prob_best = None
     if several and bayesian:
         best = stats.prob_best([cA, *counts])
         control_prob_best = best[0]
-        comparisons = [replace(c, prob_best=p) for c, p in zip(comparisons, best[1:])]
+        comparisons = [replace(c, prob_best=p) for c, p in zip(comparisons, best[1:], strict=False)]
     if several and not bayesian:
         adjusted = stats.holm([c.p_value for c in comparisons])
-        comparisons = [replace(c, holm_p=p) for c, p in zip(comparisons, adjusted)]
+        comparisons = [replace(c, holm_p=p) for c, p in zip(comparisons, adjusted, strict=False)]
     has_revenue = any(a.revenue is not None for a in experiment.arms)
     if has_revenue:
-        comparisons = [replace(c, revenue=_revenue(control, v)) for c, v in zip(comparisons, variants)]
+        comparisons = [replace(c, revenue=_revenue(control, v)) for c, v in zip(comparisons, variants, strict=False)]
 
     srm = _srm(experiment)
     # The verdict and the guardrails read the figures above; they are filled in last.
@@ -290,7 +290,8 @@ def _srm(experiment: ExperimentInput) -> Srm:
     weights = [float(a.traffic_weight or 0) for a in active]
     wsum = sum(weights)
     arms = tuple(
-        SrmArm(a.variant_id, a.name, a.visitors, w, a.visitors / total, w / wsum) for a, w in zip(active, weights)
+        SrmArm(a.variant_id, a.name, a.visitors, w, a.visitors / total, w / wsum)
+        for a, w in zip(active, weights, strict=False)
     )
     gof = stats.chi_square_gof([a.visitors for a in active], weights)
     deviation = max(abs((a.observed_share or 0) - (a.expected_share or 0)) for a in arms) * 100

@@ -347,14 +347,14 @@ def _integration_matrix(nodes: tuple[float, ...], weights: tuple[float, ...]) ->
     interpolating polynomial.
     """
     n = len(nodes)
-    p = [[_legendre(l, t)[0] for l in range(n + 1)] for t in nodes]  # p[k][l] = P_l(t_k)
+    p = [[_legendre(degree, t)[0] for degree in range(n + 1)] for t in nodes]  # p[k][d] = P_d(t_k)
     rows = []
     for k in range(n):
         row = []
         for m in range(n):
             s = (nodes[k] + 1) / 2
-            for l in range(1, n):
-                s += p[m][l] * (p[k][l + 1] - p[k][l - 1]) / 2
+            for d in range(1, n):
+                s += p[m][d] * (p[k][d + 1] - p[k][d - 1]) / 2
             row.append(weights[m] * s)
         rows.append(tuple(row))
     return tuple(rows)
@@ -441,7 +441,7 @@ def prob_best(arms: Sequence[Counts]) -> tuple[float, ...]:
                 base = cdf[j]
                 at_nodes[j] = [base + half * sum(map(mul, row, f)) for row in smat]
                 cdf[j] = base + half * sum(map(mul, weights, f))
-            columns = list(zip(*at_nodes))
+            columns = list(zip(*at_nodes, strict=False))
             for i in active:
                 others = [math.prod(col[:i]) * math.prod(col[i + 1 :]) for col in columns]
                 best[i] += half * sum(map(mul, weights, map(mul, dens[i], others)))
@@ -539,6 +539,6 @@ def chi_square_gof(observed: Sequence[int], weights: Sequence[float]) -> ChiSqua
     total, wsum = sum(observed), math.fsum(weights)
     if total <= 0:
         raise ValueError("need at least one observation")
-    x2 = math.fsum((o - total * w / wsum) ** 2 / (total * w / wsum) for o, w in zip(observed, weights))
+    x2 = math.fsum((o - total * w / wsum) ** 2 / (total * w / wsum) for o, w in zip(observed, weights, strict=False))
     df = len(observed) - 1
     return ChiSquare(x2, df, chi2_sf(x2, df))

@@ -132,9 +132,7 @@ class _Breaker:
             self.trial_in_flight = True  # half-open: this call is the trial
             return
         seconds = max(1, math.ceil(self.open_until - now))
-        raise MidaUnavailable(
-            f"Mida has not answered the last {self.failures} calls; calls are paused for {seconds} s"
-        )
+        raise MidaUnavailable(f"Mida has not answered the last {self.failures} calls; calls are paused for {seconds} s")
 
     def record(self, outage: bool) -> None:
         self.trial_in_flight = False
@@ -250,7 +248,7 @@ class MidaClient:
 class MidaProject:
     """One Mida project, called with its own API key. Cheap: make one per use."""
 
-    __slots__ = ("_client", "_base", "_headers", "_breaker", "project_key", "region")
+    __slots__ = ("_base", "_breaker", "_client", "_headers", "project_key", "region")
 
     def __init__(
         self, client: MidaClient, base: str, project_key: str, region: str, api_key: str, breaker: _Breaker
@@ -396,4 +394,6 @@ def _log(method: str, path: str, status: int | None, duration: float, attempt: i
     level = logging.INFO if status is not None and status < 500 else logging.WARNING
     if error is not None:
         extra["error"] = error
-    logger.log(level, "Mida %s %s -> %s in %.0f ms (attempt %d)", method, path, outcome, duration * 1000, attempt, extra=extra)
+    logger.log(
+        level, "Mida %s %s -> %s in %.0f ms (attempt %d)", method, path, outcome, duration * 1000, attempt, extra=extra
+    )

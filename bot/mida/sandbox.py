@@ -188,7 +188,9 @@ def _seed(now: datetime) -> dict[str, SandboxProject]:
     def ago(days: float) -> datetime:
         return now - timedelta(days=days)
 
-    def exp(test_id: int, name: str, path: str, status: int, days: float, *variants: tuple[str, int, int], **kw: Any) -> SandboxExperiment:
+    def exp(
+        test_id: int, name: str, path: str, status: int, days: float, *variants: tuple[str, int, int], **kw: Any
+    ) -> SandboxExperiment:
         rows = [SandboxVariant(str(i), n, vis, conv) for i, (n, vis, conv) in enumerate(variants)]
         e = SandboxExperiment(test_id, name, f"https://example.com{path}", status, ago(days), rows, **kw)
         e.updated_at = ago(min(days, 1))
@@ -196,29 +198,58 @@ def _seed(now: datetime) -> dict[str, SandboxProject]:
 
     us = SandboxProject("sandbox-project", "us", SEEDED_PROJECTS["sandbox-project"][1], 1001)
     eu = SandboxProject("sandbox-eu", "eu", SEEDED_PROJECTS["sandbox-eu"][1], 2002)
-    serving = exp(1237, "Free Shipping Banner Test", "/cart", 1, 24,
-                  ("Control", 2600, 182), ("Sticky free-shipping banner", 2620, 223))
+    serving = exp(
+        1237,
+        "Free Shipping Banner Test",
+        "/cart",
+        1,
+        24,
+        ("Control", 2600, 182),
+        ("Sticky free-shipping banner", 2620, 223),
+    )
     serving.serve("1", 50, at=ago(3))
     serving.updated_at = ago(3)
     for e in (
-        exp(1234, "Homepage CTA Button Color Test", "/", 1, 15,
-            ("Control", 1500, 120), ("Variant 1 — Red CTA Button", 1480, 148)),
-        exp(1235, "Pricing Page Hero Copy Test", "/pricing", 0, 60,
-            ("Control", 4200, 210), ("Benefit-led headline", 4180, 230), is_completed=True, end_date=ago(30)),
-        exp(1236, "Checkout Trust Badges", "/checkout", 9, 1,
-            ("Control", 0, 0), ("Badges above the pay button", 0, 0)),
+        exp(
+            1234,
+            "Homepage CTA Button Color Test",
+            "/",
+            1,
+            15,
+            ("Control", 1500, 120),
+            ("Variant 1 — Red CTA Button", 1480, 148),
+        ),
+        exp(
+            1235,
+            "Pricing Page Hero Copy Test",
+            "/pricing",
+            0,
+            60,
+            ("Control", 4200, 210),
+            ("Benefit-led headline", 4180, 230),
+            is_completed=True,
+            end_date=ago(30),
+        ),
+        exp(1236, "Checkout Trust Badges", "/checkout", 9, 1, ("Control", 0, 0), ("Badges above the pay button", 0, 0)),
         serving,
-        exp(1238, "Product Page Layout Test", "/product", 1, 10,
-            ("Control", 3000, 240), ("Two-column layout", 2990, 275), ("Image carousel", 3010, 211)),
-        exp(1239, "Newsletter Popup Timing", "/blog", 1, 2,
-            ("Control", 42, 2), ("Exit-intent popup", 39, 3)),
+        exp(
+            1238,
+            "Product Page Layout Test",
+            "/product",
+            1,
+            10,
+            ("Control", 3000, 240),
+            ("Two-column layout", 2990, 275),
+            ("Image carousel", 3010, 211),
+        ),
+        exp(1239, "Newsletter Popup Timing", "/blog", 1, 2, ("Control", 42, 2), ("Exit-intent popup", 39, 3)),
     ):
         us.experiments[e.test_id] = e
     for e in (
-        exp(2001, "EU Homepage Hero Image", "/de/", 1, 12,
-            ("Control", 1800, 90), ("Lifestyle photo", 1820, 109)),
-        exp(2002, "EU Checkout Button Copy", "/de/kasse", 1, 6,
-            ("Control", 900, 63), ("Jetzt sicher bezahlen", 910, 59)),
+        exp(2001, "EU Homepage Hero Image", "/de/", 1, 12, ("Control", 1800, 90), ("Lifestyle photo", 1820, 109)),
+        exp(
+            2002, "EU Checkout Button Copy", "/de/kasse", 1, 6, ("Control", 900, 63), ("Jetzt sicher bezahlen", 910, 59)
+        ),
     ):
         eu.experiments[e.test_id] = e
     return {us.project_key: us, eu.project_key: eu}
@@ -371,11 +402,18 @@ async def list_experiments(request: web.Request) -> web.Response:
         if e.serving_variant_id is not None:
             row["serving_variant_id"] = e.serving_variant_id
         rows.append(row)
-    return web.json_response({"success": True, "company_id": project.company_id, "count": len(rows), "experiments": rows})
+    return web.json_response(
+        {"success": True, "company_id": project.company_id, "count": len(rows), "experiments": rows}
+    )
 
 
 def _goal(e: SandboxExperiment) -> dict[str, Any]:
-    return {"goal_profile_id": 90000 + e.test_id, "goal_name": "Purchase", "goal_type": "revenue", "goal_value": "Purchase"}
+    return {
+        "goal_profile_id": 90000 + e.test_id,
+        "goal_name": "Purchase",
+        "goal_type": "revenue",
+        "goal_value": "Purchase",
+    }
 
 
 async def experiment_details(request: web.Request) -> web.Response:
@@ -484,24 +522,28 @@ async def experiment_timeseries(request: web.Request) -> web.Response:
     series = []
     for (day, variant_id), (visitors, converted) in sorted(rows.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
         stamp = _iso(datetime(day.year, day.month, day.day, tzinfo=UTC))
-        series.append({
-            "variant_id": variant_id,
-            "converted": converted,
-            "conversion": _rate(converted, visitors),
-            "visitors": visitors,
-            "created_at": stamp,
-            "updated_at": stamp,
-        })
+        series.append(
+            {
+                "variant_id": variant_id,
+                "converted": converted,
+                "conversion": _rate(converted, visitors),
+                "visitors": visitors,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
     goal = _goal(e)
-    return web.json_response({
-        "success": True,
-        "test_id": e.test_id,
-        "test_name": e.test_name,
-        "goal": goal | {"goal_key": "purchase", "is_primary": True},
-        "report_phase": phase,
-        "count": len(series),
-        "timeseries": series,
-    })
+    return web.json_response(
+        {
+            "success": True,
+            "test_id": e.test_id,
+            "test_name": e.test_name,
+            "goal": goal | {"goal_key": "purchase", "is_primary": True},
+            "report_phase": phase,
+            "count": len(series),
+            "timeseries": series,
+        }
+    )
 
 
 async def serve_winner(request: web.Request) -> web.Response:
@@ -525,14 +567,16 @@ async def serve_winner(request: web.Request) -> web.Response:
     if e.serving_variant_id is not None:
         raise _Reject(409, "Experiment is already serving a winner")
     e.serve(str(variant_id), allocation)
-    return web.json_response({
-        "success": True,
-        "test_id": e.test_id,
-        "serving_variant_id": e.serving_variant_id,
-        "traffic_allocation": _number(e.traffic_allocation),
-        "is_serving": True,
-        "message": "Winner is now served to eligible traffic at the configured rollout percentage on the same experiment.",
-    })
+    return web.json_response(
+        {
+            "success": True,
+            "test_id": e.test_id,
+            "serving_variant_id": e.serving_variant_id,
+            "traffic_allocation": _number(e.traffic_allocation),
+            "is_serving": True,
+            "message": "Winner is now served to eligible traffic at the configured rollout percentage on the same experiment.",
+        }
+    )
 
 
 async def serving_rollout(request: web.Request) -> web.Response:
@@ -546,13 +590,15 @@ async def serving_rollout(request: web.Request) -> web.Response:
         raise _Reject(409, NOT_SERVING)
     e.traffic_allocation = allocation
     e.touch()
-    return web.json_response({
-        "success": True,
-        "test_id": e.test_id,
-        "traffic_allocation": _number(e.traffic_allocation),
-        "is_serving": True,
-        "message": "Serving rollout percentage updated.",
-    })
+    return web.json_response(
+        {
+            "success": True,
+            "test_id": e.test_id,
+            "traffic_allocation": _number(e.traffic_allocation),
+            "is_serving": True,
+            "message": "Serving rollout percentage updated.",
+        }
+    )
 
 
 async def stop_serving(request: web.Request) -> web.Response:
@@ -562,13 +608,15 @@ async def stop_serving(request: web.Request) -> web.Response:
     if e.serving_variant_id is None:
         raise _Reject(409, NOT_SERVING)
     e.stop()
-    return web.json_response({
-        "success": True,
-        "test_id": e.test_id,
-        "serving_variant_id": None,
-        "is_serving": False,
-        "message": "Serving stopped. Visitors are no longer forced to the winner variant.",
-    })
+    return web.json_response(
+        {
+            "success": True,
+            "test_id": e.test_id,
+            "serving_variant_id": None,
+            "is_serving": False,
+            "message": "Serving stopped. Visitors are no longer forced to the winner variant.",
+        }
+    )
 
 
 async def update_status(request: web.Request) -> web.Response:
@@ -598,8 +646,18 @@ async def control_clear_requests(request: web.Request) -> web.Response:
 
 
 FAULT_FIELDS = {
-    "method", "path_contains", "status", "error", "retry_after", "latency", "drop", "times",
-    "answer_merge", "answer_omit", "answer_text", "apply",
+    "method",
+    "path_contains",
+    "status",
+    "error",
+    "retry_after",
+    "latency",
+    "drop",
+    "times",
+    "answer_merge",
+    "answer_omit",
+    "answer_text",
+    "apply",
 }
 
 
@@ -625,7 +683,9 @@ async def control_add_fault(request: web.Request) -> web.Response:
         raise _Reject(400, "apply must be true or false")
     fault = Fault(**body)
     if fault.status is not None and (fault.changes_answer or not fault.apply):
-        raise _Reject(400, "status answers an error without running the API: it cannot be combined with answer_* or apply")
+        raise _Reject(
+            400, "status answers an error without running the API: it cannot be combined with answer_* or apply"
+        )
     request.app[STATE].faults.append(fault)
     return web.json_response({"ok": True, "fault": fault.__dict__})
 
@@ -724,16 +784,23 @@ async def control_add_experiment(request: web.Request) -> web.Response:
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         raise _Reject(400, "variants must be a non-empty list of {name, visitors, conversions}")
     variants = [
-        SandboxVariant(str(i), str(r.get("name") or f"Variant {i}"), _count(r.get("visitors", 0)),
-                       _count(r.get("conversions", 0)))
+        SandboxVariant(
+            str(i), str(r.get("name") or f"Variant {i}"), _count(r.get("visitors", 0)), _count(r.get("conversions", 0))
+        )
         for i, r in enumerate(rows)
     ]
     days = body.get("days_running", 10)
     if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
         raise _Reject(400, "days_running must be a non-negative number")
     created = _now() - timedelta(days=days)
-    e = SandboxExperiment(test_id, str(body.get("test_name") or f"Experiment {test_id}"),
-                          f"https://example.com/{test_id}", status, created, variants)
+    e = SandboxExperiment(
+        test_id,
+        str(body.get("test_name") or f"Experiment {test_id}"),
+        f"https://example.com/{test_id}",
+        status,
+        created,
+        variants,
+    )
     e.updated_at = created
     project.experiments[test_id] = e
     return web.json_response(_experiment_state(e), status=201)
@@ -787,14 +854,16 @@ def _record(state: SandboxState, request: web.Request, raw: bytes) -> None:
         body = json.loads(raw) if raw.strip() else None
     except ValueError:
         body = None
-    state.requests.append({
-        "method": request.method,
-        "path": request.path,
-        "query": dict(request.query),
-        "headers": {k.lower(): v for k, v in request.headers.items()},
-        "json": body,
-        "at": time.time(),
-    })
+    state.requests.append(
+        {
+            "method": request.method,
+            "path": request.path,
+            "query": dict(request.query),
+            "headers": {k.lower(): v for k, v in request.headers.items()},
+            "json": body,
+            "at": time.time(),
+        }
+    )
 
 
 @web.middleware
@@ -860,9 +929,7 @@ def build_sandbox_app(state: SandboxState | None = None) -> web.Application:
 async def start_sandbox(host: str, port: int) -> tuple[web.AppRunner, SandboxState]:
     """Serve a seeded sandbox on host:port (0 picks a free port: see `runner.addresses`)."""
     state = SandboxState.seeded()
-    runner = web.AppRunner(
-        build_sandbox_app(state), handler_cancellation=True, shutdown_timeout=1.0, access_log=None
-    )
+    runner = web.AppRunner(build_sandbox_app(state), handler_cancellation=True, shutdown_timeout=1.0, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner, state

@@ -405,7 +405,11 @@ class ChangeService:
 
         outcome, status = await self._run(team, request, recovering=recovering)
         finished = await self._requests.transition(
-            team, request_id, status, expected={RequestStatus.EXECUTING}, patch={"outcome": outcome.model_dump(mode="json")}
+            team,
+            request_id,
+            status,
+            expected={RequestStatus.EXECUTING},
+            patch={"outcome": outcome.model_dump(mode="json")},
         )
         if finished is None:
             return await self._requests.get(team, request_id)
@@ -452,7 +456,9 @@ class ChangeService:
                 return Outcome(ok=True, state_after=current, reconciled=True), RequestStatus.SUCCEEDED
             return _superseded(current, "The experiment was already in this state in Mida."), RequestStatus.SUPERSEDED
         if _changed_since(request.evidence, current):
-            return _superseded(current, "The experiment changed in Mida after this was requested."), RequestStatus.SUPERSEDED
+            return _superseded(
+                current, "The experiment changed in Mida after this was requested."
+            ), RequestStatus.SUPERSEDED
 
         try:
             answer = await self._write(ws, change)
@@ -576,7 +582,9 @@ def _check_state_fits(action: Action, evidence: Evidence) -> None:
                 action, "The experiment is a draft and cannot serve a winner.", evidence, said_by_mida=False
             )
         if evidence.is_serving:
-            raise ExperimentConflict(action, "The experiment is already serving a winner.", evidence, said_by_mida=False)
+            raise ExperimentConflict(
+                action, "The experiment is already serving a winner.", evidence, said_by_mida=False
+            )
     elif not evidence.is_serving:
         raise ExperimentConflict(action, "The experiment is not serving a winner.", evidence, said_by_mida=False)
 

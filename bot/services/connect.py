@@ -40,7 +40,9 @@ class ConnectService:
         project_key = (project_key or "").strip()
         api_key = (api_key or "").strip()
         if not _PROJECT_KEY.match(project_key):
-            raise InvalidInput("project_key", "Paste the project key from Mida → Settings → API (letters, digits, - and _).")
+            raise InvalidInput(
+                "project_key", "Paste the project key from Mida → Settings → API (letters, digits, - and _)."
+            )
         if not _API_KEY.match(api_key):
             raise InvalidInput("api_key", "Paste the whole API key from Mida → Settings → API Keys (no spaces).")
         SECRETS.add(api_key)  # from now on no log line shows it, whatever Mida answers
@@ -54,7 +56,8 @@ class ConnectService:
                 await self._mida.project(project_key, chosen.value, api_key).check_credentials()
         except TimeoutError:
             raise InvalidInput(
-                "project_key", "Mida did not answer in time, so the key could not be checked. Nothing was saved; try again."
+                "project_key",
+                "Mida did not answer in time, so the key could not be checked. Nothing was saved; try again.",
             ) from None
         except mida.MidaUnauthorized as err:
             raise InvalidInput(

@@ -61,7 +61,9 @@ class ReconnectNeeded(BotError):
     """Mida refused the stored API key (401)."""
 
     def __init__(self, mida_message: str) -> None:
-        super().__init__(Failure(kind=FailureKind.RECONNECT_NEEDED, message=mida_message, said_by_mida=True, status=401))
+        super().__init__(
+            Failure(kind=FailureKind.RECONNECT_NEEDED, message=mida_message, said_by_mida=True, status=401)
+        )
 
 
 class Forbidden(BotError):
@@ -76,8 +78,13 @@ class UnknownExperiment(BotError):
 
     def __init__(self, test_id: int | None, mida_message: str) -> None:
         super().__init__(
-            Failure(kind=FailureKind.UNKNOWN_EXPERIMENT, message=mida_message, said_by_mida=True, status=404,
-                    test_id=test_id)
+            Failure(
+                kind=FailureKind.UNKNOWN_EXPERIMENT,
+                message=mida_message,
+                said_by_mida=True,
+                status=404,
+                test_id=test_id,
+            )
         )
 
 
@@ -90,8 +97,13 @@ class ExperimentConflict(BotError):
         self, action: Action | None, message: str, state: Evidence | None, *, said_by_mida: bool = True
     ) -> None:
         super().__init__(
-            Failure(kind=FailureKind.CONFLICT, message=message, said_by_mida=said_by_mida, action=action,
-                    status=409 if said_by_mida else None),
+            Failure(
+                kind=FailureKind.CONFLICT,
+                message=message,
+                said_by_mida=said_by_mida,
+                action=action,
+                status=409 if said_by_mida else None,
+            ),
             state,
         )
 
@@ -108,8 +120,13 @@ class RateLimited(BotError):
 
     def __init__(self, mida_message: str, retry_after: float | None) -> None:
         super().__init__(
-            Failure(kind=FailureKind.RATE_LIMITED, message=mida_message, said_by_mida=True, status=429,
-                    retry_after=retry_after)
+            Failure(
+                kind=FailureKind.RATE_LIMITED,
+                message=mida_message,
+                said_by_mida=True,
+                status=429,
+                retry_after=retry_after,
+            )
         )
 
 
@@ -117,8 +134,9 @@ class MidaDown(BotError):
     """Mida did not answer or answered 5xx. For a write, `maybe_applied` says whether the request
     may have reached Mida, and `state` is what a read-back found (None if it failed too)."""
 
-    def __init__(self, detail: str, *, maybe_applied: bool = False, state: Evidence | None = None,
-                 status: int | None = None) -> None:
+    def __init__(
+        self, detail: str, *, maybe_applied: bool = False, state: Evidence | None = None, status: int | None = None
+    ) -> None:
         super().__init__(
             Failure(kind=FailureKind.MIDA_DOWN, message=detail, maybe_applied=maybe_applied, status=status), state
         )

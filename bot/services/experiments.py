@@ -39,12 +39,10 @@ class ExperimentService:
         except MidaError as err:
             raise translate(err) from None
         serving = [e for e in listing.experiments if e.is_serving][:_ROLLOUT_LOOKUPS]
-        results = await asyncio.gather(
-            *(project.get_result(e.test_id) for e in serving), return_exceptions=True
-        )
+        results = await asyncio.gather(*(project.get_result(e.test_id) for e in serving), return_exceptions=True)
         rollouts = {
             e.test_id: (r.traffic_allocation if isinstance(r, ExperimentResult) else None)
-            for e, r in zip(serving, results)
+            for e, r in zip(serving, results, strict=False)
         }
         return ws, listing.experiments, rollouts
 

@@ -37,9 +37,7 @@ class FollowupService:
     async def after_serve(self, request: ChangeRequest) -> None:
         policy = await self._rules.rules(request.team, request.channel_id)
         await self._store.cancel(request.team, request.change.test_id)
-        await self._store.schedule(
-            request.team, request.id, request.change.test_id, policy.followup_hours, time.time()
-        )
+        await self._store.schedule(request.team, request.id, request.change.test_id, policy.followup_hours, time.time())
 
     async def after_stop(self, team: TeamRef, test_id: int) -> None:
         await self._store.cancel(team, test_id)

@@ -12,8 +12,6 @@ import logging
 import time
 from datetime import datetime
 
-import redis.asyncio as aioredis
-
 from bot.domain import (
     Action,
     AuditEntry,
@@ -27,6 +25,7 @@ from bot.services.errors import BotError, InvalidInput, MidaDown
 from bot.services.experiments import ExperimentService
 from bot.services.home_data import Connection, HomeData, HomeShared, ServingNow
 from bot.store.audit import AuditLog
+from bot.store.client import AnyRedis
 from bot.store.crypto import UndecryptableSecret
 from bot.store.keys import ws_key
 from bot.store.requests import RequestStore
@@ -46,7 +45,7 @@ class HomeService:
     def __init__(
         self,
         *,
-        redis: aioredis.Redis,
+        redis: AnyRedis,
         workspaces: WorkspaceStore,
         experiments: ExperimentService,
         requests: RequestStore,
@@ -138,8 +137,10 @@ class HomeService:
             ws = await self._workspaces.get(team)
         except UndecryptableSecret:
             return None, InvalidInput(
-                "api_key", "The stored Mida API key can no longer be decrypted (the bot's encryption keys "
-                "changed). An admin must run /mida connect again.")
+                "api_key",
+                "The stored Mida API key can no longer be decrypted (the bot's encryption keys "
+                "changed). An admin must run /mida connect again.",
+            )
         if ws is None:
             return None, None
         health = await self._workspaces.health(team)
@@ -194,8 +195,12 @@ def _served_by_bot(entries: list[AuditEntry]) -> dict[int, AuditEntry]:
     """The latest successful serve-winner the bot executed, per experiment (entries newest first)."""
     found: dict[int, AuditEntry] = {}
     for entry in entries:
-        if (entry.event is AuditEvent.EXECUTED and entry.change is not None
-                and entry.change.action is Action.SERVE_WINNER and entry.test_id is not None):
+        if (
+            entry.event is AuditEvent.EXECUTED
+            and entry.change is not None
+            and entry.change.action is Action.SERVE_WINNER
+            and entry.test_id is not None
+        ):
             found.setdefault(entry.test_id, entry)
     return found
 

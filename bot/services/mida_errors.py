@@ -41,6 +41,10 @@ def translate(
         return MidaUnreadable(err.message, maybe_applied=isinstance(err, mida.MidaOutcomeUnknown))
     if isinstance(err, mida.MidaUnavailable | mida.MidaServerError | mida.MidaOutcomeUnknown):
         unknown = isinstance(err, mida.MidaOutcomeUnknown)
-        return MidaDown(err.message, maybe_applied=maybe_applied or unknown, state=state,
-                        status=err.status if isinstance(err, mida.MidaServerError) else None)
+        return MidaDown(
+            err.message,
+            maybe_applied=maybe_applied or unknown,
+            state=state,
+            status=err.status if isinstance(err, mida.MidaServerError) else None,
+        )
     return MidaRejected(err.status, err.message)

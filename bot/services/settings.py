@@ -98,7 +98,9 @@ class SettingsService:
 
         followups = _hours_list(followup_hours)
 
-        current = await self._rules.rules(team, channel_id) if channel_id else (await self._rules.settings(team)).defaults
+        current = (
+            await self._rules.rules(team, channel_id) if channel_id else (await self._rules.settings(team)).defaults
+        )
         try:
             rules = ChannelRules.model_validate(
                 current.model_dump()

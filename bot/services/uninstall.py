@@ -72,8 +72,9 @@ class UninstallService:
         self._forget_token = forget_token
         self._forget_hooks = list(forget_hooks or [])
 
-    async def app_uninstalled(self, team: TeamRef, *, org_wide: bool = False,
-                              cause: str = CAUSE_UNINSTALLED) -> UninstallReport:
+    async def app_uninstalled(
+        self, team: TeamRef, *, org_wide: bool = False, cause: str = CAUSE_UNINSTALLED
+    ) -> UninstallReport:
         """The bot is gone from `team` (or, `org_wide`, from every workspace of its org)."""
         report = UninstallReport()
         enterprise_id = team.enterprise_id
@@ -96,13 +97,19 @@ class UninstallService:
                 await self._orgs.remove(each)
         log.info(
             "uninstalled",
-            extra={"team": team.key, "org_wide": org_wide, "cause": cause,
-                   "workspaces": len(report.disconnected), "cancelled": len(report.cancelled)},
+            extra={
+                "team": team.key,
+                "org_wide": org_wide,
+                "cause": cause,
+                "workspaces": len(report.disconnected),
+                "cancelled": len(report.cancelled),
+            },
         )
         return report
 
-    async def tokens_revoked(self, team: TeamRef, *, bot_user_ids: list[str], user_ids: list[str],
-                             org_wide: bool = False) -> UninstallReport | None:
+    async def tokens_revoked(
+        self, team: TeamRef, *, bot_user_ids: list[str], user_ids: list[str], org_wide: bool = False
+    ) -> UninstallReport | None:
         """A revoked bot token is an uninstall; revoked user tokens only drop those installers."""
         if bot_user_ids:
             return await self.app_uninstalled(team, org_wide=org_wide, cause=CAUSE_REVOKED)

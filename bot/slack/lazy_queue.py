@@ -16,7 +16,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.kwargs_injection.async_utils import build_async_required_kwargs
@@ -25,6 +24,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.util.utils import get_arg_names_of_callable, get_name_for_callable
 
 from bot.slack.bodies import bolt_body
+from bot.store.client import AnyRedis
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ ErrorHandler = Callable[[Exception, AsyncBoltRequest], Awaitable[None]]
 
 class QueuedLazyRunner(AsyncLazyListenerRunner):
     reads_request_only = True  # start() copies out body and headers: no need for Bolt's deep copy
-    def __init__(self, redis: aioredis.Redis, logger: logging.Logger, on_error: ErrorHandler) -> None:
+
+    def __init__(self, redis: AnyRedis, logger: logging.Logger, on_error: ErrorHandler) -> None:
         self.logger = logger
         self._redis = redis
         self._on_error = on_error
@@ -98,8 +99,9 @@ def _item(entry_id: bytes | str, fields: dict) -> LazyItem:
     headers["x-slack-bolt-lazy-only"] = ["1"]
     headers["x-slack-bolt-lazy-function-name"] = [decoded["fn"]]
     if decoded.get("mode") == "socket_mode":
-        return LazyItem(_text(entry_id), AsyncBoltRequest(body=json.loads(decoded["body"]), headers=headers,
-                                                          mode="socket_mode"))
+        return LazyItem(
+            _text(entry_id), AsyncBoltRequest(body=json.loads(decoded["body"]), headers=headers, mode="socket_mode")
+        )
     # Entries queued before bodies were normalised on arrival still hold the raw form.
     content_type = (headers.get("content-type") or [""])[0].split(";")[0] or None
     body = bolt_body(decoded["body"], content_type)
@@ -109,7 +111,7 @@ def _item(entry_id: bytes | str, fields: dict) -> LazyItem:
 class LazyQueue:
     """The consuming side: every process that works the queue reads it with one consumer group."""
 
-    def __init__(self, redis: aioredis.Redis, consumer: str, *, stale_after_ms: int = 30_000) -> None:
+    def __init__(self, redis: AnyRedis, consumer: str, *, stale_after_ms: int = 30_000) -> None:
         self._redis = redis
         self._consumer = consumer
         self._stale_after_ms = stale_after_ms

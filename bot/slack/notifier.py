@@ -13,7 +13,6 @@ import logging
 import time
 
 import httpx
-import redis.asyncio as aioredis
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
@@ -21,6 +20,7 @@ from bot.domain import ChangeRequest, RequestStatus
 from bot.links import LinkSigner
 from bot.mida.models import ExperimentResult
 from bot.slack.clients import SlackClients
+from bot.store.client import AnyRedis
 from bot.store.keys import ws_key
 from bot.store.requests import RequestStore
 from bot.store.rules import RulesStore
@@ -42,7 +42,7 @@ class SlackNotifier:
     def __init__(
         self,
         settings: Settings,
-        redis: aioredis.Redis,
+        redis: AnyRedis,
         clients: SlackClients,
         requests: RequestStore,
         rules: RulesStore,
@@ -140,7 +140,10 @@ class SlackNotifier:
         invite = {
             "type": "context",
             "elements": [
-                {"type": "mrkdwn", "text": ":information_source: Invite the bot to this channel (`/invite @Mida`) so it can keep this card up to date."}
+                {
+                    "type": "mrkdwn",
+                    "text": ":information_source: Invite the bot to this channel (`/invite @Mida`) so it can keep this card up to date.",
+                }
             ],
         }
         if not request.response_url:

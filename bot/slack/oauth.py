@@ -72,8 +72,13 @@ PAGE_HEADERS = {
 class InstallationAuthorize(AsyncAuthorize):
     """Bolt's `authorize` for OAuth mode: installation lookups in Redis behind a TTL cache."""
 
-    def __init__(self, store: RedisInstallationStore, *, ttl: float = AUTHORIZE_CACHE_TTL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        store: RedisInstallationStore,
+        *,
+        ttl: float = AUTHORIZE_CACHE_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self._store = store
         self._ttl = ttl
@@ -92,8 +97,9 @@ class InstallationAuthorize(AsyncAuthorize):
         if team_id:
             bot = await self._store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
         if bot is None and enterprise_id:
-            bot = await self._store.async_find_bot(enterprise_id=enterprise_id, team_id=None,
-                                                   is_enterprise_install=True)
+            bot = await self._store.async_find_bot(
+                enterprise_id=enterprise_id, team_id=None, is_enterprise_install=True
+            )
         if bot is None or not bot.bot_token:
             self._cache.pop(key, None)
             return None
@@ -176,8 +182,14 @@ class MidaOAuthFlow(AsyncOAuthFlow):
         await super().store_installation(request, installation)
         if self._on_installed is not None:
             self._on_installed(installation)
-        log.info("installed", extra={"enterprise": installation.enterprise_id, "team": installation.team_id,
-                                     "org_wide": bool(installation.is_enterprise_install)})
+        log.info(
+            "installed",
+            extra={
+                "enterprise": installation.enterprise_id,
+                "team": installation.team_id,
+                "org_wide": bool(installation.is_enterprise_install),
+            },
+        )
 
 
 def build_oauth_flow(
@@ -209,8 +221,9 @@ def build_oauth_flow(
 
     def installed(installation: Installation) -> None:
         if authorize is not None:
-            authorize.forget(installation.enterprise_id,
-                             None if installation.is_enterprise_install else installation.team_id)
+            authorize.forget(
+                installation.enterprise_id, None if installation.is_enterprise_install else installation.team_id
+            )
 
     return MidaOAuthFlow(
         client=_flow_client(settings),  # oauth.v2.access and auth.test through SLACK_API_URL
@@ -276,7 +289,10 @@ async def installed_page(args: AsyncSuccessArgs) -> BoltResponse:
 
 
 _FAILURES = {
-    "access_denied": ("Installation cancelled", "Mida was not installed: the installation was cancelled in Slack. Nothing was changed."),
+    "access_denied": (
+        "Installation cancelled",
+        "Mida was not installed: the installation was cancelled in Slack. Nothing was changed.",
+    ),
     "invalid_browser": (
         "Start the installation again",
         "This installation was started in another browser, or this browser blocked its cookie, so it "
@@ -307,7 +323,10 @@ _FAILURES = {
 async def failed_page(args: AsyncFailureArgs) -> BoltResponse:
     title, sentence = _FAILURES.get(
         args.reason,
-        ("Mida was not installed", f"Slack answered “{args.reason}”, so nothing was installed. Start again from the link below."),
+        (
+            "Mida was not installed",
+            f"Slack answered “{args.reason}”, so nothing was installed. Start again from the link below.",
+        ),
     )
     log.info("installation failed", extra={"reason": args.reason})
     body = (

@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
-import redis.asyncio as aioredis
-
 from bot.domain import AuditEntry, TeamRef
+from bot.store.client import AnyRedis
 from bot.store.keys import ws_key
 
 logger = logging.getLogger(__name__)
@@ -32,7 +31,7 @@ _FILTER_SCAN_LIMIT = 10_000  # entries read at most by one filtered recent()
 
 
 class AuditLog:
-    def __init__(self, redis: aioredis.Redis, max_entries: int = 100_000, max_age_days: float = 365) -> None:
+    def __init__(self, redis: AnyRedis, max_entries: int = 100_000, max_age_days: float = 365) -> None:
         self._redis = redis
         self._max_entries = int(max_entries)
         self._max_age_ms = int(max_age_days * 86_400_000)
@@ -55,8 +54,10 @@ class AuditLog:
             args += [name, value]
         raw_id = await self._append(keys=[ws_key(team, "audit")], args=args)
         entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-        logger.info("audit entry", extra={"team": team.key, "event": entry.event.value,
-                                          "request_id": entry.request_id, "entry_id": entry_id})
+        logger.info(
+            "audit entry",
+            extra={"team": team.key, "event": entry.event.value, "request_id": entry.request_id, "entry_id": entry_id},
+        )
         return entry_id
 
     async def recent(self, team: TeamRef, limit: int = 20, test_id: int | None = None) -> list[AuditEntry]:

@@ -42,8 +42,9 @@ def redis_client(url: str, *, max_connections: int, **options: Any) -> AnyRedis:
         # Not reachable now: a single Redis is what most deployments have, and the plain client
         # reconnects on its own. A cluster node answers the first command with MOVED, which the
         # log shows; restarting the process once the cluster answers picks the cluster client.
-        log.warning("could not ask Redis whether it is a cluster; assuming a single Redis",
-                    extra={"error": type(err).__name__})
+        log.warning(
+            "could not ask Redis whether it is a cluster; assuming a single Redis", extra={"error": type(err).__name__}
+        )
         cluster = False
     if cluster:
         log.info("Redis Cluster detected")

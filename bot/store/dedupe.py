@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import hashlib
 
-import redis.asyncio as aioredis
-
 from bot.domain import TeamRef
+from bot.store.client import AnyRedis
 from bot.store.keys import scope_key
 
 _MAX_RAW_TOKEN = 128
 
 
 class Dedupe:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: AnyRedis) -> None:
         self._redis = redis
 
     async def first_time(self, team_or_scope_key: TeamRef | str, token: str, ttl_seconds: int) -> bool:

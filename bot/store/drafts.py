@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
-
 from bot.domain import Draft, TeamRef
+from bot.store.client import AnyRedis
 from bot.store.keys import is_valid_id, new_id, ws_key
 
 __all__ = ["DraftStore", "new_id"]
 
 
 class DraftStore:
-    def __init__(self, redis: aioredis.Redis, ttl_seconds: int = 3600) -> None:
+    def __init__(self, redis: AnyRedis, ttl_seconds: int = 3600) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
 
@@ -30,8 +29,9 @@ class DraftStore:
         """Replace a draft, keeping its remaining TTL. False (nothing written) when it expired."""
         if not is_valid_id(draft.id):
             return False
-        done = await self._redis.set(ws_key(draft.team, "draft", draft.id), draft.model_dump_json(),
-                                     xx=True, keepttl=True)
+        done = await self._redis.set(
+            ws_key(draft.team, "draft", draft.id), draft.model_dump_json(), xx=True, keepttl=True
+        )
         return bool(done)
 
     async def delete(self, team: TeamRef, draft_id: str) -> None:

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from bot.domain import TeamRef
+from bot.store.client import AnyRedis
 from bot.store.keys import scope_key, ws_key
 
 FOLLOWUPS = "mida:followups"
@@ -52,7 +51,7 @@ class Followup:
 
 
 class FollowupStore:
-    def __init__(self, redis: aioredis.Redis, *, lease_seconds: float = 300) -> None:
+    def __init__(self, redis: AnyRedis, *, lease_seconds: float = 300) -> None:
         self._redis = redis
         self._lease = lease_seconds
         self._claim = redis.register_script(_CLAIM)
@@ -99,9 +98,7 @@ class FollowupStore:
 
     async def done(self, followup: Followup) -> None:
         await self._redis.zrem(FOLLOWUPS, followup.member)
-        await self._redis.srem(
-            scope_key(followup.team_key, "followups", str(followup.test_id)), followup.member
-        )
+        await self._redis.srem(scope_key(followup.team_key, "followups", str(followup.test_id)), followup.member)
 
     async def scheduled(self, team: TeamRef, test_id: int) -> list[tuple[Followup, float]]:
         members = await self._redis.smembers(self._per_test(team, test_id))
@@ -111,4 +108,3 @@ class FollowupStore:
             if score is not None:
                 out.append((Followup.parse(member), float(score)))
         return sorted(out, key=lambda pair: pair[1])
-

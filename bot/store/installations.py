@@ -28,7 +28,6 @@ import time
 from logging import Logger
 from typing import Any
 
-import redis.asyncio as aioredis
 from slack_sdk.oauth.installation_store.async_installation_store import (
     AsyncInstallationStore,
 )
@@ -37,6 +36,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from bot.domain import TeamRef
+from bot.store.client import AnyRedis
 from bot.store.crypto import SecretBox, UndecryptableSecret
 from bot.store.keys import is_valid_id, scope_key
 from bot.store.orgs import OrgIndex
@@ -47,7 +47,9 @@ STATE_SCOPE = "oauth"
 DEFAULT_STATE_TTL = 600
 
 
-def installation_scope(enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False) -> str:
+def installation_scope(
+    enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+) -> str:
     """The hash-tag body an installation is kept under (see the module docstring)."""
     enterprise_id = enterprise_id or None
     team_id = team_id or None
@@ -66,8 +68,7 @@ def installation_scope(enterprise_id: str | None, team_id: str | None, is_enterp
 class RedisInstallationStore(AsyncInstallationStore):
     """Bot and installer records per workspace (or per org, for org-wide installs)."""
 
-    def __init__(self, redis: aioredis.Redis, box: SecretBox, client_id: str,
-                 logger: Logger = log) -> None:
+    def __init__(self, redis: AnyRedis, box: SecretBox, client_id: str, logger: Logger = log) -> None:
         if not client_id or "{" in client_id or "}" in client_id:
             raise ValueError("a Slack client id is needed")
         self._redis = redis
@@ -108,8 +109,7 @@ class RedisInstallationStore(AsyncInstallationStore):
     # -- save -------------------------------------------------------------------------------
 
     async def async_save(self, installation: Installation) -> None:
-        scope = installation_scope(installation.enterprise_id, installation.team_id,
-                                   installation.is_enterprise_install)
+        scope = installation_scope(installation.enterprise_id, installation.team_id, installation.is_enterprise_install)
         sealed = self._seal(installation.__dict__)
         if not installation.is_enterprise_install and installation.enterprise_id and installation.team_id:
             await self._orgs.add(TeamRef(team_id=installation.team_id, enterprise_id=installation.enterprise_id))
@@ -121,8 +121,10 @@ class RedisInstallationStore(AsyncInstallationStore):
                 pipe.set(self._installer_key(scope, installation.user_id), sealed)
                 pipe.sadd(self._key(scope, "installers"), installation.user_id)
             await pipe.execute()
-        self.logger.info("installation saved", extra={"scope": scope, "user": installation.user_id,
-                                                      "org_wide": bool(installation.is_enterprise_install)})
+        self.logger.info(
+            "installation saved",
+            extra={"scope": scope, "user": installation.user_id, "org_wide": bool(installation.is_enterprise_install)},
+        )
 
     async def async_save_bot(self, bot: Bot) -> None:
         if bot.bot_token is None:
@@ -135,8 +137,9 @@ class RedisInstallationStore(AsyncInstallationStore):
 
     # -- find -------------------------------------------------------------------------------
 
-    async def async_find_bot(self, *, enterprise_id: str | None, team_id: str | None,
-                             is_enterprise_install: bool | None = False) -> Bot | None:
+    async def async_find_bot(
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+    ) -> Bot | None:
         try:
             scope = installation_scope(enterprise_id, team_id, is_enterprise_install)
         except ValueError:
@@ -144,9 +147,14 @@ class RedisInstallationStore(AsyncInstallationStore):
         data = self._open(await self._redis.get(self._key(scope, "bot-latest")), "bot", scope)
         return Bot(**data) if data is not None else None
 
-    async def async_find_installation(self, *, enterprise_id: str | None, team_id: str | None,
-                                      user_id: str | None = None,
-                                      is_enterprise_install: bool | None = False) -> Installation | None:
+    async def async_find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
         try:
             scope = installation_scope(enterprise_id, team_id, is_enterprise_install)
             key = self._installer_key(scope, user_id)
@@ -159,8 +167,9 @@ class RedisInstallationStore(AsyncInstallationStore):
         if user_id is not None or installation.bot_token is None:
             # As slack_sdk's stores do: the latest bot wins over the one this installer got
             # (https://github.com/slackapi/bolt-python/issues/664).
-            bot = await self.async_find_bot(enterprise_id=enterprise_id, team_id=team_id,
-                                            is_enterprise_install=is_enterprise_install)
+            bot = await self.async_find_bot(
+                enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=is_enterprise_install
+            )
             if bot is not None and bot.bot_token != installation.bot_token:
                 installation.bot_id = bot.bot_id
                 installation.bot_user_id = bot.bot_user_id
@@ -176,8 +185,9 @@ class RedisInstallationStore(AsyncInstallationStore):
         scope = installation_scope(enterprise_id, team_id)
         await self._redis.delete(self._key(scope, "bot-latest"))
 
-    async def async_delete_installation(self, *, enterprise_id: str | None, team_id: str | None,
-                                        user_id: str | None = None) -> None:
+    async def async_delete_installation(
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> None:
         scope = installation_scope(enterprise_id, team_id)
         users_key = self._key(scope, "installers")
         if user_id is not None:
@@ -197,15 +207,13 @@ class RedisInstallationStore(AsyncInstallationStore):
     async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await self.async_delete_bot(enterprise_id=enterprise_id, team_id=team_id)
         await self.async_delete_installation(enterprise_id=enterprise_id, team_id=team_id)
-        self.logger.info("installation deleted",
-                         extra={"scope": installation_scope(enterprise_id, team_id)})
+        self.logger.info("installation deleted", extra={"scope": installation_scope(enterprise_id, team_id)})
 
 
 class RedisOAuthStateStore(AsyncOAuthStateStore):
     """OAuth `state` values: issued with a TTL, consumed at most once (GETDEL)."""
 
-    def __init__(self, redis: aioredis.Redis, expiration_seconds: int = DEFAULT_STATE_TTL,
-                 logger: Logger = log) -> None:
+    def __init__(self, redis: AnyRedis, expiration_seconds: int = DEFAULT_STATE_TTL, logger: Logger = log) -> None:
         self._redis = redis
         self.expiration_seconds = int(expiration_seconds)
         self._logger = logger

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
+
+from bot.store.client import AnyRedis
 
 JOBS_STREAM = "mida:jobs"
 GROUP = "executors"
@@ -39,7 +40,7 @@ class Job:
 
 
 class JobQueue:
-    def __init__(self, redis: aioredis.Redis, consumer: str, *, stale_after_ms: int = 60_000) -> None:
+    def __init__(self, redis: AnyRedis, consumer: str, *, stale_after_ms: int = 60_000) -> None:
         self._redis = redis
         self.consumer = consumer
         self._stale_after_ms = stale_after_ms

@@ -12,14 +12,13 @@ workspace is forgotten, removes it.
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
-
 from bot.domain import TeamRef
+from bot.store.client import AnyRedis
 from bot.store.keys import is_valid_id, org_key
 
 
 class OrgIndex:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: AnyRedis) -> None:
         self._redis = redis
 
     async def add(self, team: TeamRef) -> None:

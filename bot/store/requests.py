@@ -31,7 +31,6 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
-import redis.asyncio as aioredis
 from pydantic import TypeAdapter
 
 from bot.domain import (
@@ -43,6 +42,7 @@ from bot.domain import (
     RequestStatus,
     TeamRef,
 )
+from bot.store.client import AnyRedis
 from bot.store.keys import (
     EXPIRY_INDEX,
     index_member,
@@ -170,8 +170,7 @@ class ApproveResult:
 
 
 class RequestStore:
-    def __init__(self, redis: aioredis.Redis, *,
-                 retention_seconds: int | None = DEFAULT_RETENTION_SECONDS) -> None:
+    def __init__(self, redis: AnyRedis, *, retention_seconds: int | None = DEFAULT_RETENTION_SECONDS) -> None:
         """`retention_seconds`: how long a request is kept once it reaches a final status
         (None: forever). The audit log is the permanent record."""
         self._redis = redis
@@ -186,8 +185,7 @@ class RequestStore:
 
     @staticmethod
     def _keys(team: TeamRef, request_id: str) -> list[str]:
-        return [ws_key(team, "req", request_id), ws_key(team, "req", request_id, "approvers"),
-                ws_key(team, "pending")]
+        return [ws_key(team, "req", request_id), ws_key(team, "req", request_id, "approvers"), ws_key(team, "pending")]
 
     # -- create / read ------------------------------------------------------------------------
 
@@ -207,13 +205,24 @@ class RequestStore:
         retention = self._retention if req.status in FINAL_STATUSES else 0
         created = await self._create(
             keys=self._keys(req.team, req.id),
-            args=[req.id, base, req.status.value, approvals, req.approvals_needed, req.requester.user_id,
-                  "" if req.expires_at is None else repr(float(req.expires_at)), repr(now),
-                  "+inf" if req.expires_at is None else repr(float(req.expires_at)), retention,
-                  *{a.approver.user_id for a in req.approvals}],
+            args=[
+                req.id,
+                base,
+                req.status.value,
+                approvals,
+                req.approvals_needed,
+                req.requester.user_id,
+                "" if req.expires_at is None else repr(float(req.expires_at)),
+                repr(now),
+                "+inf" if req.expires_at is None else repr(float(req.expires_at)),
+                retention,
+                *{a.approver.user_id for a in req.approvals},
+            ],
         )
-        logger.info("request created" if created else "request id already exists",
-                    extra={"team": req.team.key, "request_id": req.id, "status": req.status.value})
+        logger.info(
+            "request created" if created else "request id already exists",
+            extra={"team": req.team.key, "request_id": req.id, "status": req.status.value},
+        )
         return bool(created)
 
     async def get(self, team: TeamRef, request_id: str) -> ChangeRequest | None:
@@ -243,20 +252,29 @@ class RequestStore:
         if not is_valid_id(request_id):
             return ApproveResult(ApproveCode.NOT_FOUND, None)
         approval = Approval(approver=approver, at=now).model_dump_json()
-        reply = await self._approve(keys=self._keys(team, request_id),
-                                    args=[request_id, approver.user_id, approval, repr(float(now))])
+        reply = await self._approve(
+            keys=self._keys(team, request_id), args=[request_id, approver.user_id, approval, repr(float(now))]
+        )
         code = ApproveCode(reply[0].decode())
         request = _assemble(_pairs(reply[1])) if len(reply) > 1 else None
         if code is ApproveCode.APPROVED:
             await self._redis.zrem(EXPIRY_INDEX, index_member(team, request_id))
-        logger.info("approval", extra={"team": team.key, "request_id": request_id,
-                                       "approver": approver.user_id, "code": code.value})
+        logger.info(
+            "approval",
+            extra={"team": team.key, "request_id": request_id, "approver": approver.user_id, "code": code.value},
+        )
         return ApproveResult(code, request)
 
-    async def transition(self, team: TeamRef, request_id: str, to: RequestStatus, *,
-                         expected: set[RequestStatus] | None = None,
-                         patch: dict[str, Any] | None = None,
-                         now: float | None = None) -> ChangeRequest | None:
+    async def transition(
+        self,
+        team: TeamRef,
+        request_id: str,
+        to: RequestStatus,
+        *,
+        expected: set[RequestStatus] | None = None,
+        patch: dict[str, Any] | None = None,
+        now: float | None = None,
+    ) -> ChangeRequest | None:
         """Compare-and-set the status: allowed only when current -> `to` is in domain.TRANSITIONS
         (and current is in `expected`, if given); `patch` (PATCHABLE_FIELDS) is applied in the same
         step. Moving to approved also needs the quorum of approvals. Returns the request after the
@@ -265,12 +283,19 @@ class RequestStore:
 
     async def expire(self, team: TeamRef, request_id: str, now: float) -> ChangeRequest | None:
         """pending -> expired, only when expires_at <= now (checked atomically)."""
-        return await self._move(team, request_id, RequestStatus.EXPIRED, expected=None, patch=None,
-                                now=now, due=now)
+        return await self._move(team, request_id, RequestStatus.EXPIRED, expected=None, patch=None, now=now, due=now)
 
-    async def _move(self, team: TeamRef, request_id: str, to: RequestStatus, *,
-                    expected: set[RequestStatus] | None, patch: dict[str, Any] | None,
-                    now: float | None, due: float | None) -> ChangeRequest | None:
+    async def _move(
+        self,
+        team: TeamRef,
+        request_id: str,
+        to: RequestStatus,
+        *,
+        expected: set[RequestStatus] | None,
+        patch: dict[str, Any] | None,
+        now: float | None,
+        due: float | None,
+    ) -> ChangeRequest | None:
         to = RequestStatus(to)
         allowed = {s for s, targets in TRANSITIONS.items() if to in targets}
         if expected is not None:
@@ -281,8 +306,15 @@ class RequestStore:
         retention = self._retention if to in FINAL_STATUSES else 0
         reply = await self._transition(
             keys=self._keys(team, request_id),
-            args=[request_id, to.value, " " + " ".join(sorted(allowed)) + " ", repr(float(at)), retention,
-                  "" if due is None else repr(float(due)), *_encode_patch(patch)],
+            args=[
+                request_id,
+                to.value,
+                " " + " ".join(sorted(allowed)) + " ",
+                repr(float(at)),
+                retention,
+                "" if due is None else repr(float(due)),
+                *_encode_patch(patch),
+            ],
         )
         code = reply[0].decode()
         extra = {"team": team.key, "request_id": request_id, "to": to.value, "code": code}
@@ -304,8 +336,9 @@ class RequestStore:
         """Change PATCHABLE_FIELDS without a status change. False when the request does not exist."""
         if not is_valid_id(request_id):
             return False
-        done = await self._patch(keys=[ws_key(team, "req", request_id)],
-                                 args=[repr(time.time()), *_encode_patch(patch)])
+        done = await self._patch(
+            keys=[ws_key(team, "req", request_id)], args=[repr(time.time()), *_encode_patch(patch)]
+        )
         return bool(done)
 
     # -- expiry and recovery (global hints) ---------------------------------------------------
@@ -330,8 +363,12 @@ class RequestStore:
                 expired.append(done)
                 continue
             current = await self.get(team, request_id)
-            if (current is not None and current.status is RequestStatus.PENDING
-                    and current.expires_at is not None and current.expires_at > now):
+            if (
+                current is not None
+                and current.status is RequestStatus.PENDING
+                and current.expires_at is not None
+                and current.expires_at > now
+            ):
                 # a stale score: put the hint back at the request's own expiry
                 await self._redis.zadd(EXPIRY_INDEX, {index_member(team_key, request_id): current.expires_at})
             else:

@@ -19,10 +19,10 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot.domain import TeamRef
+from bot.store.client import AnyRedis
 from bot.store.keys import ws_key
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ Loader = Callable[[], Awaitable[tuple[dict[str, Any], bool]]]
 class ResultsCache:
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: AnyRedis,
         ttl: float = DEFAULT_TTL,
         *,
         lock_ttl: float = 25.0,  # longer than one Mida read may take (its client gives up after 20 s)

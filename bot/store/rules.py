@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import logging
 
-import redis.asyncio as aioredis
-
 from bot.domain import ChannelRules, TeamRef, WorkspaceSettings
+from bot.store.client import AnyRedis
 from bot.store.keys import ws_key
 
 logger = logging.getLogger(__name__)
 
 
 class RulesStore:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: AnyRedis) -> None:
         self._redis = redis
 
     async def settings(self, team: TeamRef) -> WorkspaceSettings:
@@ -45,8 +44,11 @@ class RulesStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(ws_key(team, "policy"), workspace.model_dump_json())
             if channel_id:
-                pipe.hset(ws_key(team, "policy", "channels"), channel_id,
-                          ChannelRules.model_validate(rules.model_dump()).model_dump_json())
+                pipe.hset(
+                    ws_key(team, "policy", "channels"),
+                    channel_id,
+                    ChannelRules.model_validate(rules.model_dump()).model_dump_json(),
+                )
             await pipe.execute()
         logger.info("settings saved", extra={"team": team.key, "channel_id": channel_id})
 

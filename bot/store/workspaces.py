@@ -11,10 +11,9 @@ import logging
 import time
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from bot.domain import TeamRef, Workspace
 from bot.logs import SECRETS
+from bot.store.client import AnyRedis
 from bot.store.crypto import SecretBox
 from bot.store.keys import ws_key
 from bot.store.orgs import OrgIndex
@@ -34,7 +33,7 @@ _MAX_ERROR_LEN = 500
 
 
 class WorkspaceStore:
-    def __init__(self, redis: aioredis.Redis, box: SecretBox) -> None:
+    def __init__(self, redis: AnyRedis, box: SecretBox) -> None:
         self._redis = redis
         self._box = box
         self._orgs = OrgIndex(redis)
@@ -55,8 +54,9 @@ class WorkspaceStore:
             record["api_key"] = self._box.rotate(token).decode("ascii")
             rotated = json.dumps(record, separators=(",", ":"))
             done = await self._replace_if_unchanged(keys=[key], args=[raw, rotated])
-            logger.info("re-encrypted a workspace API key with the current key",
-                        extra={"team": team.key, "written": bool(done)})
+            logger.info(
+                "re-encrypted a workspace API key with the current key", extra={"team": team.key, "written": bool(done)}
+            )
         return Workspace.model_validate({**record["workspace"], "api_key": api_key})
 
     async def save(self, ws: Workspace) -> None:
@@ -77,8 +77,7 @@ class WorkspaceStore:
         logger.info("workspace deleted", extra={"team": team.key, "existed": bool(existed)})
         return bool(existed)
 
-    async def record_call(self, team: TeamRef, ok: bool, error: str | None = None,
-                          *, now: float | None = None) -> None:
+    async def record_call(self, team: TeamRef, ok: bool, error: str | None = None, *, now: float | None = None) -> None:
         """Note the outcome of a Mida call. `error` must be a message fit to show an admin
         (never a key); it is cut to 500 characters."""
         at = repr(time.time() if now is None else now)
@@ -86,8 +85,9 @@ class WorkspaceStore:
         if ok:
             await self._redis.hset(key, "last_ok_at", at)
         else:
-            await self._redis.hset(key, mapping={"last_error": (error or "error")[:_MAX_ERROR_LEN],
-                                                 "last_error_at": at})
+            await self._redis.hset(
+                key, mapping={"last_error": (error or "error")[:_MAX_ERROR_LEN], "last_error_at": at}
+            )
 
     async def health(self, team: TeamRef) -> dict[str, Any]:
         """{"last_ok_at": float | None, "last_error": str | None, "last_error_at": float | None}"""

@@ -117,8 +117,9 @@ def outcome_words(req: ChangeRequest) -> str:
         words = _mida_answer(req, outcome) if outcome else "Mida accepted the change."
     elif status is RequestStatus.FAILED:
         failure = outcome.failure if outcome and outcome.failure else Failure(kind=FailureKind.UNEXPECTED)
-        explained = explain_outcome(failure, req.change, outcome.state_after if outcome else None,
-                                    test_id=req.change.test_id)
+        explained = explain_outcome(
+            failure, req.change, outcome.state_after if outcome else None, test_id=req.change.test_id
+        )
         words = escape(explained)
     elif status is RequestStatus.REJECTED:
         who = mention(req.rejected_by.user_id) if req.rejected_by else "an approver"
@@ -131,8 +132,7 @@ def outcome_words(req: ChangeRequest) -> str:
     elif status is RequestStatus.EXPIRED:
         when = f" {slack_date(req.expires_at)}" if req.expires_at else ""
         words = (
-            f"Expired{when} with {len(req.approvals)} of {req.approvals_needed} approvals. "
-            "Nothing was sent to Mida."
+            f"Expired{when} with {len(req.approvals)} of {req.approvals_needed} approvals. Nothing was sent to Mida."
         )
     elif status is RequestStatus.SUPERSEDED:
         words = "The experiment changed in Mida after this request was made, so it was not applied."

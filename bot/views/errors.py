@@ -184,8 +184,9 @@ def explain(err: BaseException, *, test_id: int | None = None) -> str:
     return GENERIC
 
 
-def explain_outcome(failure: Failure, change: Change | None, state: Evidence | None, *,
-                    test_id: int | None = None) -> str:
+def explain_outcome(
+    failure: Failure, change: Change | None, state: Evidence | None, *, test_id: int | None = None
+) -> str:
     """`explain_failure` for an executed change: the change names the action Mida refused."""
     if failure.kind is FailureKind.CONFLICT and failure.action is None and change is not None:
         failure = failure.model_copy(update={"action": change.action})

@@ -22,7 +22,10 @@ def followup_message(result: ExperimentResult, hours: float, links: Links) -> tu
     text, blocks = results_message(result, ReportPhase.POST_DEPLOY, links, max_blocks=MAX_MESSAGE_BLOCKS - own)
     intro = {
         "type": "section",
-        "text": {"type": "mrkdwn", "text": f":bar_chart: *{_after(hours)} after serving* — the post-deploy numbers so far."},
+        "text": {
+            "type": "mrkdwn",
+            "text": f":bar_chart: *{_after(hours)} after serving* — the post-deploy numbers so far.",
+        },
     }
     blocks = [intro, *blocks]
     if result.serving:

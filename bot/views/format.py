@@ -99,7 +99,7 @@ def link(url: str, label: str) -> str:
 def slack_date(ts: float, fmt: str = "{date_short_pretty} {time}") -> str:
     """A date token Slack renders in the reader's own time zone, with a UTC fallback."""
     seconds = int(ts)
-    fallback = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    fallback = dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{seconds}^{fmt}|{fallback}>"
 
 
@@ -260,9 +260,7 @@ def variant_section(v: VariantResult, *, serving_id: str | None = None) -> dict[
     }
 
 
-def variant_blocks(
-    variants: Sequence[VariantResult], *, serving_id: str | None, budget: int
-) -> list[dict[str, Any]]:
+def variant_blocks(variants: Sequence[VariantResult], *, serving_id: str | None, budget: int) -> list[dict[str, Any]]:
     """One section per variant, at most `budget` blocks; when they don't all fit, the last block
     says how many were left out."""
     if budget <= 0:
@@ -276,7 +274,9 @@ def variant_blocks(
 
 
 def more_variants(left_out: int) -> str:
-    return f"… and {left_out} more variant{'' if left_out == 1 else 's'}, left out to fit in Slack: Mida shows them all."
+    return (
+        f"… and {left_out} more variant{'' if left_out == 1 else 's'}, left out to fit in Slack: Mida shows them all."
+    )
 
 
 def variant_lines_text(
@@ -333,8 +333,7 @@ def change_words(change: Change, evidence: Evidence | None) -> str:
 MODE_WORDS = {
     ApprovalMode.OFF: "No approval needed: changes run at once",
     ApprovalMode.SERVING_AND_INCREASES: (
-        "Approval needed for serving a winner and rollout increases "
-        "(stop-serving and rollout decreases run at once)"
+        "Approval needed for serving a winner and rollout increases (stop-serving and rollout decreases run at once)"
     ),
     ApprovalMode.EVERY_CHANGE: "Approval needed for every change",
 }

@@ -61,10 +61,16 @@ def home_view(data: HomeData) -> dict[str, Any]:
         blocks.append(_admin_buttons(shared.connection is not None))
     blocks.append(divider())
     # Keep room for the sections below the experiments.
-    blocks += _serving(shared.serving, shared.serving_error, connected=shared.connection is not None,
-                       budget=MAX_VIEW_BLOCKS - len(blocks) - 12)
+    blocks += _serving(
+        shared.serving,
+        shared.serving_error,
+        connected=shared.connection is not None,
+        budget=MAX_VIEW_BLOCKS - len(blocks) - 12,
+    )
     blocks.append(divider())
-    blocks.append(section(_requests_text("Waiting on you", data.waiting_on_me, waiting=True), block_id=ids.HOME_WAITING))
+    blocks.append(
+        section(_requests_text("Waiting on you", data.waiting_on_me, waiting=True), block_id=ids.HOME_WAITING)
+    )
     blocks.append(section(_requests_text("Your requests", data.mine, waiting=False), block_id=ids.HOME_MINE))
     blocks.append(divider())
     blocks.append(section(_recent_text(shared.recent), block_id=ids.HOME_RECENT))
@@ -80,7 +86,7 @@ def _health(conn: Connection | None, error: BaseException | None, is_admin: bool
         if error is not None:
             text = f"*Connection*\n:warning: {escape(explain(error))}"
         else:
-            nudge = ("Click *Connect* below" if is_admin else "Ask a workspace admin to run `/mida connect`")
+            nudge = "Click *Connect* below" if is_admin else "Ask a workspace admin to run `/mida connect`"
             text = f"*Connection*\nThis workspace is not connected to a Mida project yet. {nudge}."
         return [section(text, block_id=ids.HOME_HEALTH)]
     block = {
@@ -109,13 +115,13 @@ def _health(conn: Connection | None, error: BaseException | None, is_admin: bool
 
 
 def _admin_buttons(connected: bool) -> dict[str, Any]:
-    connect = button("Reconnect" if connected else "Connect", ids.HOME_CONNECT,
-                     style=None if connected else "primary")
-    return {"type": "actions", "block_id": ids.HOME_ADMIN,
-            "elements": [connect, button("Settings", ids.HOME_SETTINGS)]}
+    connect = button("Reconnect" if connected else "Connect", ids.HOME_CONNECT, style=None if connected else "primary")
+    return {"type": "actions", "block_id": ids.HOME_ADMIN, "elements": [connect, button("Settings", ids.HOME_SETTINGS)]}
 
 
-def _serving(rows: list[ServingNow], error: BaseException | None, *, connected: bool, budget: int) -> list[dict[str, Any]]:
+def _serving(
+    rows: list[ServingNow], error: BaseException | None, *, connected: bool, budget: int
+) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [section("*Serving now*", block_id=ids.HOME_SERVING)]
     if not connected:
         blocks.append(context("Connect a Mida project to see what it serves."))

@@ -82,14 +82,14 @@ footer{margin-top:1rem}
 
 def page(title: str, body: str) -> str:
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-        "<meta name=\"robots\" content=\"noindex\"><meta name=\"referrer\" content=\"no-referrer\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<meta name="robots" content="noindex"><meta name="referrer" content="no-referrer">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>{body}</body></html>"
     )
 
 
 def message_page(title: str, sentence: str) -> str:
     return page(
-        title, f"<main><div class=\"card\"><h1>{escape(title)}</h1><p class=\"error\">{escape(sentence)}</p></div></main>"
+        title, f'<main><div class="card"><h1>{escape(title)}</h1><p class="error">{escape(sentence)}</p></div></main>'
     )

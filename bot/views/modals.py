@@ -167,7 +167,7 @@ def message_modal(title: str, text: str) -> dict[str, Any]:
 
 
 def variant_option_text(v: VariantResult) -> str:
-    """"Variant B [1] · 10.00 % · +25.0 % · 12,345 visitors", never longer than Slack allows."""
+    """ "Variant B [1] · 10.00 % · +25.0 % · 12,345 visitors", never longer than Slack allows."""
     suffix = (
         f" · {fmt_rate(v.conversion_rate)} · {fmt_lift(v.improvement, is_control=v.is_control)}"
         f" · {fmt_int(v.visitors)} visitors"
@@ -262,9 +262,7 @@ def change_modal(draft: Draft, warnings: list[str]) -> dict[str, Any]:
     """The confirm modal for a serve / rollout / stop. `private_metadata` is the draft id only."""
     action = draft.action
     evidence = draft.evidence
-    submit = {Action.SERVE_WINNER: "Serve winner", Action.UPDATE_ROLLOUT: "Change rollout"}.get(
-        action, "Stop serving"
-    )
+    submit = {Action.SERVE_WINNER: "Serve winner", Action.UPDATE_ROLLOUT: "Change rollout"}.get(action, "Stop serving")
     if evidence is None:
         return _modal(
             ids.CHANGE_MODAL,
@@ -289,7 +287,7 @@ def change_modal(draft: Draft, warnings: list[str]) -> dict[str, Any]:
         budget = MAX_VIEW_BLOCKS - len(top) - len(intro) - len(tail)
         middle = intro + variant_blocks(evidence.variants, serving_id=evidence.serving_variant_id, budget=budget)
         if not evidence.variants:
-            middle = intro + [context("Mida has no variant rows for this experiment yet.")]
+            middle = [*intro, context("Mida has no variant rows for this experiment yet.")]
         blocks = top + middle + tail
     elif action is Action.UPDATE_ROLLOUT:
         current = fmt_rollout(evidence.traffic_allocation) if evidence.traffic_allocation is not None else DASH
@@ -300,7 +298,8 @@ def change_modal(draft: Draft, warnings: list[str]) -> dict[str, Any]:
         blocks = top + tail
     else:
         serving = experiment_ref(evidence.test_id, evidence.test_name)
-        blocks = top + [
+        blocks = [
+            *top,
             section(
                 f"Visitors will no longer be forced to the winner of {serving}; "
                 "the experiment's own split applies again."
@@ -338,7 +337,9 @@ def settings_modal(
     if policy.audit_channel:
         audit["initial_conversation"] = policy.audit_channel
 
-    guests_option = option("Single- and multi-channel guests may ask for, approve or reject changes", ids.GUESTS_ALLOWED)
+    guests_option = option(
+        "Single- and multi-channel guests may ask for, approve or reject changes", ids.GUESTS_ALLOWED
+    )
     guests: dict[str, Any] = {"type": "checkboxes", "action_id": ids.GUESTS_MAY_APPROVE, "options": [guests_option]}
     if policy.guests_may_approve:
         guests["initial_options"] = [guests_option]
@@ -383,9 +384,7 @@ def settings_modal(
         _input(
             ids.APPROVER_GROUP,
             "Approver user group",
-            _text_input(
-                ids.APPROVER_GROUP, max_length=20, initial=policy.approver_group, placeholder="S0123ABCD"
-            ),
+            _text_input(ids.APPROVER_GROUP, max_length=20, initial=policy.approver_group, placeholder="S0123ABCD"),
             optional=True,
             hint="A Slack user group id (starts with S); its members may approve.",
         ),
@@ -454,9 +453,7 @@ def settings_modal(
             hint="May connect Mida and change these settings, besides Slack's admins and owners.",
         ),
     ]
-    return _modal(
-        ids.SETTINGS_MODAL, "Mida settings", blocks, submit="Save", private_metadata=channel_id or ""
-    )
+    return _modal(ids.SETTINGS_MODAL, "Mida settings", blocks, submit="Save", private_metadata=channel_id or "")
 
 
 # --- reject -------------------------------------------------------------------------------------

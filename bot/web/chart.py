@@ -23,10 +23,10 @@ from html import escape
 from bot.mida.models import TimeseriesRow
 
 __all__ = [
+    "STYLES",
     "Chart",
     "Point",
     "Series",
-    "STYLES",
     "conversion_chart",
     "format_day",
     "series_from_timeseries",
@@ -168,11 +168,11 @@ def _marker(shape: str, x: float, y: float, colour: str) -> str:
     if shape == "circle":
         return f'<circle cx="{_num(x)}" cy="{_num(y)}" r="{_num(s)}"/>'
     if shape == "square":
-        return f'<rect x="{_num(x - s + .4)}" y="{_num(y - s + .4)}" width="{_num(2 * s - .8)}" height="{_num(2 * s - .8)}"/>'
+        return f'<rect x="{_num(x - s + 0.4)}" y="{_num(y - s + 0.4)}" width="{_num(2 * s - 0.8)}" height="{_num(2 * s - 0.8)}"/>'
     if shape == "triangle":
-        return f'<path d="M{_num(x)} {_num(y - s - 1)}L{_num(x + s + .5)} {_num(y + s - .5)}H{_num(x - s - .5)}Z"/>'
+        return f'<path d="M{_num(x)} {_num(y - s - 1)}L{_num(x + s + 0.5)} {_num(y + s - 0.5)}H{_num(x - s - 0.5)}Z"/>'
     if shape == "down":
-        return f'<path d="M{_num(x)} {_num(y + s + 1)}L{_num(x + s + .5)} {_num(y - s + .5)}H{_num(x - s - .5)}Z"/>'
+        return f'<path d="M{_num(x)} {_num(y + s + 1)}L{_num(x + s + 0.5)} {_num(y - s + 0.5)}H{_num(x - s - 0.5)}Z"/>'
     if shape == "diamond":
         return f'<path d="M{_num(x)} {_num(y - s - 1)}L{_num(x + s + 1)} {_num(y)}L{_num(x)} {_num(y + s + 1)}L{_num(x - s - 1)} {_num(y)}Z"/>'
     # cross: drawn with the stroke
@@ -252,7 +252,9 @@ def conversion_chart(
     legend_items = []
 
     if first is None or last is None:
-        out.append(f'<rect x="{LEFT}" y="{TOP}" width="{RIGHT - LEFT}" height="{BOTTOM - TOP}" class="plot-bg" fill="#fff"/>')
+        out.append(
+            f'<rect x="{LEFT}" y="{TOP}" width="{RIGHT - LEFT}" height="{BOTTOM - TOP}" class="plot-bg" fill="#fff"/>'
+        )
         out.append(
             f'<text x="{(LEFT + RIGHT) / 2:g}" y="{(TOP + BOTTOM) / 2:g}" text-anchor="middle" class="empty" fill="#454245">'
             "No daily numbers yet</text>"
@@ -270,26 +272,34 @@ def conversion_chart(
         return x_for_day(day, first, last)
 
     # Plot background, post-deploy shading, grid and axes.
-    out.append(f'<rect x="{LEFT}" y="{TOP}" width="{RIGHT - LEFT}" height="{BOTTOM - TOP}" class="plot-bg" fill="#fff"/>')
+    out.append(
+        f'<rect x="{LEFT}" y="{TOP}" width="{RIGHT - LEFT}" height="{BOTTOM - TOP}" class="plot-bg" fill="#fff"/>'
+    )
     serve_x = x_for(serve_day) if serve_day is not None else None
     if serve_x is not None:
         out.append(
             f'<rect class="post-phase" fill="#e8f1fb" x="{_num(serve_x)}" y="{TOP}" width="{_num(RIGHT - serve_x)}" height="{BOTTOM - TOP}"/>'
         )
-    ticks = int(round(top / step))
+    ticks = round(top / step)
     for i in range(ticks + 1):
         value = i * step
         y = y_for(value)
         out.append(f'<line class="grid" stroke="#e1e1e1" x1="{LEFT}" y1="{_num(y)}" x2="{RIGHT}" y2="{_num(y)}"/>')
-        out.append(f'<text class="tick" fill="#454245" x="{LEFT - 8}" y="{_num(y)}" dy="0.35em" text-anchor="end">{_pct(value)}</text>')
+        out.append(
+            f'<text class="tick" fill="#454245" x="{LEFT - 8}" y="{_num(y)}" dy="0.35em" text-anchor="end">{_pct(value)}</text>'
+        )
     span = (last - first).days
     every = max(1, math.ceil((span + 1) / 6))
     for k in range(0, span + 1, every):
         day = first.fromordinal(first.toordinal() + k)
         x = x_for(day)
         anchor = "start" if x < LEFT + 24 and span else ("end" if x > RIGHT - 24 and span else "middle")
-        out.append(f'<line class="axis" stroke="#767676" x1="{_num(x)}" y1="{BOTTOM}" x2="{_num(x)}" y2="{BOTTOM + 5}"/>')
-        out.append(f'<text class="tick" fill="#454245" x="{_num(x)}" y="{BOTTOM + 22}" text-anchor="{anchor}">{escape(format_day(day))}</text>')
+        out.append(
+            f'<line class="axis" stroke="#767676" x1="{_num(x)}" y1="{BOTTOM}" x2="{_num(x)}" y2="{BOTTOM + 5}"/>'
+        )
+        out.append(
+            f'<text class="tick" fill="#454245" x="{_num(x)}" y="{BOTTOM + 22}" text-anchor="{anchor}">{escape(format_day(day))}</text>'
+        )
     out.append(f'<line class="axis" stroke="#767676" x1="{LEFT}" y1="{BOTTOM}" x2="{RIGHT}" y2="{BOTTOM}"/>')
 
     # The moment of serving: a vertical line and its label above the plot.
@@ -348,7 +358,7 @@ def conversion_chart(
 
     if serve_day is not None:
         legend_items.append(
-            '<li>'
+            "<li>"
             '<svg class="swatch" aria-hidden="true" focusable="false" viewBox="0 0 44 14" width="44" height="14">'
             '<rect x="22" y="0" width="22" height="14" fill="#e8f1fb"/>'
             '<line x1="22" y1="0" x2="22" y2="14" stroke="#1d1c1d" stroke-width="2"/></svg>'

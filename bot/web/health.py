@@ -3,16 +3,17 @@ the bot started an embedded Redis, says so: it is for trying the bot on one mach
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
+
+from bot.store.client import AnyRedis
 
 
 async def healthz(_: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def readyz(redis: aioredis.Redis, embedded: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def readyz(redis: AnyRedis, embedded: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     about = {"embedded_redis": embedded} if embedded is not None else {}
 
     async def handler(_: web.Request) -> web.Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -44,7 +44,13 @@ def _verify(request: web.Request, kind: str) -> LinkTarget | web.Response:
     except ExpiredLink:
         return _html(message_page("Link expired", "This link has expired. Ask the bot for a new one in Slack."), 410)
     except BadLink:
-        return _html(message_page("Link not valid", "This link is not valid: it was changed or cut short. Use the link from Slack as it was posted."), 403)
+        return _html(
+            message_page(
+                "Link not valid",
+                "This link is not valid: it was changed or cut short. Use the link from Slack as it was posted.",
+            ),
+            403,
+        )
 
 
 async def results_page(request: web.Request) -> web.Response:
@@ -53,24 +59,66 @@ async def results_page(request: web.Request) -> web.Response:
         return target
     deps = request.app[DEPS]
     if target.test_id is None:
-        return _html(message_page("Link not valid", "This link does not name an experiment. Use the link from Slack as it was posted."), 403)
+        return _html(
+            message_page(
+                "Link not valid", "This link does not name an experiment. Use the link from Slack as it was posted."
+            ),
+            403,
+        )
     try:
         view = await load_results(deps, target.team, target.test_id)
     except NotConnected:
-        return _html(message_page("Not connected", "This Slack workspace is no longer connected to Mida, so its results cannot be shown. An admin can run /mida connect."), 404)
+        return _html(
+            message_page(
+                "Not connected",
+                "This Slack workspace is no longer connected to Mida, so its results cannot be shown. An admin can run /mida connect.",
+            ),
+            404,
+        )
     except UnknownExperiment:
-        return _html(message_page("Experiment not found", f"Mida has no experiment #{target.test_id} in the connected project: it may have been deleted, or the workspace is now connected to another project."), 404)
+        return _html(
+            message_page(
+                "Experiment not found",
+                f"Mida has no experiment #{target.test_id} in the connected project: it may have been deleted, or the workspace is now connected to another project.",
+            ),
+            404,
+        )
     except ReconnectNeeded:
-        return _html(message_page("Mida refused the API key", "Mida no longer accepts this workspace's API key, so the results cannot be read. An admin must run /mida connect with a new key."), 502)
+        return _html(
+            message_page(
+                "Mida refused the API key",
+                "Mida no longer accepts this workspace's API key, so the results cannot be read. An admin must run /mida connect with a new key.",
+            ),
+            502,
+        )
     except BotError as err:
         log.warning("results page: Mida failed", extra={"team": target.team.key, "error": err.failure.kind.value})
-        return _html(message_page("Mida did not answer", f"The results could not be read from Mida right now ({err.failure.message}). Try again in a minute."), 502)
+        return _html(
+            message_page(
+                "Mida did not answer",
+                f"The results could not be read from Mida right now ({err.failure.message}). Try again in a minute.",
+            ),
+            502,
+        )
     return _html(render_results(view, expires_at=target.expires_at))
 
 
 AUDIT_COLUMNS = [
-    "entry_id", "time_utc", "event", "actor_user", "actor_team", "request_id", "test_id", "action",
-    "variant_id", "rollout", "reason", "ok", "mida_status", "mida_answer", "detail",
+    "entry_id",
+    "time_utc",
+    "event",
+    "actor_user",
+    "actor_team",
+    "request_id",
+    "test_id",
+    "action",
+    "variant_id",
+    "rollout",
+    "reason",
+    "ok",
+    "mida_status",
+    "mida_answer",
+    "detail",
 ]
 
 
@@ -82,7 +130,7 @@ def audit_rows(entries: list[AuditEntry]) -> str:
         writer.writerow(
             [
                 e.entry_id or "",
-                datetime.fromtimestamp(e.at, tz=timezone.utc).isoformat(),
+                datetime.fromtimestamp(e.at, tz=UTC).isoformat(),
                 e.event.value,
                 e.actor.user_id if e.actor else "",
                 e.actor.team_id if e.actor else "",
@@ -112,5 +160,8 @@ async def audit_export_page(request: web.Request) -> web.Response:
         return target
     deps = request.app[DEPS]
     entries = [entry async for entry in deps.audit.iterate(target.team)]
-    headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="mida-audit-{target.team.team_id}.csv"'}
+    headers = {
+        **SECURITY_HEADERS,
+        "Content-Disposition": f'attachment; filename="mida-audit-{target.team.team_id}.csv"',
+    }
     return web.Response(text=audit_rows(entries), content_type="text/csv", headers=headers)

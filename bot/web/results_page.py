@@ -223,7 +223,7 @@ def _tiles(view: ResultsView) -> str:
             tiles.append(("Lift vs control since serving", _signed(served_post.improvement, "%"), pre_lift))
     items = "".join(
         f'<div class="tile"><dt>{escape(label)}</dt><dd class="big">{value}</dd>'
-        f'{f"<dd class=note>{escape(sub)}</dd>" if sub else ""}</div>'
+        f"{f'<dd class=note>{escape(sub)}</dd>' if sub else ''}</div>"
         for label, value, sub in tiles
     )
     return f'<dl class="tiles">{items}</dl>'
@@ -241,7 +241,7 @@ def _daily_table(series: list[Series]) -> str:
         for s in series:
             p = by[s.variant_id].get(day)
             cells.append(
-                f"<td>{_pct(p.rate)} <span class=\"muted\">({_count(p.conversions)}/{_count(p.visitors)})</span></td>"
+                f'<td>{_pct(p.rate)} <span class="muted">({_count(p.conversions)}/{_count(p.visitors)})</span></td>'
                 if p is not None and p.rate is not None
                 else '<td><span class="muted">—</span></td>'
             )
@@ -264,7 +264,9 @@ def _chart_section(view: ResultsView) -> str:
         )
     variants = [(v.variant_id, v.label, v.is_control) for v in (post.variants or view.pre.variants)]
     series = series_from_timeseries(view.timeseries.timeseries, variants, served_variant_id=post.serving_variant_id)
-    chart = conversion_chart(series, serve_day=view.served_on, title=f"Daily conversion rate per variant — {post.test_name}")
+    chart = conversion_chart(
+        series, serve_day=view.served_on, title=f"Daily conversion rate per variant — {post.test_name}"
+    )
     return (
         '<section class="card" aria-labelledby="chart-h"><h2 id="chart-h">Daily conversion rate</h2>'
         + (
@@ -324,7 +326,7 @@ def render_results(view: ResultsView, *, expires_at: float | None = None) -> str
     if expiry is not None:
         footer_bits.append(f"This link works until {escape(_when(expiry))}.")
     body = (
-        '<main>'
+        "<main>"
         '<header class="top"><p class="kicker">Mida · post-deploy results</p>'
         f"<h1>{escape(post.test_name or f'Experiment #{post.test_id}')}</h1>"
         f'<p class="meta">{badge} {" · ".join(facts)}</p>'

@@ -73,7 +73,7 @@ class SlackEventsHandler:
             return web.Response(status=200, text="")
         try:
             answer = await self._bolt.async_dispatch(bolt_request)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             # Bolt's own payload helpers (and its error handler) raise on a signed body of a shape
             # Slack never sends (a view without "type", an empty "actions"...): answer 400, not a
             # 500 with a traceback, and keep the body out of the log.

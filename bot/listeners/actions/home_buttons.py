@@ -68,7 +68,9 @@ async def handle_home_settings(
     except BotError as err:
         await _refuse(client, body, "Settings", explain(err))
         return
-    await modal_client(client).views_open(trigger_id=body["trigger_id"], view=modals.settings_modal(form.rules, form.bot_admins, None))
+    await modal_client(client).views_open(
+        trigger_id=body["trigger_id"], view=modals.settings_modal(form.rules, form.bot_admins, None)
+    )
 
 
 async def _refuse(client: AsyncWebClient, body: dict, title: str, text: str) -> None:

@@ -19,7 +19,9 @@ async def handle_variant_select(
     view = body["view"]
     variant_id = body["actions"][0]["selected_option"]["value"]
     try:
-        draft, warnings = await deps.changes.select_variant(team_of(body, context), view["private_metadata"], variant_id)
+        draft, warnings = await deps.changes.select_variant(
+            team_of(body, context), view["private_metadata"], variant_id
+        )
     except BotError:
         return
     await client.views_update(view_id=view["id"], hash=view.get("hash"), view=modals.change_modal(draft, warnings))

@@ -15,14 +15,18 @@ from bot.views import modals
 from bot.views.clicks import click_refused_text
 
 
-async def handle_approve(ack: AsyncAck, body: dict, respond: AsyncRespond, context: AsyncBoltContext, deps: Deps) -> None:
+async def handle_approve(
+    ack: AsyncAck, body: dict, respond: AsyncRespond, context: AsyncBoltContext, deps: Deps
+) -> None:
     await ack()
     request_id = body["actions"][0]["value"]
     result = await deps.changes.approve(team_of(body, context), request_id, person_of(body, context))
     await _explain_refusal(result, respond)
 
 
-async def handle_cancel(ack: AsyncAck, body: dict, respond: AsyncRespond, context: AsyncBoltContext, deps: Deps) -> None:
+async def handle_cancel(
+    ack: AsyncAck, body: dict, respond: AsyncRespond, context: AsyncBoltContext, deps: Deps
+) -> None:
     await ack()
     request_id = body["actions"][0]["value"]
     result = await deps.changes.cancel(team_of(body, context), request_id, person_of(body, context))

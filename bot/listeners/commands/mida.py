@@ -81,8 +81,9 @@ async def _change(call: Invocation) -> None:
         team=call.team,
         person=call.person,
         channel_id=call.channel_id or "",
-        change=Change(action=command.action, test_id=command.test_id, variant_id=command.variant_id,
-                      rollout=command.rollout),
+        change=Change(
+            action=command.action, test_id=command.test_id, variant_id=command.variant_id, rollout=command.rollout
+        ),
         response_url=call.body.get("response_url"),
     )
 
@@ -112,7 +113,9 @@ async def _status(call: Invocation) -> None:
 
 async def _list(call: Invocation) -> None:
     ws, experiments, rollouts = await call.deps.experiments.list(call.team)
-    await call.reply(messages.experiments_message(experiments, rollouts, dashboard_url(call.deps.settings, ws.project_key)))
+    await call.reply(
+        messages.experiments_message(experiments, rollouts, dashboard_url(call.deps.settings, ws.project_key))
+    )
 
 
 async def _results(call: Invocation) -> None:

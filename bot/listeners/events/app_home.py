@@ -9,8 +9,9 @@ from bot.deps import Deps
 from bot.listeners.context import team_of
 
 
-async def handle_app_home_opened(event: dict, body: dict, client: AsyncWebClient, context: AsyncBoltContext,
-                                 deps: Deps) -> None:
+async def handle_app_home_opened(
+    event: dict, body: dict, client: AsyncWebClient, context: AsyncBoltContext, deps: Deps
+) -> None:
     if event.get("tab") not in (None, "home"):  # the Messages tab opened: nothing to publish
         return
     user_id = event.get("user")

@@ -81,9 +81,7 @@ async def handle_connect_submission(
     await _tell_privately(client, person.user_id, text, blocks)
 
 
-async def handle_change_submission(
-    ack: AsyncAck, body: dict, context: AsyncBoltContext, deps: Deps
-) -> None:
+async def handle_change_submission(ack: AsyncAck, body: dict, context: AsyncBoltContext, deps: Deps) -> None:
     view = body["view"]
     team, person = team_of(body, context), person_of(body, context)
     try:
@@ -105,9 +103,7 @@ async def handle_change_submission(
     await ack()  # the request is recorded; its card is posted from the job queue
 
 
-async def handle_settings_submission(
-    ack: AsyncAck, body: dict, context: AsyncBoltContext, deps: Deps
-) -> None:
+async def handle_settings_submission(ack: AsyncAck, body: dict, context: AsyncBoltContext, deps: Deps) -> None:
     view = body["view"]
     team, person = team_of(body, context), person_of(body, context)
     scope = text_of(view, ids.POLICY_CHANNEL)
@@ -127,7 +123,9 @@ async def handle_settings_submission(
             channel_id=channel_id if scope == ids.POLICY_SCOPE_CHANNEL else None,
             min_days_running=text_of(view, ids.MIN_DAYS_RUNNING),
             min_visitors_per_variant=text_of(view, ids.MIN_VISITORS),
-            followup_hours=(text_of(view, ids.FOLLOWUP_HOURS) or "") if ids.FOLLOWUP_HOURS in view["state"]["values"] else None,
+            followup_hours=(text_of(view, ids.FOLLOWUP_HOURS) or "")
+            if ids.FOLLOWUP_HOURS in view["state"]["values"]
+            else None,
         )
     except InvalidInput as err:
         await _field_error(ack, err, set(view.get("state", {}).get("values", {})), ids.POLICY_MODE)
