@@ -122,11 +122,8 @@ def socket_mode() -> None:
         # registered with the scrubber) a Mida API key typed into a modal: its own logger stays at INFO.
         transport_log = logging.getLogger("bot.socket_mode")
         transport_log.setLevel(max(logging.INFO, logging.getLogger().level))
-        handler = AsyncSocketModeHandler(
-            bolt,
-            settings.SLACK_APP_TOKEN.get_secret_value(),
-            logger=transport_log,  # type: ignore[union-attr]
-        )
+        assert settings.SLACK_APP_TOKEN is not None  # settings.require() above
+        handler = AsyncSocketModeHandler(bolt, settings.SLACK_APP_TOKEN.get_secret_value(), logger=transport_log)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

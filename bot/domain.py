@@ -89,7 +89,7 @@ class Action(StrEnum):
     STOP_SERVING = "stop_serving"
 
     @property
-    def title(self) -> str:
+    def heading(self) -> str:
         return {
             Action.SERVE_WINNER: "Serve winner",
             Action.UPDATE_ROLLOUT: "Change rollout",

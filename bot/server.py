@@ -71,15 +71,15 @@ async def background(deps: Deps, bolt: AsyncApp) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _background_context(deps: Deps, bolt: AsyncApp):  # type: ignore[no-untyped-def]
-    async def context(_: web.Application):  # type: ignore[no-untyped-def]
+def _background_context(deps: Deps, bolt: AsyncApp):
+    async def context(_: web.Application):
         async with background(deps, bolt):
             yield
 
     return context
 
 
-def _close(deps: Deps):  # type: ignore[no-untyped-def]
+def _close(deps: Deps):
     async def close(_: web.Application) -> None:
         await deps.aclose()
 

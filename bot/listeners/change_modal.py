@@ -34,14 +34,14 @@ async def open_change_modal(
     draft = await deps.changes.open_draft(team, person, channel_id, change, response_url)
     opened = await modal_client(client).views_open(
         trigger_id=trigger_id,
-        view=modals.loading_modal(change.action.title, f"Reading experiment {change.test_id} from Mida…", draft.id),
+        view=modals.loading_modal(change.action.heading, f"Reading experiment {change.test_id} from Mida…", draft.id),
     )
     view_id = opened["view"]["id"]
     try:
         draft, warnings = await deps.changes.prepare(team, draft.id, view_id)
         view = modals.change_modal(draft, warnings)
     except BotError as err:
-        view = modals.message_modal(change.action.title, explain(err, test_id=change.test_id))
+        view = modals.message_modal(change.action.heading, explain(err, test_id=change.test_id))
     try:
         await client.views_update(view_id=view_id, view=view)
     except SlackApiError as err:

@@ -304,6 +304,7 @@ class ChangeService:
             ApproveCode.DUPLICATE: Decision.ALREADY_APPROVED,
         }[result.code]
         if decision in (Decision.RECORDED, Decision.APPROVED):
+            assert result.request is not None  # recorded on a request that exists
             await self._record(
                 AuditEvent.APPROVED,
                 request,

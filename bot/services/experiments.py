@@ -60,7 +60,7 @@ class ExperimentService:
         """The experiment as it is now, for a decision or a read-back. Raises MidaError."""
         return Evidence.from_result(await self._recorded(ws, self.project(ws).get_result(test_id)))
 
-    async def _recorded(self, ws: Workspace, call):  # type: ignore[no-untyped-def]
+    async def _recorded(self, ws: Workspace, call):
         """Await a Mida call and keep the connection's health for the status views."""
         try:
             value = await call

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
+from typing import cast
 
 from bot.domain import (
     Action,
@@ -25,7 +26,7 @@ from bot.services.errors import BotError, InvalidInput, MidaDown
 from bot.services.experiments import ExperimentService
 from bot.services.home_data import Connection, HomeData, HomeShared, ServingNow
 from bot.store.audit import AuditLog
-from bot.store.client import AnyRedis
+from bot.store.client import AnyRedis, text
 from bot.store.crypto import UndecryptableSecret
 from bot.store.keys import ws_key
 from bot.store.requests import RequestStore
@@ -125,7 +126,7 @@ class HomeService:
     async def recent_viewers(self, team: TeamRef, limit: int = 10, now: float | None = None) -> list[str]:
         at = time.time() if now is None else now
         found = await self._redis.zrevrangebyscore(_viewers_key(team), "+inf", at - VIEWER_TTL, start=0, num=limit)
-        return [v.decode() for v in found]
+        return [text(v) for v in cast(list[bytes], found)]
 
     async def forget(self, team: TeamRef) -> None:
         await self._redis.delete(_viewers_key(team))

@@ -62,12 +62,12 @@ class ResultsService:
             project.get_timeseries(test_id, ReportPhase.POST_DEPLOY),
             return_exceptions=True,
         )
-        for answer in answers[:3]:
-            if isinstance(answer, BaseException):
-                raise answer
-        for answer in answers[3:]:
-            if isinstance(answer, BaseException) and not isinstance(answer, MidaError):
-                raise answer
+        for result in answers[:3]:
+            if isinstance(result, BaseException):
+                raise result
+        for daily_rows in answers[3:]:
+            if isinstance(daily_rows, BaseException) and not isinstance(daily_rows, MidaError):
+                raise daily_rows
         post, pre, all_time, daily, post_daily = answers
         served_on = _first_day(post_daily) if isinstance(post_daily, Timeseries) else None
         payload = {

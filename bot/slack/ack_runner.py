@@ -55,7 +55,7 @@ class SignallingAck(AsyncAck):
         super().__init__()  # sets self.response = None through the property
         self.response = response
 
-    @property  # type: ignore[override]
+    @property
     def response(self) -> BoltResponse | None:
         return self._response
 
@@ -172,7 +172,7 @@ class FastAckRunner(AsyncioListenerRunner):
             super()._start_lazy_function(lazy_func, request)
 
     async def _run_ack_function(
-        self, ack: SignallingAck, request: AsyncBoltRequest, response: BoltResponse | None, listener: AsyncListener
+        self, ack: SignallingAck, request: AsyncBoltRequest, response: BoltResponse, listener: AsyncListener
     ) -> None:
         """Bolt's `run_ack_function_asynchronously`, unchanged."""
         try:
@@ -184,7 +184,7 @@ class FastAckRunner(AsyncioListenerRunner):
                 response = BoltResponse(status=500)
             response.status = 500
             if ack.response is not None:  # already acknowledged
-                response = None
+                response = None  # type: ignore[assignment]  # as in Bolt: None once acknowledged
             await self.listener_error_handler.handle(error=e, request=request, response=response)
             ack.response = response  # wakes run() when this happened before the ack
         finally:

@@ -15,8 +15,10 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import cast
 
 from redis.exceptions import ResponseError
+from redis.typing import EncodableT, FieldT
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.kwargs_injection.async_utils import build_async_required_kwargs
 from slack_bolt.lazy_listener.async_runner import AsyncLazyListenerRunner
@@ -24,7 +26,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.util.utils import get_arg_names_of_callable, get_name_for_callable
 
 from bot.slack.bodies import bolt_body
-from bot.store.client import AnyRedis
+from bot.store.client import AnyRedis, StreamEntries
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
 
     async def _enqueue(self, name: str, request: AsyncBoltRequest) -> None:
         headers = {k: v for k, v in request.headers.items() if not k.startswith("x-slack-bolt-lazy")}
-        entry = {"fn": name, "body": request.raw_body, "headers": json.dumps(headers)}
+        entry: dict[FieldT, EncodableT] = {"fn": name, "body": request.raw_body, "headers": json.dumps(headers)}
         if request.mode == "socket_mode":  # Bolt keeps no raw body for an envelope's payload
             entry |= {"body": json.dumps(request.body), "mode": "socket_mode"}
         try:
@@ -125,7 +127,8 @@ class LazyQueue:
 
     async def next_batch(self, block_ms: int = 1000, count: int = 20) -> list[LazyItem]:
         answer = await self._redis.xreadgroup(GROUP, self._consumer, {LAZY_STREAM: ">"}, count=count, block=block_ms)
-        return [_item(entry_id, fields) for _, entries in answer or [] for entry_id, fields in entries]
+        streams = cast(list[tuple[bytes, StreamEntries]], answer or [])
+        return [_item(entry_id, fields) for _, entries in streams for entry_id, fields in entries]
 
     async def claim_stale(self, count: int = 20) -> list[LazyItem]:
         _, entries, *_ = await self._redis.xautoclaim(

@@ -22,6 +22,7 @@ from bot.mida.models import ExperimentResult
 from bot.slack.clients import SlackClients
 from bot.store.client import AnyRedis
 from bot.store.keys import ws_key
+from bot.store.lock import Lock
 from bot.store.requests import RequestStore
 from bot.store.rules import RulesStore
 from bot.views.cards import request_card, requester_notice, thread_reply
@@ -50,6 +51,7 @@ class SlackNotifier:
     ) -> None:
         self._settings = settings
         self._redis = redis
+        self._lock = Lock(redis)
         self._clients = clients
         self._requests = requests
         self._rules = rules
@@ -63,9 +65,10 @@ class SlackNotifier:
 
     async def request_updated(self, request: ChangeRequest) -> None:
         lock = ws_key(request.team, "request", request.id, "card-lock")
-        token = str(time.time_ns())
+        token = None
         for _ in range(_LOCK_MS // 50):
-            if await self._redis.set(lock, token, nx=True, px=_LOCK_MS):
+            token = await self._lock.acquire(lock, _LOCK_MS)
+            if token is not None:
                 break
             await asyncio.sleep(0.05)
         try:
@@ -73,8 +76,8 @@ class SlackNotifier:
             if current is not None:
                 await self._show(current)
         finally:
-            if (await self._redis.get(lock) or b"").decode() == token:
-                await self._redis.delete(lock)
+            if token is not None:
+                await self._lock.release(lock, token)
 
     async def _show(self, request: ChangeRequest) -> None:
         client = await self._clients.for_team(request.team)

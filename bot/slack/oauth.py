@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html import escape
 from urllib.parse import urlencode
 
@@ -152,7 +152,7 @@ class MidaOAuthFlow(AsyncOAuthFlow):
     """Bolt's flow with this bot's pages, a properly encoded authorize URL, and the authorize
     cache told about each new installation."""
 
-    def __init__(self, *, on_installed: Callable[[Installation], None] | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *, on_installed: Callable[[Installation], None] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self._on_installed = on_installed
 
@@ -166,7 +166,8 @@ class MidaOAuthFlow(AsyncOAuthFlow):
         }
         if settings.redirect_uri:
             query["redirect_uri"] = settings.redirect_uri
-        team = (request.query.get("team") or [None])[0]
+        teams = request.query.get("team") or []
+        team = teams[0] if teams else None
         if team:
             query["team"] = team
         return f"{settings.authorization_url}?{urlencode(query)}"
@@ -284,7 +285,7 @@ async def installed_page(args: AsyncSuccessArgs) -> BoltResponse:
         f"<p>Then invite <code>@Mida</code> to the channels where {escape(scope)} will use it.</p>"
         f'<p class="actions"><a class="button" href="{escape(_slack_link(inst))}">Open Slack</a></p>'
     )
-    headers = {**PAGE_HEADERS, "Set-Cookie": _STATE.build_set_cookie_for_deletion()}
+    headers: dict[str, str | Sequence[str]] = {**PAGE_HEADERS, "Set-Cookie": _STATE.build_set_cookie_for_deletion()}
     return BoltResponse(status=200, headers=headers, body=_card("Mida is installed", body))
 
 
@@ -333,5 +334,5 @@ async def failed_page(args: AsyncFailureArgs) -> BoltResponse:
         f'<p class="error">{escape(sentence)}</p>'
         f'<p class="actions"><a class="button" href="{escape(INSTALL_PATH)}">Start again</a></p>'
     )
-    headers = {**PAGE_HEADERS, "Set-Cookie": _STATE.build_set_cookie_for_deletion()}
+    headers: dict[str, str | Sequence[str]] = {**PAGE_HEADERS, "Set-Cookie": _STATE.build_set_cookie_for_deletion()}
     return BoltResponse(status=args.suggested_status_code, headers=headers, body=_card(title, body))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import cast
 
 from bot.domain import AuditEntry, TeamRef
-from bot.store.client import AnyRedis
+from bot.store.client import AnyRedis, StreamEntries
 from bot.store.keys import ws_key
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class AuditLog:
         until `limit` entries of that experiment are found or the log ends."""
         key = ws_key(team, "audit")
         if test_id is None:
-            rows = await self._redis.xrevrange(key, "+", "-", count=limit)
+            rows = cast(StreamEntries, await self._redis.xrevrange(key, "+", "-", count=limit))
             return [_entry(i, f) for i, f in rows]
         wanted = str(test_id).encode()
         found: list[AuditEntry] = []
@@ -73,7 +74,7 @@ class AuditLog:
         scanned = 0
         page = max(100, limit * 5)
         while len(found) < limit and scanned < _FILTER_SCAN_LIMIT:
-            rows = await self._redis.xrevrange(key, upper, "-", count=page)
+            rows = cast(StreamEntries, await self._redis.xrevrange(key, upper, "-", count=page))
             if not rows:
                 break
             scanned += len(rows)
@@ -92,7 +93,7 @@ class AuditLog:
         key = ws_key(team, "audit")
         lower: bytes | str = "-"
         while True:
-            rows = await self._redis.xrange(key, lower, "+", count=batch)
+            rows = cast(StreamEntries, await self._redis.xrange(key, lower, "+", count=batch))
             for entry_id, fields in rows:
                 yield _entry(entry_id, fields)
             if len(rows) < batch:

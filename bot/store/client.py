@@ -21,6 +21,13 @@ from redis.asyncio.cluster import RedisCluster
 log = logging.getLogger(__name__)
 
 AnyRedis: TypeAlias = aioredis.Redis | RedisCluster
+# What the clients answer with decode_responses off (the bot's setting), which redis-py's types
+# leave as bytes | str.
+StreamEntries: TypeAlias = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def is_cluster_node(url: str, *, timeout: float = 2.0) -> bool:

@@ -26,7 +26,7 @@ import logging
 import secrets
 import time
 from logging import Logger
-from typing import Any
+from typing import Any, cast
 
 from slack_sdk.oauth.installation_store.async_installation_store import (
     AsyncInstallationStore,
@@ -36,7 +36,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from bot.domain import TeamRef
-from bot.store.client import AnyRedis
+from bot.store.client import AnyRedis, text
 from bot.store.crypto import SecretBox, UndecryptableSecret
 from bot.store.keys import is_valid_id, scope_key
 from bot.store.orgs import OrgIndex
@@ -144,7 +144,7 @@ class RedisInstallationStore(AsyncInstallationStore):
             scope = installation_scope(enterprise_id, team_id, is_enterprise_install)
         except ValueError:
             return None
-        data = self._open(await self._redis.get(self._key(scope, "bot-latest")), "bot", scope)
+        data = self._open(cast(bytes | None, await self._redis.get(self._key(scope, "bot-latest"))), "bot", scope)
         return Bot(**data) if data is not None else None
 
     async def async_find_installation(
@@ -160,7 +160,7 @@ class RedisInstallationStore(AsyncInstallationStore):
             key = self._installer_key(scope, user_id)
         except ValueError:
             return None
-        data = self._open(await self._redis.get(key), "installer", scope)
+        data = self._open(cast(bytes | None, await self._redis.get(key)), "installer", scope)
         if data is None:
             return None
         installation = Installation(**data)
@@ -199,7 +199,7 @@ class RedisInstallationStore(AsyncInstallationStore):
             if left == 0:  # as S3's store: with no installer left, the workspace record goes too
                 await self._redis.delete(self._installer_key(scope, None))
             return
-        users = [u.decode() for u in await self._redis.smembers(users_key)]
+        users = [text(u) for u in await self._redis.smembers(users_key)]
         keys = [self._installer_key(scope, None), users_key]
         keys += [self._installer_key(scope, u) for u in users if is_valid_id(u)]
         await self._redis.delete(*keys)

@@ -8,10 +8,11 @@ that dies mid-way loses nothing: its unacknowledged entry is claimed by another 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from redis.exceptions import ResponseError
 
-from bot.store.client import AnyRedis
+from bot.store.client import AnyRedis, StreamEntries
 
 JOBS_STREAM = "mida:jobs"
 GROUP = "executors"
@@ -66,7 +67,8 @@ class JobQueue:
     async def next_batch(self, block_ms: int = 1000, count: int = 10) -> list[Job]:
         """New entries for this consumer (blocks up to block_ms)."""
         answer = await self._redis.xreadgroup(GROUP, self.consumer, {JOBS_STREAM: ">"}, count=count, block=block_ms)
-        return [_job(entry_id, fields) for _, entries in answer or [] for entry_id, fields in entries]
+        streams = cast(list[tuple[bytes, StreamEntries]], answer or [])
+        return [_job(entry_id, fields) for _, entries in streams for entry_id, fields in entries]
 
     async def claim_stale(self, count: int = 10) -> list[Job]:
         """Entries another consumer took but never acknowledged (it died, or hangs)."""

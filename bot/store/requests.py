@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from pydantic import TypeAdapter
 
@@ -42,7 +42,7 @@ from bot.domain import (
     RequestStatus,
     TeamRef,
 )
-from bot.store.client import AnyRedis
+from bot.store.client import AnyRedis, text
 from bot.store.keys import (
     EXPIRY_INDEX,
     index_member,
@@ -228,7 +228,7 @@ class RequestStore:
     async def get(self, team: TeamRef, request_id: str) -> ChangeRequest | None:
         if not is_valid_id(request_id):
             return None
-        fields = await self._redis.hgetall(ws_key(team, "req", request_id))
+        fields = cast(dict[bytes, bytes], await self._redis.hgetall(ws_key(team, "req", request_id)))
         return _assemble(fields) if fields else None
 
     async def pending(self, team: TeamRef, limit: int = 100) -> list[ChangeRequest]:
@@ -237,8 +237,8 @@ class RequestStore:
         if not ids:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
-            for rid in ids:
-                pipe.hgetall(ws_key(team, "req", rid.decode()))
+            for rid in cast(list[bytes], ids):
+                pipe.hgetall(ws_key(team, "req", text(rid)))
             rows = await pipe.execute()
         found = [_assemble(r) for r in rows if r]
         return [r for r in found if r.status is RequestStatus.PENDING]
@@ -346,7 +346,7 @@ class RequestStore:
     async def due_for_expiry(self, now: float, limit: int = 100) -> list[tuple[str, str]]:
         """(team key, request id) of hints whose expires_at <= now, oldest first."""
         members = await self._redis.zrangebyscore(EXPIRY_INDEX, "-inf", repr(float(now)), start=0, num=limit)
-        return [parse_index_member(m) for m in members]
+        return [parse_index_member(m) for m in cast(list[bytes], members)]
 
     async def forget_expiry(self, team_key: str, request_id: str) -> None:
         await self._redis.zrem(EXPIRY_INDEX, index_member(team_key, request_id))
@@ -381,7 +381,9 @@ class RequestStore:
 
 @cache
 def _adapter(name: str) -> TypeAdapter[Any]:
-    return TypeAdapter(ChangeRequest.model_fields[name].annotation)
+    annotation = ChangeRequest.model_fields[name].annotation
+    assert annotation is not None
+    return TypeAdapter(annotation)
 
 
 def _encode_patch(patch: dict[str, Any] | None) -> list[str | bytes]:

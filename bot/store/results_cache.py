@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,16 +23,11 @@ from redis.exceptions import RedisError
 from bot.domain import TeamRef
 from bot.store.client import AnyRedis
 from bot.store.keys import ws_key
+from bot.store.lock import Lock
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 60.0
-
-# Delete the lock only if it is still ours (it may have expired and been taken by another caller).
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
 
 Loader = Callable[[], Awaitable[tuple[dict[str, Any], bool]]]
 """Returns (payload, cacheable): a partial payload (e.g. the chart's data failed) is shown, not kept."""
@@ -50,6 +44,7 @@ class ResultsCache:
         poll: float = 0.05,
     ) -> None:
         self._redis = redis
+        self._lock = Lock(redis)
         self.ttl = ttl
         self._lock_ttl = lock_ttl
         self._wait = wait
@@ -104,8 +99,8 @@ class ResultsCache:
             cached = await self.get(team, test_id)
             if cached is not None:
                 return cached, True
-            token = secrets.token_hex(8)
-            if await self._redis.set(lock, token, nx=True, px=int(self._lock_ttl * 1000)):
+            token = await self._lock.acquire(lock, int(self._lock_ttl * 1000))
+            if token is not None:
                 try:
                     cached = await self.get(team, test_id)  # filled between our read and our lock
                     if cached is not None:
@@ -116,7 +111,7 @@ class ResultsCache:
                     return payload, False
                 finally:
                     try:
-                        await self._redis.eval(_RELEASE, 1, lock, token)
+                        await self._lock.release(lock, token)
                     except RedisError:
                         pass  # it expires on its own
             if loop.time() >= deadline:

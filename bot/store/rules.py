@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from bot.domain import ChannelRules, TeamRef, WorkspaceSettings
-from bot.store.client import AnyRedis
+from bot.store.client import AnyRedis, text
 from bot.store.keys import ws_key
 
 logger = logging.getLogger(__name__)
@@ -54,4 +54,4 @@ class RulesStore:
 
     async def channel_overrides(self, team: TeamRef) -> dict[str, ChannelRules]:
         raw = await self._redis.hgetall(ws_key(team, "policy", "channels"))
-        return {k.decode(): ChannelRules.model_validate_json(v) for k, v in raw.items()}
+        return {text(k): ChannelRules.model_validate_json(v) for k, v in raw.items()}

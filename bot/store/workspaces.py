@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.domain import TeamRef, Workspace
 from bot.logs import SECRETS
-from bot.store.client import AnyRedis
+from bot.store.client import AnyRedis, text
 from bot.store.crypto import SecretBox
 from bot.store.keys import ws_key
 from bot.store.orgs import OrgIndex
@@ -92,7 +92,7 @@ class WorkspaceStore:
     async def health(self, team: TeamRef) -> dict[str, Any]:
         """{"last_ok_at": float | None, "last_error": str | None, "last_error_at": float | None}"""
         raw = await self._redis.hgetall(ws_key(team, "health"))
-        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        fields = {text(k): text(v) for k, v in raw.items()}
         return {
             "last_ok_at": float(fields["last_ok_at"]) if "last_ok_at" in fields else None,
             "last_error": fields.get("last_error"),

@@ -184,7 +184,7 @@ def request_card(req: ChangeRequest, links: Links, now: float) -> Message:
     change = req.change
     name = req.evidence.test_name or f"Experiment #{change.test_id}"
     blocks: list[dict[str, Any]] = [
-        header(f"{change.action.title}: {name}"),
+        header(f"{change.action.heading}: {name}"),
         section(_STATUS_HEADLINE[req.status]),
         _change_fields(req),
     ]
@@ -239,7 +239,7 @@ def _fallback(req: ChangeRequest) -> str:
         RequestStatus.EXECUTING: "approved, sending to Mida",
     }.get(req.status, req.status.value)
     who = mention(req.requester.user_id)
-    return f"{req.change.action.title} on {name} (#{req.change.test_id}), asked by {who}: {status}"
+    return f"{req.change.action.heading} on {name} (#{req.change.test_id}), asked by {who}: {status}"
 
 
 def thread_reply(req: ChangeRequest, links: Links) -> Message:

@@ -266,7 +266,7 @@ def change_modal(draft: Draft, warnings: list[str]) -> dict[str, Any]:
     if evidence is None:
         return _modal(
             ids.CHANGE_MODAL,
-            action.title,
+            action.heading,
             [section(f":hourglass_flowing_sand: Loading experiment #{draft.test_id} from Mida…")],
             private_metadata=draft.id,
         )
@@ -307,7 +307,7 @@ def change_modal(draft: Draft, warnings: list[str]) -> dict[str, Any]:
             *tail,
             _reason_input(warnings),
         ]
-    return _modal(ids.CHANGE_MODAL, action.title, blocks, submit=submit, private_metadata=draft.id)
+    return _modal(ids.CHANGE_MODAL, action.heading, blocks, submit=submit, private_metadata=draft.id)
 
 
 # --- settings -----------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ the bot started an embedded Redis, says so: it is for trying the bot on one mach
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 from redis.exceptions import RedisError
 
@@ -13,7 +15,7 @@ async def healthz(_: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def readyz(redis: AnyRedis, embedded: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def readyz(redis: AnyRedis, embedded: dict[str, str] | None = None) -> Callable[[web.Request], Awaitable[web.Response]]:
     about = {"embedded_redis": embedded} if embedded is not None else {}
 
     async def handler(_: web.Request) -> web.Response:

@@ -42,7 +42,7 @@ async def handle_home_change_button(
             change=change,
         )
     except BotError as err:
-        await _refuse(client, body, change.action.title, explain(err, test_id=change.test_id))
+        await _refuse(client, body, change.action.heading, explain(err, test_id=change.test_id))
 
 
 async def handle_home_connect(

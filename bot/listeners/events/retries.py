@@ -32,6 +32,7 @@ async def skip_repeated_events(
     if await deps.dedupe.first_time(scope, f"event:{event_id}", EVENT_DEDUPE_TTL):
         await next()
         return None
-    retry = (request.headers.get("x-slack-retry-num") or [None])[0]
+    retries = request.headers.get("x-slack-retry-num") or []
+    retry = retries[0] if retries else None
     log.info("event already handled; dropped", extra={"event_id": event_id, "retry": retry})
     return BoltResponse(status=200, body="")
