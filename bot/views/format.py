@@ -18,6 +18,7 @@ from bot.mida.models import (
     VariantResult,
 )
 from bot.views import ids
+from bot.views.rows import DASH, VariantRow
 
 # Slack's limits (https://api.slack.com/reference/block-kit): a message holds at most 50 blocks
 # (Slack refuses more with invalid_blocks), a modal or the Home tab at most 100.
@@ -37,8 +38,6 @@ MAX_LABEL = 2000
 MAX_PLACEHOLDER = 150
 
 ELLIPSIS = "…"
-MINUS = "\u2212"
-DASH = "—"
 
 
 @dataclass(frozen=True)
@@ -104,31 +103,6 @@ def slack_date(ts: float, fmt: str = "{date_short_pretty} {time}") -> str:
 
 
 # --- numbers for people -------------------------------------------------------------------------
-
-
-def fmt_int(n: int | float | None) -> str:
-    if n is None:
-        return DASH
-    return f"{int(n):,}"
-
-
-def fmt_rate(rate: float | None) -> str:
-    """Mida's conversion rate is already a percentage: 10.0 → "10.00 %"."""
-    if rate is None:
-        return DASH
-    return f"{rate:.2f} %"
-
-
-def fmt_lift(improvement: float | None, *, is_control: bool = False) -> str:
-    """Relative lift vs control, in percent: "+25.0 %", "−3.2 %", "—" for control or absent."""
-    if is_control or improvement is None:
-        return DASH
-    value = round(float(improvement), 1)
-    if value > 0:
-        return f"+{value:.1f} %"
-    if value < 0:
-        return f"{MINUS}{abs(value):.1f} %"
-    return "0.0 %"
 
 
 def fmt_number(value: float) -> str:
@@ -229,17 +203,16 @@ def variant_line(v: VariantResult, *, serving_id: str | None = None, chosen_id: 
         marks.append(":white_check_mark: _serving_")
     if chosen_id is not None and v.variant_id == chosen_id:
         marks.append(":point_left: _chosen_")
-    head = f"*{escape(v.label)}* (id `{escape(v.variant_id)}`)"
+    row = VariantRow.of(v)
+    head = f"*{escape(row.label)}* (id `{escape(row.variant_id)}`)"
     if marks:
         head += " " + " ".join(marks)
-    return (
-        f"{head} · {fmt_int(v.visitors)} visitors · {fmt_int(v.conversions)} conversions"
-        f" · {fmt_rate(v.conversion_rate)} · lift {fmt_lift(v.improvement, is_control=v.is_control)}"
-    )
+    return f"{head} · {row.visitors} visitors · {row.conversions} conversions · {row.rate} · lift {row.lift}"
 
 
 def variant_section(v: VariantResult, *, serving_id: str | None = None) -> dict[str, Any]:
     """A section with the variant's name and its four numbers as fields."""
+    row = VariantRow.of(v)
     marks = []
     if v.is_control:
         marks.append("_control_")
@@ -252,10 +225,10 @@ def variant_section(v: VariantResult, *, serving_id: str | None = None) -> dict[
         "type": "section",
         "text": mrkdwn(head),
         "fields": [
-            mrkdwn(f"*Visitors*\n{fmt_int(v.visitors)}"),
-            mrkdwn(f"*Conversions*\n{fmt_int(v.conversions)}"),
-            mrkdwn(f"*Conversion rate*\n{fmt_rate(v.conversion_rate)}"),
-            mrkdwn(f"*Lift vs control*\n{fmt_lift(v.improvement, is_control=v.is_control)}"),
+            mrkdwn(f"*Visitors*\n{row.visitors}"),
+            mrkdwn(f"*Conversions*\n{row.conversions}"),
+            mrkdwn(f"*Conversion rate*\n{row.rate}"),
+            mrkdwn(f"*Lift vs control*\n{row.lift}"),
         ],
     }
 

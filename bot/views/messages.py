@@ -26,7 +26,6 @@ from bot.views.format import (
     divider,
     escape,
     fmt_days,
-    fmt_int,
     header,
     link,
     link_buttons,
@@ -42,6 +41,7 @@ from bot.views.format import (
     truncate_mrkdwn,
     variant_blocks,
 )
+from bot.views.rows import fmt_int
 
 Message = tuple[str, list[dict[str, Any]]]
 

@@ -12,7 +12,6 @@ from bot.domain import Action, ApprovalMode, ChannelRules, Draft, Evidence
 from bot.mida.models import VariantResult
 from bot.views import ids
 from bot.views.format import (
-    DASH,
     MAX_LABEL,
     MAX_MODAL_TITLE,
     MAX_OPTION_TEXT,
@@ -26,10 +25,7 @@ from bot.views.format import (
     escape,
     experiment_ref,
     fmt_days,
-    fmt_int,
-    fmt_lift,
     fmt_number,
-    fmt_rate,
     fmt_rollout,
     header,
     option,
@@ -40,6 +36,7 @@ from bot.views.format import (
     truncate,
     variant_blocks,
 )
+from bot.views.rows import DASH, VariantRow
 
 REASON_MAX_LENGTH = 2000
 ROLLOUT_MAX_LENGTH = 8
@@ -168,10 +165,8 @@ def message_modal(title: str, text: str) -> dict[str, Any]:
 
 def variant_option_text(v: VariantResult) -> str:
     """ "Variant B [1] · 10.00 % · +25.0 % · 12,345 visitors", never longer than Slack allows."""
-    suffix = (
-        f" · {fmt_rate(v.conversion_rate)} · {fmt_lift(v.improvement, is_control=v.is_control)}"
-        f" · {fmt_int(v.visitors)} visitors"
-    )
+    row = VariantRow.of(v)
+    suffix = f" · {row.rate} · {row.lift} · {row.visitors} visitors"
     name = f"{v.label} [{v.variant_id}]"
     room = MAX_OPTION_TEXT - len(suffix)
     if room < 8:

@@ -22,6 +22,7 @@ from bot.mida.models import (
     VariantResult,
 )
 from bot.views.html import page
+from bot.views.rows import DASH, VariantRow, fmt_rate
 from bot.web.chart import Series, conversion_chart, format_day, series_from_timeseries
 
 if TYPE_CHECKING:
@@ -77,8 +78,9 @@ def _date(stamp: str | None) -> date | None:
         return None
 
 
-def _pct(value: float) -> str:
-    return f"{value:.2f}%"
+def _pct(value: float | None) -> str:
+    """The rate as every surface writes it (`VariantRow`), kept on one line."""
+    return fmt_rate(value).replace(" ", "\u00a0")
 
 
 def _count(value: int) -> str:
@@ -103,11 +105,13 @@ def _signed(value: float, unit: str) -> str:
 
 
 def _lift(v: VariantResult) -> str:
-    if v.is_control:
+    row = VariantRow.of(v)
+    if row.is_control:
         return '<span class="muted">baseline</span>'
-    if v.improvement is None:
+    if row.lift == DASH:
         return '<span class="muted" title="Mida gives no lift when the control has no data">—</span>'
-    return _signed(v.improvement, "%")
+    css = {1: "pos", -1: "neg", 0: "zero"}[row.lift_sign]
+    return f'<span class="{css}">{row.lift.replace(" ", "&nbsp;")}</span>'
 
 
 def _variant_cell(v: VariantResult, served_id: str | None) -> str:
@@ -216,11 +220,11 @@ def _tiles(view: ResultsView) -> str:
         tiles.append(("Served variant’s conversion rate", _pct(served_post.conversion_rate), before))
         if not served_post.is_control and served_post.improvement is not None:
             pre_lift = (
-                f"pre-deploy {served_pre.improvement:+.1f}%"
+                f"pre-deploy {VariantRow.of(served_pre).lift}"
                 if served_pre is not None and served_pre.improvement is not None
                 else ""
             )
-            tiles.append(("Lift vs control since serving", _signed(served_post.improvement, "%"), pre_lift))
+            tiles.append(("Lift vs control since serving", _lift(served_post), pre_lift))
     items = "".join(
         f'<div class="tile"><dt>{escape(label)}</dt><dd class="big">{value}</dd>'
         f"{f'<dd class=note>{escape(sub)}</dd>' if sub else ''}</div>"

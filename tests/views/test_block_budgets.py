@@ -13,7 +13,18 @@ from bot.views.followups import followup_message
 from bot.views.format import more_variants
 from bot.views.messages import results_message
 from bot.views.modals import change_modal
-from tests.views import LINKS, NOW, check_message, check_view, draft, evidence, find_block, many_variants, request, result
+from tests.views import (
+    LINKS,
+    NOW,
+    check_message,
+    check_view,
+    draft,
+    evidence,
+    find_block,
+    many_variants,
+    request,
+    result,
+)
 
 
 def variant_sections(blocks: list[dict]) -> list[dict]:

@@ -8,15 +8,15 @@ from bot.domain import (
     AuditEntry,
     AuditEvent,
     Change,
-    Outcome,
     ChannelRules,
+    Outcome,
     Region,
     Workspace,
 )
 from bot.mida.models import Experiment, ReportPhase
 from bot.services.errors import ExperimentConflict, ReconnectNeeded
 from bot.views import ids
-from bot.views.format import Links, fmt_int, fmt_lift, fmt_rate, fmt_rollout, slack_date
+from bot.views.format import Links, fmt_rollout, slack_date
 from bot.views.messages import (
     audit_export_message,
     audit_message,
@@ -31,6 +31,7 @@ from bot.views.messages import (
     status_message,
     usage_error,
 )
+from bot.views.rows import fmt_int, fmt_lift, fmt_rate
 from tests.views import (
     ALICE,
     BOB,

@@ -50,7 +50,7 @@ def mida_reads(mida_sandbox, test_id: int) -> list[dict]:
 
 
 def expected_row(v: dict) -> list[str]:
-    return [f"{v['visitors']:,}", f"{v['conversions']:,}", f"{v['conversion_rate']:.2f}%"]
+    return [f"{v['visitors']:,}", f"{v['conversions']:,}", f"{v['conversion_rate']:.2f} %"]
 
 
 def row_key(name: str, variant_id: str, *tags: str) -> str:
@@ -86,12 +86,13 @@ def test_serving_experiment_page(connected, mida_sandbox):
     post_rows, pre_rows = dom.rows("post-deploy"), dom.rows("pre-deploy")
     control = row_key("Control", "0", "control")
     served = row_key("Sticky free-shipping banner", "1", "served")
-    assert pre_rows[control] == ["2,600", "182", "7.00%", "baseline"]
-    assert pre_rows[served] == ["2,620", "223", "8.51%", "+21.6%"]
-    assert pre_rows["All variants"][:3] == ["5,220", "405", "7.76%"]
+    # The same number style as in Slack (VariantRow); the page keeps the space from breaking.
+    assert pre_rows[control] == ["2,600", "182", "7.00 %", "baseline"]
+    assert pre_rows[served] == ["2,620", "223", "8.51 %", "+21.6 %"]
+    assert pre_rows["All variants"][:3] == ["5,220", "405", "7.76 %"]
     for key, v in zip((control, served), post["variants"]):
         assert post_rows[key][:3] == expected_row(v)
-    assert post_rows[served][3] == f"+{post['variants'][1]['improvement']:.1f}%"
+    assert post_rows[served][3] == f"+{post['variants'][1]['improvement']:.1f} %"
     assert post_rows["All variants"][:2] == [f"{post['total_visitors']:,}", f"{post['total_conversions']:,}"]
     assert [r["name"] for r in pre["variants"]] == ["Control", "Sticky free-shipping banner"]
     # Accessible tables: a caption and headers with scope.
