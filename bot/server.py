@@ -58,7 +58,12 @@ def build_web_app(
 @contextlib.asynccontextmanager
 async def background(deps: Deps, bolt: AsyncApp) -> AsyncIterator[None]:
     """The queues every worker works: changes to execute (with the sweeps), and listeners' lazy work."""
-    worker = Worker(deps.jobs, deps.changes, deps.followups, sweep_every=deps.settings.MIDA_WORKER_SWEEP_SECONDS)
+    worker = Worker(
+        deps.jobs,
+        deps.changes,
+        sweeps=[deps.changes.expire_due, deps.followups.run_due],
+        sweep_every=deps.settings.MIDA_WORKER_SWEEP_SECONDS,
+    )
     lazy = LazyConsumer(LazyQueue(deps.redis, deps.jobs.consumer), bolt)
     tasks = [asyncio.create_task(worker.run()), asyncio.create_task(lazy.run())]
     try:

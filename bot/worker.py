@@ -1,22 +1,26 @@
 """The background loop every bot process runs: execute queued changes, take over the ones a dead
-process left behind, and expire requests nobody answered."""
+process left behind, and run the registered sweeps (expiry of requests nobody answered, due
+follow-ups, and whatever periodic work a feature registers) every `sweep_every` seconds."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.services.changes import ChangeService, ExecutionDeferred
-from bot.services.followups import FollowupService
 from bot.store.jobs import ANNOUNCE, Job, JobQueue
 from bot.store.keys import team_from_key
 
 log = logging.getLogger(__name__)
+
+Sweep = Callable[[], Awaitable[object]]
+"""Periodic work, safe to run from every process at once (each claims what it does)."""
 
 
 class Worker:
@@ -24,14 +28,14 @@ class Worker:
         self,
         jobs: JobQueue,
         changes: ChangeService,
-        followups: FollowupService,
         *,
+        sweeps: Sequence[Sweep] = (),
         sweep_every: float = 5.0,
         block_ms: int = 1000,
     ) -> None:
         self._jobs = jobs
         self._changes = changes
-        self._followups = followups
+        self._sweeps = tuple(sweeps)
         self._sweep_every = sweep_every
         self._block_ms = block_ms
         self._stopping = asyncio.Event()
@@ -44,8 +48,7 @@ class Worker:
                 await self._jobs.ensure_group()
                 if time.monotonic() - last_sweep >= self._sweep_every:
                     last_sweep = time.monotonic()
-                    await self._changes.expire_due()
-                    await self._followups.run_due()
+                    await self._sweep()
                     for job in await self._jobs.claim_stale():
                         self._start(job, recovering=True)
                 for job in await self._jobs.next_batch(block_ms=self._block_ms):
@@ -58,6 +61,20 @@ class Worker:
             except Exception:
                 log.exception("worker loop failed; retrying")
                 await self._pause(1.0)
+
+    async def _sweep(self) -> None:
+        """Each sweep on its own: one that fails (Mida or Slack down) does not hold up the others."""
+        for sweep in self._sweeps:
+            try:
+                await sweep()
+            except asyncio.CancelledError:
+                raise
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                raise  # the loop pauses and retries
+            except Exception:
+                log.exception(
+                    "sweep failed; it runs again next time", extra={"sweep": getattr(sweep, "__qualname__", "")}
+                )
 
     def _start(self, job: Job, *, recovering: bool) -> None:
         # Jobs run concurrently so one slow Mida call does not hold up other workspaces.
