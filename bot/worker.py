@@ -91,9 +91,11 @@ class Worker:
                 await self._changes.execute(team_from_key(job.team_key), job.request_id, recovering=recovering)
         except ExecutionDeferred:
             log.info("execution deferred; another attempt later", extra={"request": job.request_id})
+            self._jobs.release(job)
             return
         except Exception:
             log.exception("execution failed; it will be retried", extra={"request": job.request_id})
+            self._jobs.release(job)
             return
         finally:
             heartbeat.cancel()

@@ -15,10 +15,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import cast
 
-from redis.exceptions import ResponseError
-from redis.typing import EncodableT, FieldT
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.kwargs_injection.async_utils import build_async_required_kwargs
 from slack_bolt.lazy_listener.async_runner import AsyncLazyListenerRunner
@@ -26,11 +23,12 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.util.utils import get_arg_names_of_callable, get_name_for_callable
 
 from bot.slack.bodies import bolt_body
-from bot.store.client import AnyRedis, StreamEntries
+from bot.store.client import AnyRedis
+from bot.store.keys import LAZY_STREAM
+from bot.store.stream_queue import Entry, StreamQueue, add_entry
 
 log = logging.getLogger(__name__)
 
-LAZY_STREAM = "mida:lazy"
 GROUP = "lazy"
 
 
@@ -69,16 +67,11 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
 
     async def _enqueue(self, name: str, request: AsyncBoltRequest) -> None:
         headers = {k: v for k, v in request.headers.items() if not k.startswith("x-slack-bolt-lazy")}
-        entry: dict[FieldT, EncodableT] = {"fn": name, "body": request.raw_body, "headers": json.dumps(headers)}
+        entry = {"fn": name, "body": request.raw_body, "headers": json.dumps(headers)}
         if request.mode == "socket_mode":  # Bolt keeps no raw body for an envelope's payload
             entry |= {"body": json.dumps(request.body), "mode": "socket_mode"}
         try:
-            await self._redis.xadd(
-                LAZY_STREAM,
-                entry,
-                maxlen=100_000,
-                approximate=True,
-            )
+            await add_entry(self._redis, LAZY_STREAM, entry)
         except Exception as err:
             # Acked, but the work cannot be queued (Redis down): the person hears it, nothing changed.
             log.warning("could not queue the work after an ack", extra={"fn": name, "error": type(err).__name__})
@@ -91,54 +84,38 @@ class LazyItem:
     request: AsyncBoltRequest
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _item(entry_id: bytes | str, fields: dict) -> LazyItem:
-    decoded = {_text(k): _text(v) for k, v in fields.items()}
+def _item(entry: Entry) -> LazyItem:
+    entry_id, decoded = entry.id, entry.fields
     headers = json.loads(decoded["headers"])
     headers["x-slack-bolt-lazy-only"] = ["1"]
     headers["x-slack-bolt-lazy-function-name"] = [decoded["fn"]]
     if decoded.get("mode") == "socket_mode":
         return LazyItem(
-            _text(entry_id), AsyncBoltRequest(body=json.loads(decoded["body"]), headers=headers, mode="socket_mode")
+            entry_id, AsyncBoltRequest(body=json.loads(decoded["body"]), headers=headers, mode="socket_mode")
         )
     # Entries queued before bodies were normalised on arrival still hold the raw form.
     content_type = (headers.get("content-type") or [""])[0].split(";")[0] or None
     body = bolt_body(decoded["body"], content_type)
-    return LazyItem(_text(entry_id), AsyncBoltRequest(body=body, headers=headers))
+    return LazyItem(entry_id, AsyncBoltRequest(body=body, headers=headers))
 
 
 class LazyQueue:
     """The consuming side: every process that works the queue reads it with one consumer group."""
 
     def __init__(self, redis: AnyRedis, consumer: str, *, stale_after_ms: int = 30_000) -> None:
-        self._redis = redis
-        self._consumer = consumer
-        self._stale_after_ms = stale_after_ms
+        self._queue = StreamQueue(redis, LAZY_STREAM, GROUP, consumer, stale_after_ms=stale_after_ms)
 
     async def ensure_group(self) -> None:
-        try:
-            await self._redis.xgroup_create(LAZY_STREAM, GROUP, id="0", mkstream=True)
-        except ResponseError as err:
-            if "BUSYGROUP" not in str(err):
-                raise
+        await self._queue.ensure_group()
 
     async def next_batch(self, block_ms: int = 1000, count: int = 20) -> list[LazyItem]:
-        answer = await self._redis.xreadgroup(GROUP, self._consumer, {LAZY_STREAM: ">"}, count=count, block=block_ms)
-        streams = cast(list[tuple[bytes, StreamEntries]], answer or [])
-        return [_item(entry_id, fields) for _, entries in streams for entry_id, fields in entries]
+        return [_item(e) for e in await self._queue.next_batch(block_ms=block_ms, count=count)]
 
     async def claim_stale(self, count: int = 20) -> list[LazyItem]:
-        _, entries, *_ = await self._redis.xautoclaim(
-            LAZY_STREAM, GROUP, self._consumer, min_idle_time=self._stale_after_ms, start_id="0-0", count=count
-        )
-        return [_item(entry_id, fields) for entry_id, fields in entries if fields]
+        return [_item(e) for e in await self._queue.claim_stale(count)]
 
     async def done(self, item: LazyItem) -> None:
-        await self._redis.xack(LAZY_STREAM, GROUP, item.entry_id)
-        await self._redis.xdel(LAZY_STREAM, item.entry_id)
+        await self._queue.done(item.entry_id)
 
 
 async def run_lazy(bolt: AsyncApp, queue: LazyQueue, item: LazyItem) -> None:
@@ -162,7 +139,6 @@ class LazyConsumer:
         self._block_ms = block_ms
         self._stopping = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
-        self._active: set[str] = set()
 
     async def run(self) -> None:
         rounds = 0
@@ -173,10 +149,7 @@ class LazyConsumer:
                 rounds += 1
                 if rounds % 30 == 0 or not items:
                     items += await self._queue.claim_stale()
-                for item in items:
-                    if item.entry_id in self._active:
-                        continue  # re-claimed while it waits or runs here: not a dead process's
-                    self._active.add(item.entry_id)
+                for item in items:  # the queue never hands out twice what is running here
                     await self._slots.acquire()
                     task = asyncio.create_task(self._run_one(item))
                     self._running.add(task)
@@ -191,7 +164,6 @@ class LazyConsumer:
         try:
             await run_lazy(self._bolt, self._queue, item)
         finally:
-            self._active.discard(item.entry_id)
             self._slots.release()
 
     async def stop(self) -> None:

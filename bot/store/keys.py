@@ -44,6 +44,8 @@ from bot.domain import TeamRef
 
 PREFIX = "mida"
 EXPIRY_INDEX = f"{PREFIX}:expiry"
+JOBS_STREAM = f"{PREFIX}:jobs"
+LAZY_STREAM = f"{PREFIX}:lazy"
 MEMBER_SEP = "|"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bot.slack.lazy_queue import LAZY_STREAM, LazyQueue
+from bot.slack.lazy_queue import LazyQueue
+from bot.store.keys import LAZY_STREAM
 from tests.support.slack_requests import slash_command
 
 
