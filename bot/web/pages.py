@@ -159,7 +159,7 @@ async def audit_export_page(request: web.Request) -> web.Response:
     if isinstance(target, web.Response):
         return target
     deps = request.app[DEPS]
-    entries = [entry async for entry in deps.audit.iterate(target.team)]
+    entries = [entry async for entry in deps.audit_trail.everything(target.team)]
     headers = {
         **SECURITY_HEADERS,
         "Content-Disposition": f'attachment; filename="mida-audit-{target.team.team_id}.csv"',
