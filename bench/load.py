@@ -17,7 +17,7 @@ What runs (every process on 127.0.0.1):
   aiohttp server with Bolt's default listener runner.
 
 The bot is set up through the real flow over HTTP: /mida connect and its modal; an approval policy
-needing 3 approvals (written with the bot's own PolicyStore); --pending serve-winner requests
+needing 3 approvals (written with the bot's own RulesStore); --pending serve-winner requests
 opened with /mida serve-winner and submitted in the confirm modal, each card posted by the worker;
 one more confirm modal kept open for the submissions.
 
@@ -159,8 +159,8 @@ def _summary(body: Any) -> tuple[str, bool]:
 
 def _setup(slack_api: Any, *, bot_url: str, redis_url: str, pending: int) -> dict[str, Any]:
     """Connect the workspace, set the policy, open `pending` requests and one confirm modal."""
-    from bot.domain import Policy, TeamRef
-    from bot.store.policies import PolicyStore
+    from bot.domain import ChannelRules, TeamRef
+    from bot.store.rules import RulesStore
     from tests.e2e.flows import connect, people, submit_change
     from tests.support.slack_requests import BotClient
 
@@ -182,7 +182,9 @@ def _setup(slack_api: Any, *, bot_url: str, redis_url: str, pending: int) -> dic
     async def save_policy() -> None:
         client = aioredis.Redis.from_url(redis_url)
         try:
-            await PolicyStore(client).save(TeamRef(team_id=TEAM), Policy(approvals_needed=APPROVALS_NEEDED))
+            await RulesStore(client).save(
+                TeamRef(team_id=TEAM), None, ChannelRules(approvals_needed=APPROVALS_NEEDED), []
+            )
         finally:
             await client.aclose()
 
