@@ -14,7 +14,10 @@ from bot.links import LinkSigner
 from bot.mida.client import MidaClient, Timeouts
 from bot.services.access import Access
 from bot.services.audit_trail import AuditTrail
-from bot.services.changes import ChangeService
+from bot.services.changes.decisions import DecisionService
+from bot.services.changes.drafts import DraftService
+from bot.services.changes.execution import ExecutionService
+from bot.services.changes.intake import ChangeIntake
 from bot.services.connect import ConnectService
 from bot.services.experiments import ExperimentService
 from bot.services.followups import FollowupService
@@ -60,7 +63,10 @@ class Deps:
     access: Access
     connect: ConnectService
     experiments: ExperimentService
-    changes: ChangeService
+    intake: ChangeIntake
+    drafting: DraftService
+    decisions: DecisionService
+    execution: ExecutionService
     audit_trail: AuditTrail
     followups: FollowupService
     results_cache: ResultsCache
@@ -148,16 +154,24 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
     )
     followups = FollowupService(followup_store, experiments, requests, rules, notifier)
     results_cache = ResultsCache(redis)
-    changes = ChangeService(
+    intake = ChangeIntake(
         experiments=experiments,
-        drafts=drafts,
         requests=requests,
         rules=rules,
-        audit=audit,
         access=access,
+        audit=audit,
         jobs=jobs,
         notifier=notifier,
-        guardrails=Guardrails(rules),
+    )
+    drafting = DraftService(experiments=experiments, drafts=drafts, guardrails=Guardrails(rules), intake=intake)
+    decisions = DecisionService(
+        requests=requests, rules=rules, access=access, audit=audit, jobs=jobs, notifier=notifier
+    )
+    execution = ExecutionService(
+        experiments=experiments,
+        requests=requests,
+        audit=audit,
+        notifier=notifier,
         followups=followups,
         results_cache=results_cache,
     )
@@ -177,7 +191,10 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         access=access,
         connect=ConnectService(workspaces, mida, audit, access),
         experiments=experiments,
-        changes=changes,
+        intake=intake,
+        drafting=drafting,
+        decisions=decisions,
+        execution=execution,
         audit_trail=AuditTrail(experiments, audit),
         followups=followups,
         results_cache=results_cache,

@@ -108,6 +108,14 @@ class Change(_Model):
     rollout: float | None = None
 
 
+class Origin(StrEnum):
+    """Where a change was asked for: kept on the request and in its audit entry."""
+
+    COMMAND = "command"  # /mida serve-winner | rollout | stop-serving
+    HOME = "home"  # a button on the App Home tab
+    FOLLOWUP = "followup"  # a button on a post-deploy follow-up
+
+
 class Evidence(_Model):
     """A snapshot of Get Experiment Result, taken when the change was asked for."""
 
@@ -323,6 +331,7 @@ class ChangeRequest(_Model):
     message_ts: str | None = None
     response_url: str | None = None
     overrides: list[str] = Field(default_factory=list)
+    origin: Origin = Origin.COMMAND
 
     @property
     def variant(self) -> VariantResult | None:
@@ -449,6 +458,9 @@ class Draft(_Model):
     rollout: float | None = None
     response_url: str | None = None
     view_id: str | None = None
+    origin: Origin = Origin.COMMAND
+    # Set when `prepare` found the requester entitled to ask (see `ChangeIntake.request_change`).
+    requester_checked: bool = False
 
 
 def parse_percent(text: str) -> float | None:

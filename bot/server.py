@@ -60,8 +60,9 @@ async def background(deps: Deps, bolt: AsyncApp) -> AsyncIterator[None]:
     """The queues every worker works: changes to execute (with the sweeps), and listeners' lazy work."""
     worker = Worker(
         deps.jobs,
-        deps.changes,
-        sweeps=[deps.changes.expire_due, deps.followups.run_due],
+        intake=deps.intake,
+        execution=deps.execution,
+        sweeps=[deps.decisions.expire_due, deps.followups.run_due],
         sweep_every=deps.settings.MIDA_WORKER_SWEEP_SECONDS,
     )
     lazy = LazyConsumer(LazyQueue(deps.redis, deps.jobs.consumer), bolt)

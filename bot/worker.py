@@ -13,7 +13,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.services.changes import ChangeService, ExecutionDeferred
+from bot.services.changes.execution import ExecutionDeferred, ExecutionService
+from bot.services.changes.intake import ChangeIntake
 from bot.store.jobs import ANNOUNCE, Job, JobQueue
 from bot.store.keys import team_from_key
 
@@ -27,14 +28,16 @@ class Worker:
     def __init__(
         self,
         jobs: JobQueue,
-        changes: ChangeService,
+        intake: ChangeIntake,
+        execution: ExecutionService,
         *,
         sweeps: Sequence[Sweep] = (),
         sweep_every: float = 5.0,
         block_ms: int = 1000,
     ) -> None:
         self._jobs = jobs
-        self._changes = changes
+        self._intake = intake
+        self._execution = execution
         self._sweeps = tuple(sweeps)
         self._sweep_every = sweep_every
         self._block_ms = block_ms
@@ -86,9 +89,9 @@ class Worker:
         heartbeat = asyncio.create_task(self._keep_claimed(job))
         try:
             if job.kind == ANNOUNCE:
-                await self._changes.announce(team_from_key(job.team_key), job.request_id)
+                await self._intake.announce(team_from_key(job.team_key), job.request_id)
             else:
-                await self._changes.execute(team_from_key(job.team_key), job.request_id, recovering=recovering)
+                await self._execution.execute(team_from_key(job.team_key), job.request_id, recovering=recovering)
         except ExecutionDeferred:
             log.info("execution deferred; another attempt later", extra={"request": job.request_id})
             self._jobs.release(job)

@@ -18,7 +18,7 @@ async def test_a_failing_sweep_does_not_stop_the_others(redis):
     async def expiry() -> None:
         ran.append("expiry")
 
-    worker = Worker(JobQueue(redis, "test-worker"), changes=None, sweeps=[broken, expiry], sweep_every=0.05,  # type: ignore[arg-type]
+    worker = Worker(JobQueue(redis, "test-worker"), intake=None, execution=None, sweeps=[broken, expiry], sweep_every=0.05,  # type: ignore[arg-type]
                     block_ms=20)
     task = asyncio.create_task(worker.run())
     for _ in range(100):

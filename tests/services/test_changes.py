@@ -15,6 +15,7 @@ from bot.domain import (
     ChangeRequest,
     Person,
     ChannelRules,
+    Origin,
     Region,
     RequestStatus,
     TeamRef,
@@ -24,8 +25,11 @@ from bot.mida.client import MidaClient, RetryPolicy, Timeouts
 from bot.mida.models import ExperimentResult
 from bot.services.access import Access
 from bot.domain import Decision
-from bot.services.changes import ChangeService, ExecutionDeferred
-from bot.services.errors import ExperimentConflict, InvalidInput, NotAllowed
+from bot.services.changes.decisions import DecisionService
+from bot.services.changes.drafts import DraftService
+from bot.services.changes.execution import ExecutionDeferred, ExecutionService
+from bot.services.changes.intake import ChangeIntake
+from bot.services.errors import ExperimentConflict, InvalidInput, NotAllowed, NotAMember
 from bot.services.experiments import ExperimentService
 from bot.services.followups import FollowupService
 from bot.services.guardrails import Guardrails
@@ -59,9 +63,12 @@ class RecordingNotifier:
         self.followups.append((request.id, hours))
 
 
+OUTSIDER = Person(user_id="UX", team_id="T9")  # Slack Connect: a member of another organisation
+
+
 class Directory:
     async def profile(self, team: TeamRef, user_id: str) -> Profile | None:
-        return Profile(user_id=user_id, team_id=team.team_id)
+        return Profile(user_id=user_id, team_id="T9" if user_id == OUTSIDER.user_id else team.team_id)
 
     async def usergroup_members(self, team: TeamRef, group_id: str) -> set[str]:
         return {"UC"} if group_id == "S1" else set()
@@ -80,18 +87,30 @@ class World:
         self.audit = AuditLog(redis)
         self.jobs = JobQueue(redis, consumer="test")
         self.notifier = RecordingNotifier()
-        experiments = ExperimentService(self.workspaces, self.mida)
+        self.experiments = experiments = ExperimentService(self.workspaces, self.mida)
         self.followups = FollowupService(FollowupStore(redis), experiments, self.requests, self.rules, self.notifier)
-        self.changes = ChangeService(
+        access = Access(self.rules, Directory())
+        self.intake = ChangeIntake(
             experiments=experiments,
-            drafts=DraftStore(redis),
             requests=self.requests,
             rules=self.rules,
+            access=access,
             audit=self.audit,
-            access=Access(self.rules, Directory()),
             jobs=self.jobs,
             notifier=self.notifier,
-            guardrails=Guardrails(self.rules),
+        )
+        self.drafting = DraftService(
+            experiments=experiments, drafts=DraftStore(redis), guardrails=Guardrails(self.rules), intake=self.intake
+        )
+        self.decisions = DecisionService(
+            requests=self.requests, rules=self.rules, access=access, audit=self.audit, jobs=self.jobs,
+            notifier=self.notifier,
+        )
+        self.execution = ExecutionService(
+            experiments=experiments,
+            requests=self.requests,
+            audit=self.audit,
+            notifier=self.notifier,
             followups=self.followups,
             results_cache=ResultsCache(redis),
         )
@@ -104,10 +123,10 @@ class World:
         await self.rules.save(TEAM, None, policy or ChannelRules(), [])
 
     async def request(self, change: Change, *, by: Person = ALICE, rollout: str | None = None, reason: str = "ok") -> ChangeRequest:
-        draft = await self.changes.open_draft(TEAM, by, "C1", change)
-        draft, _ = await self.changes.prepare(TEAM, draft.id, "V1")
+        draft = await self.drafting.open_draft(TEAM, by, "C1", change)
+        draft, _ = await self.drafting.prepare(TEAM, draft.id, "V1")
         text = rollout if rollout is not None else (f"{draft.rollout:g}" if draft.rollout is not None else None)
-        return await self.changes.submit(TEAM, draft.id, by, variant_id=draft.variant_id, rollout_text=text, reason=reason)
+        return await self.drafting.submit(TEAM, draft.id, by, variant_id=draft.variant_id, rollout_text=text, reason=reason)
 
     def serve_writes(self) -> list[dict]:
         return [w for w in self.sandbox.writes() if w["path"].endswith("/serve-winner")]
@@ -147,15 +166,15 @@ async def test_n_distinct_non_requester_approvals_then_exactly_one_execution(wor
     await world.connect(ChannelRules(approvals_needed=2))
     request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
 
-    assert (await world.changes.approve(TEAM, request.id, ALICE)).decision is Decision.OWN_REQUEST
-    assert (await world.changes.approve(TEAM, request.id, BOB)).decision is Decision.RECORDED
-    assert (await world.changes.approve(TEAM, request.id, BOB)).decision is Decision.ALREADY_APPROVED
-    assert (await world.changes.approve(TEAM, request.id, CAROL)).decision is Decision.APPROVED
+    assert (await world.decisions.approve(TEAM, request.id, ALICE)).decision is Decision.OWN_REQUEST
+    assert (await world.decisions.approve(TEAM, request.id, BOB)).decision is Decision.RECORDED
+    assert (await world.decisions.approve(TEAM, request.id, BOB)).decision is Decision.ALREADY_APPROVED
+    assert (await world.decisions.approve(TEAM, request.id, CAROL)).decision is Decision.APPROVED
     jobs = await world.jobs.next_batch(block_ms=10)
     assert [(j.request_id, j.kind) for j in jobs] == [(request.id, "announce"), (request.id, "execute")]
 
-    first = await world.changes.execute(TEAM, request.id)
-    again = await world.changes.execute(TEAM, request.id)
+    first = await world.execution.execute(TEAM, request.id)
+    again = await world.execution.execute(TEAM, request.id)
     assert first.status is again.status is RequestStatus.SUCCEEDED
     assert len(world.serve_writes()) == 1
     assert world.serve_writes()[0]["json"] == {"variant_id": "1", "traffic_allocation": 25}
@@ -166,36 +185,36 @@ async def test_n_distinct_non_requester_approvals_then_exactly_one_execution(wor
 async def test_approvers_from_a_user_group(world):
     await world.connect(ChannelRules(approver_group="S1"))
     request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
-    assert (await world.changes.approve(TEAM, request.id, BOB)).decision is Decision.NOT_APPROVER
-    assert (await world.changes.approve(TEAM, request.id, CAROL)).decision is Decision.APPROVED
+    assert (await world.decisions.approve(TEAM, request.id, BOB)).decision is Decision.NOT_APPROVER
+    assert (await world.decisions.approve(TEAM, request.id, CAROL)).decision is Decision.APPROVED
 
 
 async def test_submit_validates_and_records_nothing_on_bad_values(world):
     await world.connect()
-    draft = await world.changes.open_draft(TEAM, ALICE, "C1", Change(action=Action.SERVE_WINNER, test_id=1234))
-    draft, _ = await world.changes.prepare(TEAM, draft.id, "V1")
+    draft = await world.drafting.open_draft(TEAM, ALICE, "C1", Change(action=Action.SERVE_WINNER, test_id=1234))
+    draft, _ = await world.drafting.prepare(TEAM, draft.id, "V1")
     for variant, rollout, field in [("1", "150", "rollout"), ("9", "50", "variant"), (None, "50", "variant")]:
         with pytest.raises(InvalidInput) as err:
-            await world.changes.submit(TEAM, draft.id, ALICE, variant_id=variant, rollout_text=rollout, reason="r")
+            await world.drafting.submit(TEAM, draft.id, ALICE, variant_id=variant, rollout_text=rollout, reason="r")
         assert err.value.field == field
     with pytest.raises(NotAllowed):
-        await world.changes.submit(TEAM, draft.id, BOB, variant_id="1", rollout_text="50", reason="r")
+        await world.drafting.submit(TEAM, draft.id, BOB, variant_id="1", rollout_text="50", reason="r")
     assert await world.events() == []
-    request = await world.changes.submit(TEAM, draft.id, ALICE, variant_id="1", rollout_text="50", reason="r")
+    request = await world.drafting.submit(TEAM, draft.id, ALICE, variant_id="1", rollout_text="50", reason="r")
     with pytest.raises(InvalidInput):  # the same modal submitted twice
-        await world.changes.submit(TEAM, draft.id, ALICE, variant_id="1", rollout_text="50", reason="r")
+        await world.drafting.submit(TEAM, draft.id, ALICE, variant_id="1", rollout_text="50", reason="r")
     assert request.status is RequestStatus.PENDING
 
 
 async def test_guardrails_require_a_reason(world):
     await world.connect()  # defaults: 7 days, 100 visitors per variant
-    draft = await world.changes.open_draft(TEAM, ALICE, "C1", Change(action=Action.SERVE_WINNER, test_id=1239))
-    draft, warnings = await world.changes.prepare(TEAM, draft.id, "V1")
+    draft = await world.drafting.open_draft(TEAM, ALICE, "C1", Change(action=Action.SERVE_WINNER, test_id=1239))
+    draft, warnings = await world.drafting.prepare(TEAM, draft.id, "V1")
     assert any("run 2 days" in w for w in warnings) and any("visitors" in w for w in warnings)
     with pytest.raises(InvalidInput) as err:
-        await world.changes.submit(TEAM, draft.id, ALICE, variant_id=draft.variant_id, rollout_text="10", reason="")
+        await world.drafting.submit(TEAM, draft.id, ALICE, variant_id=draft.variant_id, rollout_text="10", reason="")
     assert err.value.field == "reason"
-    request = await world.changes.submit(TEAM, draft.id, ALICE, variant_id=draft.variant_id, rollout_text="10", reason="CEO asked")
+    request = await world.drafting.submit(TEAM, draft.id, ALICE, variant_id=draft.variant_id, rollout_text="10", reason="CEO asked")
     assert request.overrides == warnings
 
 
@@ -206,9 +225,9 @@ async def test_prepare_refuses_what_mida_would_refuse(world):
         Change(action=Action.SERVE_WINNER, test_id=1237),  # already serving
         Change(action=Action.STOP_SERVING, test_id=1234),  # not serving
     ):
-        draft = await world.changes.open_draft(TEAM, ALICE, "C1", change)
+        draft = await world.drafting.open_draft(TEAM, ALICE, "C1", change)
         with pytest.raises(ExperimentConflict) as err:
-            await world.changes.prepare(TEAM, draft.id, "V1")
+            await world.drafting.prepare(TEAM, draft.id, "V1")
         assert err.value.state is not None
 
 
@@ -217,11 +236,11 @@ async def test_pending_requests_expire_once(world):
     change = Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25)
     requests = [await world.request(change) for _ in range(3)]
 
-    assert await world.changes.expire_due(now=time.time() + 60) == 0
-    assert await world.changes.expire_due(now=time.time() + 3601) == 3
-    assert await world.changes.expire_due(now=time.time() + 3601) == 0
+    assert await world.decisions.expire_due(now=time.time() + 60) == 0
+    assert await world.decisions.expire_due(now=time.time() + 3601) == 3
+    assert await world.decisions.expire_due(now=time.time() + 3601) == 0
     assert {(await world.requests.get(TEAM, r.id)).status for r in requests} == {RequestStatus.EXPIRED}
-    assert (await world.changes.approve(TEAM, requests[0].id, BOB)).decision is Decision.EXPIRED
+    assert (await world.decisions.approve(TEAM, requests[0].id, BOB)).decision is Decision.EXPIRED
     assert (await world.events()).count("expired") == 3
     assert world.serve_writes() == []
 
@@ -230,12 +249,12 @@ async def test_reject_and_cancel(world):
     await world.connect()
     change = Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25)
     one, two = await world.request(change), await world.request(change)
-    assert (await world.changes.reject(TEAM, one.id, ALICE, "no")).decision is Decision.OWN_REQUEST
-    assert (await world.changes.reject(TEAM, one.id, BOB, "not yet")).decision is Decision.REJECTED
-    assert (await world.changes.cancel(TEAM, two.id, BOB)).decision is Decision.NOT_REQUESTER
-    assert (await world.changes.cancel(TEAM, two.id, ALICE)).decision is Decision.CANCELLED
-    assert (await world.changes.approve(TEAM, one.id, CAROL)).decision is Decision.FINISHED
-    assert (await world.changes.approve(TEAM, two.id, CAROL)).decision is Decision.FINISHED
+    assert (await world.decisions.reject(TEAM, one.id, ALICE, "no")).decision is Decision.OWN_REQUEST
+    assert (await world.decisions.reject(TEAM, one.id, BOB, "not yet")).decision is Decision.REJECTED
+    assert (await world.decisions.cancel(TEAM, two.id, BOB)).decision is Decision.NOT_REQUESTER
+    assert (await world.decisions.cancel(TEAM, two.id, ALICE)).decision is Decision.CANCELLED
+    assert (await world.decisions.approve(TEAM, one.id, CAROL)).decision is Decision.FINISHED
+    assert (await world.decisions.approve(TEAM, two.id, CAROL)).decision is Decision.FINISHED
     assert (await world.requests.get(TEAM, one.id)).reject_reason == "not yet"
     assert world.serve_writes() == []
 
@@ -244,7 +263,7 @@ async def test_a_lost_answer_is_reconciled_by_reading_back_never_by_posting_agai
     await world.connect(ChannelRules(mode=ApprovalMode.OFF))
     request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
     world.sandbox.fault(path_contains="serve-winner", drop="after_apply", times=1)
-    done = await world.changes.execute(TEAM, request.id)
+    done = await world.execution.execute(TEAM, request.id)
     assert done.status is RequestStatus.SUCCEEDED and done.outcome.reconciled
     assert len(world.serve_writes()) == 1
 
@@ -253,7 +272,7 @@ async def test_a_write_that_never_reached_mida_is_a_failure_with_nothing_changed
     await world.connect(ChannelRules(mode=ApprovalMode.OFF))
     request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
     world.sandbox.fault(path_contains="serve-winner", drop="before_apply", times=1)
-    done = await world.changes.execute(TEAM, request.id)
+    done = await world.execution.execute(TEAM, request.id)
     assert done.status is RequestStatus.FAILED
     assert world.sandbox.experiment(1234)["serving_variant_id"] is None
     assert len(world.serve_writes()) == 1
@@ -268,11 +287,11 @@ async def test_recovering_a_request_left_executing_by_a_dead_process(world):
     # The dead process's write for the first one reached Mida; the second one's never left.
     world.sandbox.set_experiment(1234, serving_variant_id="1", traffic_allocation=25)
 
-    first = await world.changes.execute(TEAM, applied.id, recovering=True)
+    first = await world.execution.execute(TEAM, applied.id, recovering=True)
     assert first.status is RequestStatus.SUCCEEDED and first.outcome.reconciled
     assert world.serve_writes() == []  # found done: nothing posted again
 
-    second = await world.changes.execute(TEAM, not_applied.id, recovering=True)
+    second = await world.execution.execute(TEAM, not_applied.id, recovering=True)
     assert second.status is RequestStatus.SUCCEEDED and not second.outcome.reconciled
     assert [w["path"].rsplit("/", 1)[1] for w in world.sandbox.writes()] == ["stop-serving"]
 
@@ -281,21 +300,21 @@ async def test_recovering_a_request_left_executing_by_a_dead_process(world):
     await world.requests.transition(TEAM, third.id, RequestStatus.EXECUTING, expected={RequestStatus.APPROVED})
     world.sandbox.fault(path_contains="/experiment/1238/result", status=503)
     with pytest.raises(ExecutionDeferred):
-        await world.changes.execute(TEAM, third.id, recovering=True)
+        await world.execution.execute(TEAM, third.id, recovering=True)
     assert (await world.requests.get(TEAM, third.id)).status is RequestStatus.EXECUTING
 
 
 async def test_serving_schedules_followups_and_stopping_cancels_them(world):
     await world.connect(ChannelRules(mode=ApprovalMode.OFF, followup_hours=[1, 24]))
     served = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
-    await world.changes.execute(TEAM, served.id)
+    await world.execution.execute(TEAM, served.id)
     followups = world.followups
     assert len(await followups.scheduled(TEAM, 1234)) == 2
     assert await followups.run_due(now=time.time() + 3601) == 1
     assert world.notifier.followups == [(served.id, 1.0)]
 
     stop = await world.request(Change(action=Action.STOP_SERVING, test_id=1234))
-    await world.changes.execute(TEAM, stop.id)
+    await world.execution.execute(TEAM, stop.id)
     assert await followups.scheduled(TEAM, 1234) == []
 
 
@@ -304,8 +323,40 @@ async def test_a_click_on_an_approved_request_whose_job_was_lost_queues_it_again
     request = await world.request(Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25))
     await world.requests.approve(TEAM, request.id, BOB, time.time())  # approved, but no job was queued
     assert [j.kind for j in await world.jobs.next_batch(block_ms=10)] == ["announce"]
-    assert (await world.changes.approve(TEAM, request.id, CAROL)).decision is Decision.FINISHED
+    assert (await world.decisions.approve(TEAM, request.id, CAROL)).decision is Decision.FINISHED
     assert [j.request_id for j in await world.jobs.next_batch(block_ms=10)] == [request.id]
-    await world.changes.execute(TEAM, request.id)
-    await world.changes.execute(TEAM, request.id)
+    await world.execution.execute(TEAM, request.id)
+    await world.execution.execute(TEAM, request.id)
     assert len(world.serve_writes()) == 1
+
+
+async def test_a_change_asked_for_without_the_modal_goes_through_the_same_rules(world):
+    """`request_change` is the one way in: a caller other than the confirm modal (a button, a
+    ramp step, an alert) gets the channel's approval rules, the audit entry with its origin and
+    the queued card, and an unentitled requester is refused with nothing recorded."""
+    await world.connect(ChannelRules(approvals_needed=1))
+    evidence = await world.experiments.evidence(await world.experiments.workspace(TEAM), 1234)
+    change = Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=30)
+
+    request = await world.intake.request_change(
+        team=TEAM, requester=ALICE, change=change, evidence=evidence, channel_id="C1", reason="numbers are in",
+        origin=Origin.FOLLOWUP,
+    )
+    assert request.status is RequestStatus.PENDING and request.origin is Origin.FOLLOWUP
+    entry = (await world.audit.recent(TEAM, limit=1))[0]
+    assert entry.event.value == "requested" and entry.detail["origin"] == "followup"
+    assert [(j.request_id, j.kind) for j in await world.jobs.next_batch(block_ms=10)] == [(request.id, "announce")]
+    assert (await world.requests.get(TEAM, request.id)).origin is Origin.FOLLOWUP  # kept with the request
+
+    with pytest.raises(NotAMember):
+        await world.intake.request_change(
+            team=TEAM, requester=OUTSIDER, change=change, evidence=evidence, channel_id="C1", origin=Origin.HOME
+        )
+    assert len(await world.audit.recent(TEAM, limit=100)) == 1
+
+
+async def test_the_requester_is_checked_when_the_modal_opens(world):
+    await world.connect()
+    draft = await world.drafting.open_draft(TEAM, OUTSIDER, "C1", Change(action=Action.SERVE_WINNER, test_id=1234))
+    with pytest.raises(NotAMember):
+        await world.drafting.prepare(TEAM, draft.id, "V1")

@@ -8,6 +8,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
+from bot.domain import Origin
 from bot.listeners.change_modal import change_from_button, open_change_modal
 from bot.listeners.context import person_of, team_of
 from bot.services.errors import BotError
@@ -30,6 +31,7 @@ async def handle_followup_button(
             person=person_of(body, context),
             channel_id=(body.get("channel") or {}).get("id", ""),
             change=change,
+            origin=Origin.FOLLOWUP,
             response_url=body.get("response_url"),
         )
     except BotError as err:

@@ -14,6 +14,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
+from bot.domain import Origin
 from bot.listeners.change_modal import change_from_button, open_change_modal
 from bot.listeners.context import person_of, team_of
 from bot.services.errors import BotError
@@ -40,6 +41,7 @@ async def handle_home_change_button(
             person=person,
             channel_id=channel_id,
             change=change,
+            origin=Origin.HOME,
         )
     except BotError as err:
         await _refuse(client, body, change.action.heading, explain(err, test_id=change.test_id))

@@ -19,7 +19,7 @@ async def handle_variant_select(
     view = body["view"]
     variant_id = body["actions"][0]["selected_option"]["value"]
     try:
-        draft, warnings = await deps.changes.select_variant(
+        draft, warnings = await deps.drafting.select_variant(
             team_of(body, context), view["private_metadata"], variant_id
         )
     except BotError:

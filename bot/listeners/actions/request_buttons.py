@@ -20,7 +20,7 @@ async def handle_approve(
 ) -> None:
     await ack()
     request_id = body["actions"][0]["value"]
-    result = await deps.changes.approve(team_of(body, context), request_id, person_of(body, context))
+    result = await deps.decisions.approve(team_of(body, context), request_id, person_of(body, context))
     await _explain_refusal(result, respond)
 
 
@@ -29,7 +29,7 @@ async def handle_cancel(
 ) -> None:
     await ack()
     request_id = body["actions"][0]["value"]
-    result = await deps.changes.cancel(team_of(body, context), request_id, person_of(body, context))
+    result = await deps.decisions.cancel(team_of(body, context), request_id, person_of(body, context))
     await _explain_refusal(result, respond)
 
 
@@ -40,7 +40,7 @@ async def handle_reject(
     await ack()
     request_id = body["actions"][0]["value"]
     team, person = team_of(body, context), person_of(body, context)
-    refusal = await deps.changes.may_decide(team, request_id, person)
+    refusal = await deps.decisions.may_decide(team, request_id, person)
     if refusal is not None:
         await _explain_refusal(refusal, respond)
         return

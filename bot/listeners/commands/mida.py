@@ -13,7 +13,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.domain import Change, Person, TeamRef
+from bot.domain import Change, Origin, Person, TeamRef
 from bot.listeners.change_modal import open_change_modal
 from bot.listeners.commands.parser import Command, UsageError, parse
 from bot.listeners.context import person_of, team_of
@@ -84,6 +84,7 @@ async def _change(call: Invocation) -> None:
         change=Change(
             action=command.action, test_id=command.test_id, variant_id=command.variant_id, rollout=command.rollout
         ),
+        origin=Origin.COMMAND,
         response_url=call.body.get("response_url"),
     )
 

@@ -85,7 +85,7 @@ async def handle_change_submission(ack: AsyncAck, body: dict, context: AsyncBolt
     view = body["view"]
     team, person = team_of(body, context), person_of(body, context)
     try:
-        await deps.changes.submit(
+        await deps.drafting.submit(
             team,
             view.get("private_metadata", ""),
             person,
@@ -143,7 +143,9 @@ async def handle_reject_submission(
     await ack()
     view = body["view"]
     team, person = team_of(body, context), person_of(body, context)
-    result = await deps.changes.reject(team, view.get("private_metadata", ""), person, text_of(view, ids.REJECT_REASON))
+    result = await deps.decisions.reject(
+        team, view.get("private_metadata", ""), person, text_of(view, ids.REJECT_REASON)
+    )
     if result.decision is not Decision.REJECTED:
         await _tell_privately(client, person.user_id, click_refused_text(result.decision, result.request), None)
 

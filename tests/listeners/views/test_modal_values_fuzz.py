@@ -133,7 +133,7 @@ async def _prepare(world: World) -> None:
     for action, test_id in ((Action.SERVE_WINNER, 1234), (Action.UPDATE_ROLLOUT, 1237), (Action.STOP_SERVING, 1237)):
         draft = Draft(id=new_id(), team=TEAM, requester=ADMIN, channel_id=CHANNEL, action=action, test_id=test_id)
         await deps.drafts.put(draft)
-        prepared, _ = await deps.changes.prepare(TEAM, draft.id, "V0FUZZ")
+        prepared, _ = await deps.drafting.prepare(TEAM, draft.id, "V0FUZZ")
         world.drafts[action] = prepared
 
 
@@ -251,7 +251,7 @@ def test_confirm_modal_values(world, action, values):
     draft = template.model_copy(update={"id": new_id()})
     world.run(world.deps.drafts.put(draft))
     view = {**modals.change_modal(draft, []), "private_metadata": draft.id}
-    _, error = submit(world, handle_change_submission, view, values, Spy(world.deps.changes, "submit"))
+    _, error = submit(world, handle_change_submission, view, values, Spy(world.deps.drafting, "submit"))
     request = world.run(world.deps.requests.get(TEAM, draft.id))
     if error is not None:
         assert request is None  # nothing recorded

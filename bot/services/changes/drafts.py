@@ -1,0 +1,155 @@
+"""The confirm modal as a service: open a draft, read the evidence into it, let the person pick a
+variant, and turn the submitted values into a request through `ChangeIntake.request_change`."""
+
+from __future__ import annotations
+
+from bot.domain import Action, Change, ChangeRequest, Draft, Origin, Person, TeamRef, parse_percent
+from bot.mida import errors as mida
+from bot.services.changes.intake import ChangeIntake
+from bot.services.changes.state import best_variant, check_state_fits
+from bot.services.errors import InvalidInput, NotAllowed
+from bot.services.experiments import ExperimentService
+from bot.services.guardrails import Guardrails
+from bot.services.mida_errors import translate
+from bot.store.drafts import DraftStore
+from bot.store.keys import new_id
+
+
+class DraftService:
+    def __init__(
+        self,
+        *,
+        experiments: ExperimentService,
+        drafts: DraftStore,
+        guardrails: Guardrails,
+        intake: ChangeIntake,
+    ) -> None:
+        self._experiments = experiments
+        self._drafts = drafts
+        self._guardrails = guardrails
+        self._intake = intake
+
+    async def open_draft(
+        self,
+        team: TeamRef,
+        requester: Person,
+        channel_id: str,
+        change: Change,
+        response_url: str | None = None,
+        origin: Origin = Origin.COMMAND,
+    ) -> Draft:
+        """Start a confirm modal: Redis only, so it fits before views.open."""
+        await self._experiments.workspace(team)
+        draft = Draft(
+            id=new_id(),
+            team=team,
+            requester=requester,
+            channel_id=channel_id,
+            action=change.action,
+            test_id=change.test_id,
+            variant_id=change.variant_id,
+            rollout=change.rollout,
+            response_url=response_url,
+            origin=origin,
+        )
+        await self._drafts.put(draft)
+        return draft
+
+    async def prepare(self, team: TeamRef, draft_id: str, view_id: str | None) -> tuple[Draft, list[str]]:
+        """Fetch the evidence for an open modal and choose the defaults it shows."""
+        draft = await self._drafts.get(team, draft_id)
+        if draft is None:
+            raise InvalidInput("reason", "This form has expired. Run the command again.")
+        # Checked here, after the modal is open (users.info is a Slack call); the draft then binds
+        # the form to the person checked.
+        await self._intake.require_entitled(team, draft.channel_id, draft.requester)
+        ws = await self._experiments.workspace(team)
+        try:
+            evidence = await self._experiments.evidence(ws, draft.test_id)
+        except mida.MidaError as err:
+            raise translate(err, test_id=draft.test_id) from None
+        check_state_fits(draft.action, evidence)
+
+        notes: list[str] = []
+        if draft.action is Action.SERVE_WINNER:
+            if draft.variant_id is not None and evidence.variant(draft.variant_id) is None:
+                ids = ", ".join(v.variant_id for v in evidence.variants)
+                notes.append(f"Variant {draft.variant_id} is not one of this experiment's variants ({ids}); pick one.")
+                draft.variant_id = None
+            if draft.variant_id is None:
+                draft.variant_id = best_variant(evidence)
+        if draft.rollout is None and draft.action is not Action.STOP_SERVING:
+            draft.rollout = evidence.traffic_allocation if evidence.traffic_allocation is not None else 100.0
+        draft.evidence = evidence
+        draft.view_id = view_id
+        draft.requester_checked = True
+        await self._drafts.update(draft)
+        return draft, notes + await self._warnings(team, draft)
+
+    async def select_variant(self, team: TeamRef, draft_id: str, variant_id: str) -> tuple[Draft, list[str]]:
+        draft = await self._drafts.get(team, draft_id)
+        if draft is None or draft.evidence is None:
+            raise InvalidInput("variant", "This form has expired. Run the command again.")
+        if draft.evidence.variant(variant_id) is not None:
+            draft.variant_id = variant_id
+            await self._drafts.update(draft)
+        return draft, await self._warnings(team, draft)
+
+    async def _warnings(self, team: TeamRef, draft: Draft) -> list[str]:
+        if draft.action is not Action.SERVE_WINNER or draft.evidence is None:
+            return []
+        return await self._guardrails.check(team, draft.channel_id, draft.evidence, draft.variant_id)
+
+    async def submit(
+        self,
+        team: TeamRef,
+        draft_id: str,
+        submitter: Person,
+        *,
+        variant_id: str | None,
+        rollout_text: str | None,
+        reason: str | None,
+    ) -> ChangeRequest:
+        """Validate the modal and make the request. Fast (Redis only): runs before the ack, so
+        a bad value comes back as an error on its field and nothing is recorded."""
+        draft = await self._drafts.get(team, draft_id)
+        if draft is None or draft.evidence is None:
+            raise InvalidInput("reason", "This form has expired or was already submitted. Run the command again.")
+        if draft.requester != submitter:
+            raise NotAllowed("submit a form someone else opened")
+        evidence = draft.evidence
+        reason = (reason or "").strip()
+
+        rollout: float | None = None
+        if draft.action is not Action.STOP_SERVING:
+            rollout = parse_percent(rollout_text or "")
+            if rollout is None:
+                raise InvalidInput("rollout", "Enter a rollout between 0 and 100, like 25 or 25%.")
+            if draft.action is Action.UPDATE_ROLLOUT and rollout == evidence.traffic_allocation:
+                raise InvalidInput("rollout", f"The rollout is already {rollout:g} %; enter a different one.")
+        chosen: str | None = None
+        warnings: list[str] = []
+        if draft.action is Action.SERVE_WINNER:
+            chosen = (variant_id or "").strip() or None
+            if chosen is None or evidence.variant(chosen) is None:
+                raise InvalidInput("variant", "Choose one of the experiment's variants.")
+            draft.variant_id = chosen
+            warnings = await self._warnings(team, draft)
+            if warnings and not reason:
+                raise InvalidInput("reason", "Give a reason to serve despite the warnings above.")
+
+        request = await self._intake.request_change(
+            team=team,
+            requester=submitter,
+            change=Change(action=draft.action, test_id=draft.test_id, variant_id=chosen, rollout=rollout),
+            evidence=evidence,
+            channel_id=draft.channel_id,
+            reason=reason,
+            overrides=warnings,
+            origin=draft.origin,
+            response_url=draft.response_url,
+            request_id=draft.id,  # one draft, one request: a second submit of the same modal is refused
+            requester_checked=draft.requester_checked,
+        )
+        await self._drafts.delete(team, draft.id)
+        return request
