@@ -24,6 +24,7 @@ from bot.services.followups import FollowupService
 from bot.services.guardrails import Guardrails
 from bot.services.home import HomeService
 from bot.services.results import ResultsService
+from bot.services.scheduler import Scheduler
 from bot.services.settings import SettingsService
 from bot.services.uninstall import UninstallService
 from bot.slack.clients import SlackClients
@@ -43,6 +44,7 @@ from bot.store.orgs import OrgIndex
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
 from bot.store.rules import RulesStore
+from bot.store.schedule import EXPIRE, FOLLOWUP, Schedule
 from bot.store.workspaces import WorkspaceStore
 
 
@@ -67,6 +69,7 @@ class Deps:
     drafting: DraftService
     decisions: DecisionService
     execution: ExecutionService
+    scheduler: Scheduler
     audit_trail: AuditTrail
     followups: FollowupService
     results_cache: ResultsCache
@@ -136,7 +139,8 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
     home_tab = HomeTab(home, clients)
     cards = SlackNotifier(settings, redis, clients, requests, rules, links)
     notifier = RefreshingNotifier(cards, home_tab)  # Home tabs follow the cards
-    followup_store = FollowupStore(redis)
+    schedule = Schedule(redis)
+    followup_store = FollowupStore(redis, schedule)
     uninstall = UninstallService(
         workspaces=workspaces,
         requests=requests,
@@ -175,6 +179,9 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         followups=followups,
         results_cache=results_cache,
     )
+    scheduler = Scheduler(schedule)
+    scheduler.register(EXPIRE, decisions.expire_scheduled)
+    scheduler.register(FOLLOWUP, followups.run_scheduled)
     return Deps(
         settings=settings,
         redis=redis,
@@ -195,6 +202,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         drafting=drafting,
         decisions=decisions,
         execution=execution,
+        scheduler=scheduler,
         audit_trail=AuditTrail(experiments, audit),
         followups=followups,
         results_cache=results_cache,

@@ -57,12 +57,13 @@ def build_web_app(
 
 @contextlib.asynccontextmanager
 async def background(deps: Deps, bolt: AsyncApp) -> AsyncIterator[None]:
-    """The queues every worker works: changes to execute (with the sweeps), and listeners' lazy work."""
+    """The queues every worker works: changes to execute (and what the schedule says is due), and
+    listeners' lazy work."""
     worker = Worker(
         deps.jobs,
         intake=deps.intake,
         execution=deps.execution,
-        sweeps=[deps.decisions.expire_due, deps.followups.run_due],
+        sweeps=[deps.scheduler.run_due],
         sweep_every=deps.settings.MIDA_WORKER_SWEEP_SECONDS,
     )
     lazy = LazyConsumer(LazyQueue(deps.redis, deps.jobs.consumer), bolt)

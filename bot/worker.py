@@ -1,6 +1,7 @@
 """The background loop every bot process runs: execute queued changes, take over the ones a dead
-process left behind, and run the registered sweeps (expiry of requests nobody answered, due
-follow-ups, and whatever periodic work a feature registers) every `sweep_every` seconds."""
+process left behind, and run the registered sweeps (the due-time scheduler, `services/scheduler.py`:
+expiry of requests nobody answered, due follow-ups, and whatever a feature registers there) every
+`sweep_every` seconds."""
 
 from __future__ import annotations
 

@@ -11,12 +11,14 @@ from bot.mida.models import ExperimentResult, ReportPhase
 from bot.services.errors import BotError, MidaDown, MidaUnreadable, NotConnected
 from bot.services.experiments import ExperimentService
 from bot.services.ports import Notifier
-from bot.store.followups import FollowupStore
+from bot.store.followups import Followup, FollowupStore
 from bot.store.keys import team_from_key
 from bot.store.requests import RequestStore
 from bot.store.rules import RulesStore
 
 log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 300.0  # when Mida cannot give numbers that are right
 
 
 class FollowupService:
@@ -46,33 +48,32 @@ class FollowupService:
         """When the remaining follow-ups of an experiment are due (epoch seconds)."""
         return [due for _, due in await self._store.scheduled(team, test_id)]
 
-    async def run_due(self, now: float | None = None) -> int:
-        posted = 0
-        for followup in await self._store.claim_due(time.time() if now is None else now):
-            team = team_from_key(followup.team_key)
-            request = await self._requests.get(team, followup.request_id)
-            if request is None:
-                await self._store.done(followup)
-                continue
-            try:
-                _, result = await self._experiments.result(team, followup.test_id, ReportPhase.POST_DEPLOY)
-            except (MidaDown, MidaUnreadable) as err:
-                # Numbers that cannot be right are not posted either; they may be right later.
-                log.info("follow-up postponed", extra={"request": request.id, "error": type(err).__name__})
-                continue  # claimed with a lease: it comes back when the lease runs out
-            except NotConnected:
-                await self._store.done(followup)
-                continue
-            except BotError as err:
-                log.warning("follow-up dropped", extra={"request": request.id, "error": type(err).__name__})
-                await self._store.done(followup)
-                continue
-            await self._post(request, result, followup.hours)
-            await self._store.done(followup)
-            posted += 1
-            if not result.serving:
-                await self._store.cancel(team, followup.test_id)
-        return posted
+    async def run_scheduled(self, payload: str, now: float) -> float | None:
+        """Post one due follow-up (a `followup` schedule item); returns when to try again, if ever."""
+        followup = Followup.parse(payload)
+        team = team_from_key(followup.team_key)
+        request = await self._requests.get(team, followup.request_id)
+        if request is None:
+            await self._store.forget(followup)
+            return None
+        try:
+            _, result = await self._experiments.result(team, followup.test_id, ReportPhase.POST_DEPLOY)
+        except (MidaDown, MidaUnreadable) as err:
+            # Numbers that cannot be right are not posted either; they may be right later.
+            log.info("follow-up postponed", extra={"request": request.id, "error": type(err).__name__})
+            return now + RETRY_SECONDS
+        except NotConnected:
+            await self._store.forget(followup)
+            return None
+        except BotError as err:
+            log.warning("follow-up dropped", extra={"request": request.id, "error": type(err).__name__})
+            await self._store.forget(followup)
+            return None
+        await self._post(request, result, followup.hours)
+        await self._store.forget(followup)
+        if not result.serving:
+            await self._store.cancel(team, followup.test_id)
+        return None
 
     async def _post(self, request: ChangeRequest, result: ExperimentResult, hours: float) -> None:
         await self._notifier.followup(request, result, hours)

@@ -14,7 +14,7 @@ Per workspace (T = TeamRef.key, e.g. "T123" or "E1:T123"):
   mida:{T}:audit                     stream  the audit log
   mida:{T}:dedupe:<token>            string  replay-protection marker, with a TTL
   mida:{T}:followups                 set     test ids with follow-ups scheduled (the index uninstall reads)
-  mida:{T}:followups:<test_id>       set     members of mida:followups scheduled for that experiment
+  mida:{T}:followups:<test_id>       set     follow-ups (schedule payloads) scheduled for that experiment
   mida:{T}:results-cache:<test_id>   string  results page inputs, with a TTL (and `:lock`, a TTL'd lock)
   mida:{T}:request:<id>:card-lock    string  one card update at a time, with a TTL
   mida:{T}:request:<id>:final-notified string the card's last words were sent, with a TTL
@@ -28,9 +28,12 @@ Other scopes:
 Global (one key each, so one slot each; never in the same command or script as a workspace key):
   mida:jobs                          stream  the execution queue (store/jobs.py)
   mida:lazy                          stream  work after an ack (slack/lazy_queue.py)
-  mida:followups                     zset    "<T>|<request id>|<test id>|<hours>" -> when due
-  mida:expiry                        zset    "<T>|<request id>" -> expires_at
-The global zsets are hints (the per-workspace records are the truth): a step that writes both a
+  mida:due                           zset    "<kind>|<payload>" -> when due (store/schedule.py), kinds:
+                                             expire|<T>|<request id>                    (expires_at)
+                                             followup|<T>|<request id>|<test id>|<hours>
+Read once at startup, then gone (moved into mida:due by Schedule.adopt):
+  mida:expiry, mida:followups        zset    the schedules of earlier versions
+The global schedule is a hint (the per-workspace records are the truth): a step that writes both a
 workspace key and a global one is ordered so that a crash in between leaves what a sweep repairs.
 Nothing lists keys with SCAN or KEYS: what must be found again is reachable from an index above.
 """
@@ -43,7 +46,9 @@ import secrets
 from bot.domain import TeamRef
 
 PREFIX = "mida"
-EXPIRY_INDEX = f"{PREFIX}:expiry"
+DUE_SCHEDULE = f"{PREFIX}:due"
+LEGACY_EXPIRY = f"{PREFIX}:expiry"
+LEGACY_FOLLOWUPS = f"{PREFIX}:followups"
 JOBS_STREAM = f"{PREFIX}:jobs"
 LAZY_STREAM = f"{PREFIX}:lazy"
 MEMBER_SEP = "|"

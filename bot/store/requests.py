@@ -14,8 +14,9 @@ plus `mida:{T}:req:<id>:approvers` (set of approver user ids: duplicates are cau
 `mida:{T}:pending` (zset of pending ids by expires_at). Lua never decodes JSON (cjson would turn
 `[]` into `{}` and reformat numbers).
 
-The global zset `mida:expiry` lives in another slot, so it is kept up to date outside the scripts
-and is only a hint: whoever acts on it re-checks the request itself.
+A pending request's expiry is an item of the due-time schedule (`store/schedule.py`, kind
+`expire`), which lives in another slot: it is kept up to date outside the scripts and is only a
+hint; whoever acts on it re-checks the request itself (`settle_expiry`).
 
 People are compared by Slack user id alone (self-approval, duplicates): user ids are unique across
 Slack, and on Enterprise Grid the same person keeps one id in every workspace of the org.
@@ -44,7 +45,6 @@ from bot.domain import (
 )
 from bot.store.client import AnyRedis, text
 from bot.store.keys import (
-    EXPIRY_INDEX,
     index_member,
     is_valid_id,
     parse_index_member,
@@ -52,6 +52,7 @@ from bot.store.keys import (
     ws_key,
 )
 from bot.store.orgs import OrgIndex
+from bot.store.schedule import EXPIRE, Schedule
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ class RequestStore:
         self._redis = redis
         self._retention = int(retention_seconds or 0)
         self._orgs = OrgIndex(redis)
+        self._schedule = Schedule(redis)
         self._create = redis.register_script(_CREATE)
         self._approve = redis.register_script(_APPROVE)
         self._transition = redis.register_script(_TRANSITION)
@@ -199,7 +201,7 @@ class RequestStore:
         if pending and req.expires_at is not None:
             # The hint goes first: a hint without a record is harmless, a record without one
             # would never be swept.
-            await self._redis.zadd(EXPIRY_INDEX, {index_member(req.team, req.id): req.expires_at}, nx=True)
+            await self._schedule.add(EXPIRE, {index_member(req.team, req.id): req.expires_at}, only_new=True)
         base = req.model_dump_json(exclude=_SCRIPT_FIELDS)
         approvals = "[" + ",".join(a.model_dump_json() for a in req.approvals) + "]"
         retention = self._retention if req.status in FINAL_STATUSES else 0
@@ -258,7 +260,7 @@ class RequestStore:
         code = ApproveCode(reply[0].decode())
         request = _assemble(_pairs(reply[1])) if len(reply) > 1 else None
         if code is ApproveCode.APPROVED:
-            await self._redis.zrem(EXPIRY_INDEX, index_member(team, request_id))
+            await self._schedule.remove(EXPIRE, index_member(team, request_id))
         logger.info(
             "approval",
             extra={"team": team.key, "request_id": request_id, "approver": approver.user_id, "code": code.value},
@@ -324,7 +326,7 @@ class RequestStore:
         request = _assemble(_pairs(reply[1]))
         # The global hint, outside the script (another slot). The record above is the truth.
         if RequestStatus.PENDING in allowed:
-            await self._redis.zrem(EXPIRY_INDEX, index_member(team, request_id))
+            await self._schedule.remove(EXPIRE, index_member(team, request_id))
         logger.info("transition", extra=extra)
         return request
 
@@ -341,39 +343,25 @@ class RequestStore:
         )
         return bool(done)
 
-    # -- expiry and recovery (global hints) ---------------------------------------------------
+    # -- expiry (a schedule item) -------------------------------------------------------------
 
-    async def due_for_expiry(self, now: float, limit: int = 100) -> list[tuple[str, str]]:
-        """(team key, request id) of hints whose expires_at <= now, oldest first."""
-        members = await self._redis.zrangebyscore(EXPIRY_INDEX, "-inf", repr(float(now)), start=0, num=limit)
-        return [parse_index_member(m) for m in cast(list[bytes], members)]
-
-    async def forget_expiry(self, team_key: str, request_id: str) -> None:
-        await self._redis.zrem(EXPIRY_INDEX, index_member(team_key, request_id))
-
-    async def sweep_expired(self, now: float, limit: int = 100) -> list[ChangeRequest]:
-        """Expire what is due (from the global hints) and tidy stale hints. Returns the requests
-        this call moved to expired; safe to run from many processes at once (each request is
-        returned to exactly one caller)."""
-        expired: list[ChangeRequest] = []
-        for team_key, request_id in await self.due_for_expiry(now, limit):
-            team = team_from_key(team_key)
-            done = await self.expire(team, request_id, now)
-            if done is not None:
-                expired.append(done)
-                continue
-            current = await self.get(team, request_id)
-            if (
-                current is not None
-                and current.status is RequestStatus.PENDING
-                and current.expires_at is not None
-                and current.expires_at > now
-            ):
-                # a stale score: put the hint back at the request's own expiry
-                await self._redis.zadd(EXPIRY_INDEX, {index_member(team_key, request_id): current.expires_at})
-            else:
-                await self.forget_expiry(team_key, request_id)
-        return expired
+    async def settle_expiry(self, payload: str, now: float) -> tuple[ChangeRequest | None, float | None]:
+        """Act on a due `expire` item: (the request if this call expired it, when to look again).
+        Safe from many processes at once: each request is expired by exactly one caller."""
+        team_key, request_id = parse_index_member(payload)
+        team = team_from_key(team_key)
+        expired = await self.expire(team, request_id, now)
+        if expired is not None:
+            return expired, None
+        current = await self.get(team, request_id)
+        if (
+            current is not None
+            and current.status is RequestStatus.PENDING
+            and current.expires_at is not None
+            and current.expires_at > now
+        ):
+            return None, current.expires_at  # a stale time: look again at the request's own expiry
+        return None, None
 
 
 # -- encoding ---------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ import httpx
 import pytest
 
 from bot.store.followups import FollowupStore
+from bot.store.keys import DUE_SCHEDULE
+from bot.store.schedule import FOLLOWUP, Schedule
 from bot.views import ids
 from tests.support.bot_server import (
     CLIENT_ID,
@@ -97,6 +99,12 @@ def oauth_bot(clean_redis, redis_url, slack_api, mida_sandbox):
     ).start()
     yield server
     server.stop()
+
+
+def scheduled_followups(redis) -> list[str]:
+    """The follow-ups in the shared schedule, as their payloads ("<T>|<request>|<test>|<hours>")."""
+    prefix = f"{FOLLOWUP}|".encode()
+    return [m[len(prefix):].decode() for m in redis.zrange(DUE_SCHEDULE, 0, -1) if m.startswith(prefix)]
 
 
 def space(bot: InProcessBot, slack_api: SlackStandIn, team: str, token: str, *, eu: bool = False,
@@ -342,7 +350,7 @@ def test_uninstalling_one_workspace_leaves_the_other_and_a_reinstall_starts_clea
     pending_one, _ = ask_to_serve(one, slack_api, 1234, "1")
     pending_two, _ = ask_to_serve(other, slack_api, 2001, "1")
     # a follow-up scheduled in workspace one
-    oauth_bot.run(FollowupStore(oauth_bot.deps.redis).schedule(_team(one), pending_one, 1237, [1.0], time.time()))
+    oauth_bot.run(FollowupStore(oauth_bot.deps.redis, Schedule(oauth_bot.deps.redis)).schedule(_team(one), pending_one, 1237, [1.0], time.time()))
     before_two = {k for k in keys(clean_redis, other.team) if b":card-lock" not in k and b":dedupe:" not in k}
 
     # Slack tells the bot it was uninstalled from workspace one (signed, as every event).
@@ -350,7 +358,7 @@ def test_uninstalling_one_workspace_leaves_the_other_and_a_reinstall_starts_clea
     wait_until(lambda: not clean_redis.exists(b"mida:{T0001}:workspace"), what="workspace one forgotten")
     request_one = f"mida:{{T0001}}:req:{pending_one}".encode()
     wait_until(lambda: clean_redis.hget(request_one, b"status") == b"cancelled", what="request cancelled")
-    wait_until(lambda: not clean_redis.zcard(b"mida:followups"), what="the follow-up cancelled")
+    wait_until(lambda: not scheduled_followups(clean_redis), what="the follow-up cancelled")
 
     names = [k.decode() for k in keys(clean_redis, one.team)]
     assert not [n for n in names if ":install:" in n or n.endswith(":workspace") or ":followups" in n]
@@ -536,8 +544,7 @@ def test_an_org_wide_uninstall_forgets_every_workspace_of_the_org(event, oauth_b
         cancelled = [e for e in audit if e["event"] == "cancelled"]
         assert [(e["request_id"], e["detail"]) for e in cancelled] == [(pending[s.key], {"cause": cause})]
         assert [e["detail"] for e in audit if e["event"] == "disconnected"] == [{"cause": cause}]
-    global_followups = [m.decode() for m in clean_redis.zrange(b"mida:followups", 0, -1)]
-    assert sorted({m.split("|")[0] for m in global_followups}) == [other.key]
+    assert sorted({m.split("|")[0] for m in scheduled_followups(clean_redis)}) == [other.key]
     assert not clean_redis.exists(f"mida:{{E0001}}:install:{CLIENT_ID}:bot-latest".encode())
 
     # The other org: untouched.

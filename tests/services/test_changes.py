@@ -40,6 +40,8 @@ from bot.store.drafts import DraftStore
 from bot.store.followups import FollowupStore
 from bot.store.jobs import JobQueue
 from bot.store.rules import RulesStore
+from bot.store.schedule import EXPIRE, FOLLOWUP, Schedule
+from bot.services.scheduler import Scheduler
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
 from bot.store.workspaces import WorkspaceStore
@@ -88,7 +90,10 @@ class World:
         self.jobs = JobQueue(redis, consumer="test")
         self.notifier = RecordingNotifier()
         self.experiments = experiments = ExperimentService(self.workspaces, self.mida)
-        self.followups = FollowupService(FollowupStore(redis), experiments, self.requests, self.rules, self.notifier)
+        schedule = Schedule(redis)
+        self.followups = FollowupService(
+            FollowupStore(redis, schedule), experiments, self.requests, self.rules, self.notifier
+        )
         access = Access(self.rules, Directory())
         self.intake = ChangeIntake(
             experiments=experiments,
@@ -114,6 +119,9 @@ class World:
             followups=self.followups,
             results_cache=ResultsCache(redis),
         )
+        self.scheduler = Scheduler(schedule)
+        self.scheduler.register(EXPIRE, self.decisions.expire_scheduled)
+        self.scheduler.register(FOLLOWUP, self.followups.run_scheduled)
 
     async def connect(self, policy: ChannelRules | None = None) -> None:
         await self.jobs.ensure_group()
@@ -236,9 +244,9 @@ async def test_pending_requests_expire_once(world):
     change = Change(action=Action.SERVE_WINNER, test_id=1234, variant_id="1", rollout=25)
     requests = [await world.request(change) for _ in range(3)]
 
-    assert await world.decisions.expire_due(now=time.time() + 60) == 0
-    assert await world.decisions.expire_due(now=time.time() + 3601) == 3
-    assert await world.decisions.expire_due(now=time.time() + 3601) == 0
+    assert await world.scheduler.run_due(now=time.time() + 60) == 0
+    assert await world.scheduler.run_due(now=time.time() + 3601) == 3
+    assert await world.scheduler.run_due(now=time.time() + 3601) == 0
     assert {(await world.requests.get(TEAM, r.id)).status for r in requests} == {RequestStatus.EXPIRED}
     assert (await world.decisions.approve(TEAM, requests[0].id, BOB)).decision is Decision.EXPIRED
     assert (await world.events()).count("expired") == 3
@@ -310,7 +318,7 @@ async def test_serving_schedules_followups_and_stopping_cancels_them(world):
     await world.execution.execute(TEAM, served.id)
     followups = world.followups
     assert len(await followups.scheduled(TEAM, 1234)) == 2
-    assert await followups.run_due(now=time.time() + 3601) == 1
+    assert await world.scheduler.run_due(now=time.time() + 3601) == 1
     assert world.notifier.followups == [(served.id, 1.0)]
 
     stop = await world.request(Change(action=Action.STOP_SERVING, test_id=1234))

@@ -27,7 +27,8 @@ from bot.store.crypto import SecretBox
 from bot.store.followups import FollowupStore
 from bot.store.installations import RedisInstallationStore
 from bot.store.orgs import OrgIndex
-from bot.store.keys import EXPIRY_INDEX, new_id, ws_key
+from bot.store.keys import DUE_SCHEDULE, new_id, ws_key
+from bot.store.schedule import Schedule
 from bot.store.rules import RulesStore
 from bot.store.requests import RequestStore
 from bot.store.workspaces import WorkspaceStore
@@ -36,7 +37,6 @@ BOX = SecretBox([Fernet.generate_key().decode()])
 CLIENT_ID = "1111.2222"
 T1 = TeamRef(team_id="T1")
 T2 = TeamRef(team_id="T2")
-GLOBAL_FOLLOWUPS = "mida:followups"
 
 
 class World:
@@ -47,7 +47,7 @@ class World:
         self.audit = AuditLog(redis)
         self.rules = RulesStore(redis)
         self.installations = RedisInstallationStore(redis, BOX, CLIENT_ID)
-        self.followups = FollowupStore(redis)
+        self.followups = FollowupStore(redis, Schedule(redis))
         self.orgs = OrgIndex(redis)
         self.forgotten_tokens: list[tuple[str | None, str | None]] = []
         self.hooked: list[TeamRef] = []
@@ -113,14 +113,15 @@ async def test_uninstall_forgets_one_workspace_and_leaves_the_other(redis):
         assert (await world.requests.get(T1, r.id)).status is RequestStatus.CANCELLED
     assert (await world.requests.get(T1, t1[2].id)).status is RequestStatus.APPROVED
     assert await world.requests.pending(T1) == []
-    assert not await redis.zscore(EXPIRY_INDEX, f"T1|{t1[0].id}")
+    assert not await redis.zscore(DUE_SCHEDULE, f"expire|T1|{t1[0].id}")
     events = [(e.event, e.detail.get("cause")) for e in await world.audit.recent(T1, limit=10)]
     assert events.count((AuditEvent.CANCELLED, "app_uninstalled")) == 2
     assert (AuditEvent.DISCONNECTED, "app_uninstalled") in events
     # Follow-ups of the workspace are gone, from its own sets and from the shared schedule.
     assert [k async for k in redis.scan_iter(match=b"mida:{T1}:followups*")] == []
     assert report.followups == 2
-    assert {m.decode().split("|")[0] for m in await redis.zrange(GLOBAL_FOLLOWUPS, 0, -1)} == {"T2"}
+    followups = [m.decode() for m in await redis.zrange(DUE_SCHEDULE, 0, -1) if m.startswith(b"followup|")]
+    assert {m.split("|")[1] for m in followups} == {"T2"}
     # Kept on purpose: the audit log and the policy.
     assert (await world.rules.settings(T1)).approvals_needed == 2
     assert world.forgotten_tokens == [(None, "T1")] and world.hooked == [T1]

@@ -21,7 +21,9 @@ from bot.domain import (
     TeamRef,
 )
 from bot.mida.models import ExperimentStatus, VariantResult
-from bot.store.keys import EXPIRY_INDEX, new_id, ws_key
+from bot.store.keys import DUE_SCHEDULE, new_id, ws_key
+from bot.store.schedule import EXPIRE, Schedule
+from bot.services.scheduler import Scheduler
 from bot.store.requests import ApproveCode, RequestStore
 
 TEAM = TeamRef(team_id="T1", enterprise_id="E1")
@@ -86,8 +88,8 @@ async def test_create_indexes_pending_requests(redis):
     approved = await created(store, status=S.APPROVED, needed=0)
     assert [r.id for r in await store.pending(TEAM)] == [soon.id, late.id, never.id]
     assert await redis.zscore(ws_key(TEAM, "pending"), never.id) == math.inf
-    assert await store.due_for_expiry(NOW + 15) == [(TEAM.key, soon.id)]
-    assert set(await store.due_for_expiry(NOW + 1e9)) == {(TEAM.key, soon.id), (TEAM.key, late.id)}
+    assert await due_for_expiry(redis, NOW + 15) == [(TEAM.key, soon.id)]
+    assert set(await due_for_expiry(redis, NOW + 1e9)) == {(TEAM.key, soon.id), (TEAM.key, late.id)}
     assert approved.id not in {r.id for r in await store.pending(TEAM)}
 
 
@@ -96,7 +98,7 @@ async def test_every_key_is_in_the_workspace_slot(redis):
     req = await created(store)
     await store.approve(TEAM, req.id, BOB, NOW)
     keys = {k.decode() async for k in redis.scan_iter(match=b"*")}
-    apart = {EXPIRY_INDEX, "mida:{E1}:workspaces"}  # global hints, and the org's index in the org's slot
+    apart = {DUE_SCHEDULE, "mida:{E1}:workspaces"}  # the global schedule, and the org's index in the org's slot
     assert keys - apart and all(k.startswith("mida:{E1:T1}:") for k in keys - apart)
 
 
@@ -134,7 +136,7 @@ async def test_approve_codes(redis):
     assert stored == r.request
     assert stored.model_copy(update={"status": S.PENDING, "approvals": []}) == req
     assert await store.pending(TEAM) == []
-    assert await store.due_for_expiry(NOW + 1e9) == []
+    assert await due_for_expiry(redis, NOW + 1e9) == []
 
 
 async def test_approve_completes_at_exactly_n(redis):
@@ -251,7 +253,7 @@ async def test_leaving_pending_clears_the_indexes(redis):
         req = await created(store)
         assert await store.transition(TEAM, req.id, to) is not None
         assert req.id not in [r.id for r in await store.pending(TEAM)]
-        assert await redis.zscore(EXPIRY_INDEX, f"{TEAM.key}|{req.id}") is None
+        assert await redis.zscore(DUE_SCHEDULE, f"expire|{TEAM.key}|{req.id}") is None
 
 
 async def test_final_requests_are_kept_for_the_retention_period(redis):
@@ -288,31 +290,41 @@ async def test_expire_only_when_due(redis):
     assert await store.expire(TEAM, no_expiry.id, NOW + 1e9) is None
 
 
-async def test_sweep_expires_each_request_once_and_tidies_hints(redis):
+async def test_the_schedule_expires_each_request_once_and_tidies_hints(redis):
     store = RequestStore(redis)
     due = [await created(store, expires_at=NOW + i) for i in range(5)]
     later = await created(store, expires_at=NOW + 1000)
     handled = await created(store, expires_at=NOW + 1)
     await store.transition(TEAM, handled.id, S.CANCELLED)
-    await redis.zadd(EXPIRY_INDEX, {f"{TEAM.key}|{handled.id}": NOW})  # a stale hint
-    await redis.zadd(EXPIRY_INDEX, {f"{TEAM.key}|{later.id}": NOW})  # a wrong score
-    await redis.zadd(EXPIRY_INDEX, {f"{TEAM.key}|gone": NOW})  # no record
+    await redis.zadd(DUE_SCHEDULE, {f"expire|{TEAM.key}|{handled.id}": NOW})  # a stale hint
+    await redis.zadd(DUE_SCHEDULE, {f"expire|{TEAM.key}|{later.id}": NOW})  # a wrong score
+    await redis.zadd(DUE_SCHEDULE, {f"expire|{TEAM.key}|gone": NOW})  # no record
 
-    results = await asyncio.gather(*(store.sweep_expired(NOW + 10) for _ in range(5)))
-    swept = [r.id for batch in results for r in batch]
+    swept: list[str] = []
+
+    async def expire(payload: str, now: float) -> float | None:
+        expired, again = await store.settle_expiry(payload, now)
+        if expired is not None:
+            swept.append(expired.id)
+        return again
+
+    schedulers = [Scheduler(Schedule(redis)) for _ in range(5)]  # five processes
+    for scheduler in schedulers:
+        scheduler.register(EXPIRE, expire)
+    await asyncio.gather(*(s.run_due(NOW + 10) for s in schedulers))
     assert sorted(swept) == sorted(r.id for r in due)
     assert [(await store.get(TEAM, r.id)).status for r in due] == [S.EXPIRED] * 5
     assert (await store.get(TEAM, later.id)).status is S.PENDING
-    assert await store.due_for_expiry(NOW + 10) == []
-    assert await redis.zscore(EXPIRY_INDEX, f"{TEAM.key}|{later.id}") == NOW + 1000
+    assert await due_for_expiry(redis, NOW + 10) == []
+    assert await redis.zscore(DUE_SCHEDULE, f"expire|{TEAM.key}|{later.id}") == NOW + 1000
     assert [r.id for r in await store.pending(TEAM)] == [later.id]
 
 
-async def test_forget_expiry(redis):
-    store = RequestStore(redis)
-    req = await created(store, expires_at=NOW)
-    await store.forget_expiry(TEAM.key, req.id)
-    assert await store.due_for_expiry(NOW + 1) == []
+async def due_for_expiry(redis, now: float) -> list[tuple[str, str]]:
+    """(team key, request id) of the expiry items due by `now`, without claiming them."""
+    members = await redis.zrangebyscore(DUE_SCHEDULE, "-inf", now)
+    items = [m.decode().split("|", 1) for m in members]
+    return [tuple(payload.rsplit("|", 1)) for kind, payload in items if kind == EXPIRE]
 
 
 # -- concurrency -----------------------------------------------------------------------------

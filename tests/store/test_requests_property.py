@@ -23,8 +23,10 @@ from bot.domain import (
     TeamRef,
 )
 from bot.mida.models import ExperimentStatus
-from bot.store.keys import EXPIRY_INDEX, index_member, new_id, ws_key
+from bot.services.scheduler import Scheduler
+from bot.store.keys import DUE_SCHEDULE, index_member, new_id, ws_key
 from bot.store.requests import ApproveCode, RequestStore
+from bot.store.schedule import EXPIRE, Schedule
 
 S = RequestStatus
 USERS = ["U0", "U1", "U2", "U3", "U4"]
@@ -158,7 +160,17 @@ class RequestMachine(RuleBasedStateMachine):
     def sweep(self):
         expected = {rid for rid, m in self.model.items()
                     if m.status is S.PENDING and m.expires_at is not None and self.clock >= m.expires_at}
-        swept = self.run(self.store.sweep_expired(self.clock, limit=1000))
+        swept: list[ChangeRequest] = []
+
+        async def expire(payload: str, now: float) -> float | None:
+            expired, again = await self.store.settle_expiry(payload, now)
+            if expired is not None:
+                swept.append(expired)
+            return again
+
+        scheduler = Scheduler(Schedule(self.client))
+        scheduler.register(EXPIRE, expire)
+        self.run(scheduler.run_due(self.clock, limit=1000))
         mine = {r.id for r in swept if r.team == self.team}
         assert mine == expected
         for rid in mine:
@@ -221,8 +233,8 @@ class RequestMachine(RuleBasedStateMachine):
                 keys += [ws_key(self.team, "req", rid), ws_key(self.team, "req", rid, "approvers")]
             await self.client.delete(*keys)
             if self.model:
-                members = [index_member(self.team, rid) for rid in self.model]
-                await self.client.zrem(EXPIRY_INDEX, *members)
+                members = [f"{EXPIRE}|{index_member(self.team, rid)}" for rid in self.model]
+                await self.client.zrem(DUE_SCHEDULE, *members)
             await self.client.aclose()
 
         self.run(clean())

@@ -132,14 +132,14 @@ class DecisionService:
         await self._notifier.request_updated(updated)
         return ClickResult(Decision.CANCELLED, updated)
 
-    async def expire_due(self, now: float | None = None) -> int:
-        """Expire pending requests whose time is up (run by every process's sweeper; each expired
-        request is handed to exactly one of them)."""
-        expired = await self._requests.sweep_expired(time.time() if now is None else now)
-        for request in expired:
-            await record(self._audit, AuditEvent.EXPIRED, request)
-            await self._notifier.request_updated(request)
-        return len(expired)
+    async def expire_scheduled(self, payload: str, now: float) -> float | None:
+        """Expire a pending request whose time is up (an `expire` schedule item); each expired
+        request is audited and announced by exactly one process."""
+        expired, again = await self._requests.settle_expiry(payload, now)
+        if expired is not None:
+            await record(self._audit, AuditEvent.EXPIRED, expired)
+            await self._notifier.request_updated(expired)
+        return again
 
 
 def _is_expired(request: ChangeRequest) -> bool:
