@@ -19,6 +19,7 @@ from bot.services.changes.drafts import DraftService
 from bot.services.changes.execution import ExecutionService
 from bot.services.changes.intake import ChangeIntake
 from bot.services.connect import ConnectService
+from bot.services.deliveries import Deliveries
 from bot.services.experiments import ExperimentService
 from bot.services.followups import FollowupService
 from bot.services.guardrails import Guardrails
@@ -60,6 +61,7 @@ class Deps:
     requests: RequestStore
     audit: AuditLog
     dedupe: Dedupe
+    deliveries: Deliveries
     jobs: JobQueue
     links: LinkSigner
     access: Access
@@ -179,6 +181,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         followups=followups,
         results_cache=results_cache,
     )
+    dedupe = Dedupe(redis)
     scheduler = Scheduler(schedule)
     scheduler.register(EXPIRE, decisions.expire_scheduled)
     scheduler.register(FOLLOWUP, followups.run_scheduled)
@@ -192,7 +195,8 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         drafts=drafts,
         requests=requests,
         audit=audit,
-        dedupe=Dedupe(redis),
+        dedupe=dedupe,
+        deliveries=Deliveries(dedupe),
         jobs=jobs,
         links=links,
         access=access,

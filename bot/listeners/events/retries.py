@@ -16,8 +16,6 @@ from bot.listeners.context import team_of
 
 log = logging.getLogger(__name__)
 
-EVENT_DEDUPE_TTL = 2 * 3600  # Slack retries for about an hour at most
-
 
 async def skip_repeated_events(
     body: dict, context: AsyncBoltContext, request: AsyncBoltRequest, next: Callable[[], Awaitable[None]]
@@ -27,9 +25,7 @@ async def skip_repeated_events(
     if not isinstance(event_id, str) or not event_id:
         await next()
         return None
-    team = team_of(body, context)
-    scope = team if team.team_id else f"enterprise-{team.enterprise_id or 'none'}"
-    if await deps.dedupe.first_time(scope, f"event:{event_id}", EVENT_DEDUPE_TTL):
+    if await deps.deliveries.first_delivery(team_of(body, context), event_id):
         await next()
         return None
     retries = request.headers.get("x-slack-retry-num") or []
