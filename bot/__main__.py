@@ -57,14 +57,17 @@ def serve(port: int | None, *, run_worker: bool) -> None:
 
 
 def worker() -> None:
-    """The queues only (changes, follow-ups, expiry, listeners' work after the ack), no HTTP."""
+    """The queues only (changes, follow-ups, expiry, listeners' work after the ack); HTTP only for
+    its health checks and metrics, on MIDA_METRICS_PORT."""
     import signal
+
+    from aiohttp import web
 
     from bot.app import create_app
     from bot.deps import build_deps
     from bot.embedded_redis import choose_redis
     from bot.logs import configure_logging
-    from bot.server import background
+    from bot.server import background, build_worker_app
 
     settings = load_settings()
     settings.require("BOT_ENCRYPTION_KEYS", token=True)
@@ -78,10 +81,15 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        runner = web.AppRunner(build_worker_app(deps, embedded_redis=embedded), access_log=None)
+        await runner.setup()
         try:
+            if settings.MIDA_METRICS_PORT:
+                await web.TCPSite(runner, port=settings.MIDA_METRICS_PORT).start()
             async with background(deps, create_app(settings, deps)):
                 await stop.wait()
         finally:
+            await runner.cleanup()
             await deps.aclose()
 
     try:

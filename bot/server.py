@@ -1,4 +1,5 @@
-"""The HTTP server: Slack at /slack/events, health checks, the bot's own pages, and the worker."""
+"""The HTTP server: Slack at /slack/events, health checks, metrics, the bot's own pages, and the
+worker (whose own process serves its health checks and metrics with `build_worker_app`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.deps import DEPS, Deps, build_deps
 from bot.embedded_redis import EmbeddedRedis
 from bot.slack.lazy_queue import LazyConsumer, LazyQueue
 from bot.web.health import healthz, readyz
+from bot.web.metrics import metrics
 from bot.web.oauth_routes import OAuthRoutes
 from bot.web.pages import audit_export_page, results_page
 from bot.web.slack_events import MAX_BODY, SlackEventsHandler
@@ -44,8 +46,7 @@ def build_web_app(
         app.router.add_post("/slack/events", SlackEventsHandler(bolt, secret, deps.dedupe).handle)
     if deps.oauth_flow is not None:  # SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: installs from any workspace
         OAuthRoutes(deps.oauth_flow).add_to(app)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz(deps.redis, embedded_redis.describe() if embedded_redis else None))
+    _add_health_and_metrics(app, deps, embedded_redis)
     app.router.add_get("/results/{token}", results_page)
     app.router.add_get("/audit/{token}", audit_export_page)
 
@@ -53,6 +54,20 @@ def build_web_app(
         app.cleanup_ctx.append(_background_context(deps, bolt))
     app.on_cleanup.append(_close(deps))
     return app
+
+
+def build_worker_app(deps: Deps, *, embedded_redis: EmbeddedRedis | None = None) -> web.Application:
+    """What `mida-slack worker` serves on MIDA_METRICS_PORT: its own /metrics, /healthz and /readyz."""
+    app = web.Application()
+    app[DEPS] = deps
+    _add_health_and_metrics(app, deps, embedded_redis)
+    return app
+
+
+def _add_health_and_metrics(app: web.Application, deps: Deps, embedded_redis: EmbeddedRedis | None) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz(deps.redis, embedded_redis.describe() if embedded_redis else None))
+    app.router.add_get("/metrics", metrics)
 
 
 @contextlib.asynccontextmanager

@@ -19,6 +19,7 @@ import functools
 import logging
 import math
 import random
+import re
 import ssl
 import time
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from bot.metrics import MIDA_BREAKER_OPENED, MIDA_REQUEST_SECONDS, MIDA_REQUESTS
 from bot.mida.errors import (
     MidaAnswerUnreadable,
     MidaBadResponse,
@@ -139,9 +141,18 @@ class _Breaker:
         if not outage:
             self.failures = 0
             return
+        was_open = self.state() == "open"  # a call sent before it opened, failing now, opens nothing
         self.failures += 1
         if self.failures >= self.policy.failures:
             self.open_until = time.monotonic() + self.policy.pause
+            if not was_open:
+                MIDA_BREAKER_OPENED.inc()
+
+    def state(self) -> str:
+        """closed (calls go through), open (calls paused) or half_open (the next call is a trial)."""
+        if self.failures < self.policy.failures:
+            return "closed"
+        return "open" if time.monotonic() < self.open_until else "half_open"
 
     def abandon(self) -> None:
         self.trial_in_flight = False
@@ -180,6 +191,13 @@ class MidaClient:
         base = self._template.replace("{region}", region)
         breaker = self._breakers.setdefault((region, project_key), _Breaker(self._breaker_policy))
         return MidaProject(self, base, project_key, region, api_key, breaker)
+
+    def breaker_states(self) -> dict[str, int]:
+        """How many projects' breakers are in each state (for the metrics; no project named)."""
+        states = dict.fromkeys(("closed", "open", "half_open"), 0)
+        for breaker in self._breakers.values():
+            states[breaker.state()] += 1
+        return states
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -388,7 +406,18 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
+_ROUTE = re.compile(r"/project/[^/]+|/experiment/\d+")
+
+
+def _route(path: str) -> str:
+    """The path as a metrics label: /project/{project_key}/experiment/{test_id}/result, not the ids."""
+    return _ROUTE.sub(lambda m: "/project/{project_key}" if m[0].startswith("/p") else "/experiment/{test_id}", path)
+
+
 def _log(method: str, path: str, status: int | None, duration: float, attempt: int, error: str | None) -> None:
+    route = _route(path)
+    MIDA_REQUESTS.labels(method, route, str(status) if status is not None else "no_answer").inc()
+    MIDA_REQUEST_SECONDS.labels(method, route).observe(duration)
     extra = {"method": method, "path": path, "status": status, "duration": round(duration, 4), "attempt": attempt}
     outcome = str(status) if status is not None else f"no answer ({error})"
     level = logging.INFO if status is not None and status < 500 else logging.WARNING

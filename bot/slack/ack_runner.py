@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import time
 from typing import Any
 
@@ -35,7 +36,12 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_bolt.util.utils import get_name_for_callable
 
+from bot.metrics import ACK_SECONDS, ACKS
+from bot.slack.bodies import request_kind
+
 __all__ = ["FastAckRunner", "SignallingAck", "install_fast_ack"]
+
+log = logging.getLogger(__name__)
 
 
 class SignallingAck(AsyncAck):
@@ -155,6 +161,8 @@ class FastAckRunner(AsyncioListenerRunner):
         await ack.wait(listener.ack_timeout - (time.time() - starting_time))
 
         acked = ack.first_response
+        if acked is not None:
+            _count_ack(request, time.time() - starting_time)
         if response is None and acked is None:
             self.logger.warning(warning_did_not_call_ack(listener_name))
             return None
@@ -189,6 +197,13 @@ class FastAckRunner(AsyncioListenerRunner):
             ack.response = response  # wakes run() when this happened before the ack
         finally:
             await self.listener_completion_handler.handle(request=request, response=response)
+
+
+def _count_ack(request: AsyncBoltRequest, seconds: float) -> None:
+    kind = request_kind(request.body)
+    ACKS.labels(kind).inc()
+    ACK_SECONDS.labels(kind).observe(seconds)
+    log.info("Slack request acked", extra={"kind": kind, "ms": round(seconds * 1000, 2)})
 
 
 def install_fast_ack(app: AsyncApp) -> FastAckRunner:

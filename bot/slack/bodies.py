@@ -11,6 +11,7 @@ bytes.
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import parse_qsl
 
 
@@ -23,3 +24,23 @@ def bolt_body(raw: str, content_type: str | None) -> str:
     if "payload" in fields:
         return raw
     return json.dumps(fields)
+
+
+_KINDS = {
+    "block_actions": "action",
+    "interactive_message": "action",
+    "view_submission": "view",
+    "view_closed": "view",
+    "event_callback": "event",
+    "shortcut": "shortcut",
+    "message_action": "shortcut",
+    "block_suggestion": "options",
+}
+
+
+def request_kind(body: dict[str, Any]) -> str:
+    """What kind of Slack request a parsed body is, in a word (a metrics label): command, action,
+    view, event, shortcut, options or other."""
+    if "command" in body:
+        return "command"
+    return _KINDS.get(str(body.get("type", "")), "other")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -22,7 +23,9 @@ from slack_bolt.lazy_listener.async_runner import AsyncLazyListenerRunner
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.util.utils import get_arg_names_of_callable, get_name_for_callable
 
-from bot.slack.bodies import bolt_body
+from bot.metrics import WORK, WORK_SECONDS
+from bot.services.errors import BotError
+from bot.slack.bodies import bolt_body, request_kind
 from bot.store.client import AnyRedis
 from bot.store.keys import LAZY_STREAM
 from bot.store.stream_queue import Entry, StreamQueue, add_entry
@@ -54,10 +57,26 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
             response=None,
             this_func=function,
         )
+        kind, started = request_kind(request.body), time.perf_counter()
+        outcome = "ok"
         try:
             await function(**kwargs)
         except Exception as err:
+            outcome = "handled_error" if isinstance(err, BotError) else "unexpected_error"
             await self._on_error(err, request)
+        finally:
+            seconds = time.perf_counter() - started
+            WORK.labels(kind, outcome).inc()
+            WORK_SECONDS.labels(kind).observe(seconds)
+            log.info(
+                "work after the ack done",
+                extra={
+                    "fn": get_name_for_callable(function),
+                    "kind": kind,
+                    "outcome": outcome,
+                    "ms": round(seconds * 1000, 1),
+                },
+            )
 
     def start(self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest) -> None:
         # Bolt calls this synchronously; the write is one XADD on the running loop.
@@ -90,9 +109,8 @@ def _item(entry: Entry) -> LazyItem:
     headers["x-slack-bolt-lazy-only"] = ["1"]
     headers["x-slack-bolt-lazy-function-name"] = [decoded["fn"]]
     if decoded.get("mode") == "socket_mode":
-        return LazyItem(
-            entry_id, AsyncBoltRequest(body=json.loads(decoded["body"]), headers=headers, mode="socket_mode")
-        )
+        request = AsyncBoltRequest(body=json.loads(decoded["body"]), headers=headers, mode="socket_mode")
+        return LazyItem(entry_id, request)
     # Entries queued before bodies were normalised on arrival still hold the raw form.
     content_type = (headers.get("content-type") or [""])[0].split(";")[0] or None
     body = bolt_body(decoded["body"], content_type)

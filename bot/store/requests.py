@@ -43,6 +43,7 @@ from bot.domain import (
     RequestStatus,
     TeamRef,
 )
+from bot.metrics import EXECUTIONS
 from bot.store.client import AnyRedis, text
 from bot.store.keys import (
     index_member,
@@ -59,6 +60,7 @@ logger = logging.getLogger(__name__)
 # Fields that may change after creation (through transition(patch=...) or set_message).
 PATCHABLE_FIELDS = frozenset({"outcome", "rejected_by", "reject_reason", "message_ts", "overrides", "evidence"})
 _SCRIPT_FIELDS = {"status", "approvals"}
+_EXECUTED = TRANSITIONS[RequestStatus.EXECUTING]
 
 DEFAULT_RETENTION_SECONDS = 90 * 24 * 3600
 
@@ -324,6 +326,11 @@ class RequestStore:
             logger.info("transition refused", extra=extra)
             return None
         request = _assemble(_pairs(reply[1]))
+        if to in _EXECUTED:
+            # Counted where executing -> final happens, once per request: one process wins this move
+            # even when a job is delivered twice or taken over.
+            reconciled = request.outcome is not None and request.outcome.reconciled
+            EXECUTIONS.labels(to.value, "true" if reconciled else "false").inc()
         # The global hint, outside the script (another slot). The record above is the truth.
         if RequestStatus.PENDING in allowed:
             await self._schedule.remove(EXPIRE, index_member(team, request_id))
@@ -344,6 +351,11 @@ class RequestStore:
         return bool(done)
 
     # -- expiry (a schedule item) -------------------------------------------------------------
+
+    async def pending_count(self) -> int:
+        """Requests waiting for approval, every workspace: each has an expiry scheduled until it is
+        decided or expires."""
+        return await self._schedule.count(EXPIRE)
 
     async def settle_expiry(self, payload: str, now: float) -> tuple[ChangeRequest | None, float | None]:
         """Act on a due `expire` item: (the request if this call expired it, when to look again).

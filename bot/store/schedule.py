@@ -83,6 +83,14 @@ class Schedule:
             return 0
         return int(await self._redis.zrem(DUE_SCHEDULE, *[member_of(kind, p) for p in payloads]))
 
+    async def count(self, kind: str) -> int:
+        """How many items of `kind` are scheduled. Walks this one sorted set with ZSCAN (kinds share
+        it): for the metrics at scrape time, not for a hot path."""
+        found = 0
+        async for _ in self._redis.zscan_iter(DUE_SCHEDULE, match=member_of(kind, "*"), count=1000):
+            found += 1
+        return found
+
     async def due_at(self, kind: str, payload: str) -> float | None:
         score = await self._redis.zscore(DUE_SCHEDULE, member_of(kind, payload))
         return None if score is None else float(score)

@@ -37,6 +37,17 @@ async def add_entry(redis: AnyRedis, stream: str, fields: Mapping[str, str | byt
     return text(entry_id)
 
 
+async def backlog(redis: AnyRedis, stream: str, now: float) -> tuple[int, float]:
+    """How many entries the queue holds (done ones are deleted) and the age in seconds of the
+    oldest, from its id's timestamp (0 when empty)."""
+    length = await redis.xlen(stream)
+    first = cast(StreamEntries, await redis.xrange(stream, "-", "+", count=1))
+    if not first:
+        return int(length), 0.0
+    added_ms = int(text(first[0][0]).split("-", 1)[0])
+    return int(length), max(now - added_ms / 1000, 0.0)
+
+
 @dataclass(frozen=True)
 class Entry:
     id: str
