@@ -44,7 +44,7 @@ def serve(port: int | None, *, run_worker: bool) -> None:
 
     settings = load_settings()
     settings.require_for_http()
-    configure_logging(settings.LOG_LEVEL)
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
     _register_secrets(settings)
     port = _port(port)
     settings, embedded = choose_redis(settings)
@@ -71,7 +71,7 @@ def worker() -> None:
 
     settings = load_settings()
     settings.require("BOT_ENCRYPTION_KEYS", token=True)
-    configure_logging(settings.LOG_LEVEL)
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
     _register_secrets(settings)
     settings, embedded = choose_redis(settings)
 
@@ -114,7 +114,7 @@ def socket_mode() -> None:
 
     settings = load_settings()
     settings.require("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "BOT_ENCRYPTION_KEYS")
-    configure_logging(settings.LOG_LEVEL)
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
     _register_secrets(settings)
     port = _port(None)
     settings, embedded = choose_redis(settings)

@@ -14,6 +14,7 @@ from slack_bolt.response import BoltResponse
 from bot.config import Settings
 from bot.deps import Deps
 from bot.listeners import register_listeners
+from bot.logs import correlation_id, new_correlation_id
 from bot.services.errors import BotError, StoreUnavailable
 from bot.slack.ack_runner import install_fast_ack
 from bot.slack.clients import web_client
@@ -52,6 +53,8 @@ def create_app(settings: Settings, deps: Deps, **bolt_options: Any) -> AsyncApp:
 
     async def inject_deps(context: dict, next: Any) -> None:
         context["deps"] = deps
+        if correlation_id() is None:  # Socket Mode; over HTTP and from the lazy queue it is set already
+            new_correlation_id()
         await next()
 
     app.middleware(inject_deps)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +42,8 @@ class Settings(BaseSettings):
     BOT_ENCRYPTION_KEYS: SecretStr | None = None
     PUBLIC_URL: str | None = None
     LOG_LEVEL: str = Field(default="INFO")
+    # `json`: one JSON object per line (bot/logs.py); `text`: one readable line per record.
+    LOG_FORMAT: Literal["text", "json"] = "text"
     # Where `mida-slack worker` serves /metrics (and /healthz, /readyz); 0: nowhere. The web
     # processes serve them on PORT.
     MIDA_METRICS_PORT: int = Field(default=9464, ge=0, lt=65536)
@@ -78,6 +82,11 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("LOG_FORMAT", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.lower() if isinstance(v, str) else v
 
     @field_validator("BOT_ENCRYPTION_KEYS")
     @classmethod

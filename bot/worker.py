@@ -14,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.logs import set_correlation_id
 from bot.services.changes.execution import ExecutionDeferred, ExecutionService
 from bot.services.changes.intake import ChangeIntake
 from bot.store.jobs import ANNOUNCE, Job, JobQueue
@@ -87,6 +88,7 @@ class Worker:
         task.add_done_callback(self._running.discard)
 
     async def _execute(self, job: Job, *, recovering: bool) -> None:
+        set_correlation_id(job.correlation_id)  # this task's own context: the request that queued it
         heartbeat = asyncio.create_task(self._keep_claimed(job))
         try:
             if job.kind == ANNOUNCE:

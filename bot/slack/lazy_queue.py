@@ -23,6 +23,7 @@ from slack_bolt.lazy_listener.async_runner import AsyncLazyListenerRunner
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.util.utils import get_arg_names_of_callable, get_name_for_callable
 
+from bot.logs import correlation_id, set_correlation_id
 from bot.metrics import WORK, WORK_SECONDS
 from bot.services.errors import BotError
 from bot.slack.bodies import bolt_body, request_kind
@@ -87,6 +88,9 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
     async def _enqueue(self, name: str, request: AsyncBoltRequest) -> None:
         headers = {k: v for k, v in request.headers.items() if not k.startswith("x-slack-bolt-lazy")}
         entry = {"fn": name, "body": request.raw_body, "headers": json.dumps(headers)}
+        cid = correlation_id()  # the task was started with the ack's context
+        if cid:
+            entry["cid"] = cid
         if request.mode == "socket_mode":  # Bolt keeps no raw body for an envelope's payload
             entry |= {"body": json.dumps(request.body), "mode": "socket_mode"}
         try:
@@ -101,6 +105,7 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
 class LazyItem:
     entry_id: str
     request: AsyncBoltRequest
+    correlation_id: str | None = None
 
 
 def _item(entry: Entry) -> LazyItem:
@@ -108,13 +113,14 @@ def _item(entry: Entry) -> LazyItem:
     headers = json.loads(decoded["headers"])
     headers["x-slack-bolt-lazy-only"] = ["1"]
     headers["x-slack-bolt-lazy-function-name"] = [decoded["fn"]]
+    cid = decoded.get("cid")
     if decoded.get("mode") == "socket_mode":
         request = AsyncBoltRequest(body=json.loads(decoded["body"]), headers=headers, mode="socket_mode")
-        return LazyItem(entry_id, request)
+        return LazyItem(entry_id, request, cid)
     # Entries queued before bodies were normalised on arrival still hold the raw form.
     content_type = (headers.get("content-type") or [""])[0].split(";")[0] or None
     body = bolt_body(decoded["body"], content_type)
-    return LazyItem(entry_id, AsyncBoltRequest(body=body, headers=headers))
+    return LazyItem(entry_id, AsyncBoltRequest(body=body, headers=headers), cid)
 
 
 class LazyQueue:
@@ -137,7 +143,9 @@ class LazyQueue:
 
 
 async def run_lazy(bolt: AsyncApp, queue: LazyQueue, item: LazyItem) -> None:
-    """Run one queued lazy function through Bolt (its middleware, authorize and kwargs)."""
+    """Run one queued lazy function through Bolt (its middleware, authorize and kwargs), under the
+    correlation id of the request that queued it (each item runs in a task of its own)."""
+    set_correlation_id(item.correlation_id)
     try:
         await bolt.async_dispatch(item.request)
     except Exception:

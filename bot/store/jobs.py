@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.logs import correlation_id
 from bot.store.client import AnyRedis
 from bot.store.keys import JOBS_STREAM
 from bot.store.stream_queue import Entry, StreamQueue
@@ -25,6 +26,7 @@ class Job:
     team_key: str
     request_id: str
     kind: str = EXECUTE
+    correlation_id: str | None = None  # of the Slack request that led to it (bot/logs.py)
 
 
 class JobQueue:
@@ -43,7 +45,9 @@ class JobQueue:
         await self._queue.ensure_group()
 
     async def enqueue(self, team_key: str, request_id: str, kind: str = EXECUTE) -> str:
-        return await self._queue.add({"team": team_key, "request": request_id, "kind": kind})
+        fields = {"team": team_key, "request": request_id, "kind": kind}
+        cid = correlation_id()
+        return await self._queue.add(fields | {"cid": cid} if cid else fields)
 
     async def next_batch(self, block_ms: int = 1000, count: int = 10) -> list[Job]:
         """New entries for this consumer (blocks up to block_ms)."""
@@ -67,4 +71,5 @@ class JobQueue:
 
 
 def _job(entry: Entry) -> Job:
-    return Job(entry.id, entry.fields["team"], entry.fields["request"], entry.fields.get("kind", EXECUTE))
+    fields = entry.fields
+    return Job(entry.id, fields["team"], fields["request"], fields.get("kind", EXECUTE), fields.get("cid"))

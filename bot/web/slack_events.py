@@ -18,6 +18,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.logs import new_correlation_id
 from bot.slack.bodies import bolt_body
 from bot.store.dedupe import Dedupe
 
@@ -48,6 +49,7 @@ class SlackEventsHandler:
         self._dedupe = dedupe
 
     async def handle(self, request: web.Request) -> web.Response:
+        new_correlation_id()  # this request's, for every line about it here and in the worker
         if request.content_length is not None and request.content_length > MAX_BODY:
             return web.Response(status=413, text="request body too large")
         try:
