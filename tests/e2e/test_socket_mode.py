@@ -10,6 +10,7 @@ import json
 import time
 from urllib.parse import quote
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 
@@ -17,6 +18,8 @@ from bot.domain import RequestStatus, TeamRef
 from bot.store.requests import RequestStore
 from bot.views import ids
 from tests.e2e.flows import ADMIN, ALICE, CAROL, CHANNEL, TEAM, people
+from tests.e2e.test_log_format import TEXT_CID
+from tests.e2e.test_metrics import parse, value
 from tests.support.bot_server import BOT_TOKEN, ENCRYPTION_KEY, BotProcess, bot_env
 from tests.support.sandbox import API_KEY, PROJECT_KEY
 from tests.support.slack_requests import plain, select
@@ -148,6 +151,16 @@ def test_command_modal_and_approval_through_the_socket(
     wait_until(lambda: stored_request(redis_url, request_id).status == RequestStatus.SUCCEEDED)
     time.sleep(0.3)
     assert len(serve_writes(mida_sandbox)) == 1
+
+    # Acks through the socket are counted and logged as over HTTP, each with a correlation id of its own.
+    metrics = parse(httpx.get(f"{socket_bot.url}/metrics", timeout=10).text)
+    assert value(metrics, "mida_slack_acks_total", kind="command") == 2  # connect, serve-winner
+    assert value(metrics, "mida_slack_acks_total", kind="view") == 2
+    assert value(metrics, "mida_slack_acks_total", kind="action") == 1
+    assert value(metrics, "mida_slack_executions_total", outcome="succeeded") == 1
+    acked = [line for line in socket_bot.output().splitlines() if "Slack request acked" in line]
+    ids_seen = [m[1] for line in acked if (m := TEXT_CID.search(line))]
+    assert len(acked) == 5 and len(set(ids_seen)) == 5
 
 
 def test_no_secret_reaches_the_logs_in_socket_mode(socket_bot, through_socket, slack_api):
