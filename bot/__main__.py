@@ -84,8 +84,7 @@ def worker() -> None:
         runner = web.AppRunner(build_worker_app(deps, embedded_redis=embedded), access_log=None)
         await runner.setup()
         try:
-            if settings.MIDA_METRICS_PORT:
-                await web.TCPSite(runner, port=settings.MIDA_METRICS_PORT).start()
+            await web.TCPSite(runner, port=settings.MIDA_METRICS_PORT).start()
             async with background(deps, create_app(settings, deps)):
                 await stop.wait()
         finally:

@@ -44,9 +44,9 @@ class Settings(BaseSettings):
     LOG_LEVEL: str = Field(default="INFO")
     # `json`: one JSON object per line (bot/logs.py); `text`: one readable line per record.
     LOG_FORMAT: Literal["text", "json"] = "text"
-    # Where `mida-slack worker` serves /metrics (and /healthz, /readyz); 0: nowhere. The web
-    # processes serve them on PORT.
-    MIDA_METRICS_PORT: int = Field(default=9464, ge=0, lt=65536)
+    # Where `mida-slack worker` serves /metrics, /healthz and /readyz (the web processes serve them
+    # on PORT). Two workers on one machine need a port each.
+    MIDA_METRICS_PORT: int = Field(default=9464, gt=0, lt=65536)
     # Timings of the execution queue and the Mida client. The defaults are for production; the fault
     # tests shorten them. A queued change is taken over from a process that has not touched it for
     # MIDA_JOB_STALE_AFTER_MS (a running job is touched every third of that, so only a dead or frozen

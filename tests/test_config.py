@@ -21,6 +21,8 @@ def test_defaults_follow_the_contract():
     assert settings.MIDA_API_URL == "https://api-{region}.mida.so/v2"
     assert settings.MIDA_DASHBOARD_URL == "https://app.mida.so/project/{project_key}/"
     assert settings.LOG_LEVEL == "INFO"
+    assert settings.LOG_FORMAT == "text"
+    assert settings.MIDA_METRICS_PORT == 9464
 
 
 def test_every_missing_setting_is_named_with_where_to_get_it():
@@ -35,7 +37,7 @@ def test_every_missing_setting_is_named_with_where_to_get_it():
 @pytest.mark.parametrize(
     ("name", "value"),
     [("BOT_ENCRYPTION_KEYS", "not-a-key"), ("PUBLIC_URL", "mida-bot.example.com"), ("LOG_LEVEL", "LOUD"),
-     ("AUDIT_MAX_ENTRIES", "5")],
+     ("AUDIT_MAX_ENTRIES", "5"), ("LOG_FORMAT", "xml"), ("MIDA_METRICS_PORT", "0")],
 )
 def test_a_bad_setting_is_named(name, value):
     with pytest.raises(ConfigError) as err:
