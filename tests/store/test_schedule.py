@@ -66,3 +66,12 @@ async def test_what_an_earlier_version_scheduled_is_adopted_with_its_times(redis
     assert await schedule.due_at(EXPIRE, "T1|req1") == 50.0
     assert await schedule.due_at(EXPIRE, "T1|req2") == 99.0
     assert await schedule.due_at(FOLLOWUP, "T1|req1|1234|1") == 70.0
+
+
+async def test_count_counts_one_kind(redis):
+    schedule = Schedule(redis)
+    assert await schedule.count(EXPIRE) == 0
+    await schedule.add(EXPIRE, {f"T1|r{i}": 100.0 + i for i in range(1500)})  # more than one ZSCAN page
+    await schedule.add(FOLLOWUP, {"T1|r1|1234|24": 50.0})
+    assert await schedule.count(EXPIRE) == 1500
+    assert await schedule.count(FOLLOWUP) == 1
