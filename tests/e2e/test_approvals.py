@@ -10,10 +10,11 @@ import pytest
 
 from bot.domain import ChannelRules, TeamRef
 from bot.views import ids
-from tests.e2e.flows import ALICE, BOB, CAROL, CHANNEL, TEAM, open_change_modal, submit_change
-from tests.support.bot_server import InProcessBot, SIGNING_SECRET
-from tests.support.slack_requests import BotClient, plain
-from tests.support.waiting import wait_until
+from standins.bot_server import SIGNING_SECRET, InProcessBot
+from standins.flows import open_change_modal, submit_change
+from standins.people import ALICE, BOB, CAROL, CHANNEL, TEAM
+from standins.slack_requests import BotClient, plain
+from standins.waiting import wait_until
 
 
 def set_policy(bot, **fields) -> None:

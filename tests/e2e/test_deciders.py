@@ -11,11 +11,12 @@ import pytest
 
 from bot.domain import RequestStatus, TeamRef
 from bot.views import ids
-from tests.e2e.flows import ADMIN, ALICE, CHANNEL, TEAM, open_change_modal, submit_change
-from tests.support.bot_server import BOT_TOKEN
-from tests.support.sandbox import API_KEY, PROJECT_KEY
-from tests.support.slack_requests import checkboxes, plain, radio, select
-from tests.support.waiting import wait_until
+from standins.bot_server import BOT_TOKEN
+from standins.flows import open_change_modal, submit_change
+from standins.people import ADMIN, ALICE, CHANNEL, TEAM
+from standins.sandbox import API_KEY, PROJECT_KEY
+from standins.slack_requests import checkboxes, plain, radio, select
+from standins.waiting import wait_until
 
 OTHER_ORG_TEAM = "T0OTHERORG"
 
@@ -299,7 +300,7 @@ def test_on_enterprise_grid_a_member_of_the_organisation_approves(grid, slack, s
 )
 def test_only_members_ask_for_changes(connected, slack, slack_api, mida_sandbox, clean_redis, who, expected):
     """With no approval needed, the requester alone decides: the modal refuses anyone who could not approve."""
-    from tests.e2e.flows import set_policy_off
+    from standins.flows import set_policy_off
 
     set_policy_off(connected)
     slack_api.set_user("U_OUTSIDER", **who)

@@ -23,10 +23,11 @@ import pytest
 
 from bot.views import ids
 from bot.views.cards import RECONCILED
-from tests.e2e.flows import ADMIN, ALICE, BOB, CHANNEL, TEAM, connect, open_change_modal, submit_change
-from tests.support.bot_server import SIGNING_SECRET, BotProcess, bot_env
-from tests.support.slack_requests import BotClient
-from tests.support.waiting import wait_until
+from standins.bot_server import SIGNING_SECRET, BotProcess, bot_env
+from standins.flows import connect_workspace, open_change_modal, submit_change
+from standins.people import ALICE, BOB, CHANNEL, TEAM
+from standins.slack_requests import BotClient
+from standins.waiting import wait_until
 
 STALE_MS = 1500  # a job untouched this long is taken over
 SWEEP_S = 0.2
@@ -92,14 +93,6 @@ def approve(client: BotClient, request_id: str, user: str = BOB):
     response = client.action(ids.APPROVE, request_id, user_id=user, channel_id=CHANNEL)
     assert response.status_code == 200  # the ack
     return response
-
-
-def connect_workspace(client: BotClient, slack_api) -> None:
-    """/mida connect by the admin, then wait for the bot's private "connected" message, so that it
-    cannot land after the test has cleared the Slack stand-in or set a fault on chat.postMessage."""
-    assert connect(client, slack_api).status_code == 200
-    slack_api.wait_for("chat.postMessage", predicate=lambda c: c["channel"] == ADMIN)
-    slack_api.clear()
 
 
 def client_for(bot, slack_api) -> BotClient:

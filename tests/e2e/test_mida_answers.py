@@ -16,9 +16,10 @@ import time
 import pytest
 
 from bot.domain import TeamRef
-from tests.e2e.flows import ALICE, CHANNEL, TEAM, open_change_modal, set_policy_off, submit_change
+from standins.flows import open_change_modal, set_policy_off, submit_change
+from standins.people import ALICE, CHANNEL, TEAM
+from standins.waiting import wait_until
 from tests.e2e.test_durability import audit_entries, audit_events, card_text, final_card, request_record
-from tests.support.waiting import wait_until
 
 SERVE_MESSAGE = "Winner is now served to eligible traffic at the configured rollout percentage on the same experiment."
 NOT_JSON = "Mida answered 200 with a body that is not JSON"

@@ -9,9 +9,10 @@ import time
 import pytest
 
 from bot.views import ids
-from tests.e2e.flows import ALICE, CHANNEL, TEAM, open_change_modal, set_policy_off, submit_change
-from tests.support.bot_server import PUBLIC_URL
-from tests.support.sandbox import API_KEY, PROJECT_KEY
+from standins.bot_server import PUBLIC_URL
+from standins.flows import open_change_modal, set_policy_off, submit_change
+from standins.people import ALICE, CHANNEL, TEAM
+from standins.sandbox import API_KEY, PROJECT_KEY
 
 
 @pytest.fixture
@@ -257,7 +258,7 @@ def test_unconnected_workspace_is_told_to_connect(bot, slack, slack_api, mida_sa
 
 
 def test_unsigned_or_badly_signed_requests_get_401_and_change_nothing(connected, slack, slack_api, mida_sandbox):
-    from tests.support.slack_requests import slash_command
+    from standins.slack_requests import slash_command
 
     body, ctype = slash_command("serve-winner 1234 1 25", user_id=ALICE)
     assert slack.post(body, ctype, signed=False).status_code == 401

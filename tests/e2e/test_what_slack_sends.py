@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from tests.e2e.flows import ALICE, connect, people
-from tests.support.bot_server import SIGNING_SECRET, BotProcess, WorkerProcess, bot_env
-from tests.support.slack_requests import BotClient
+from standins.bot_server import SIGNING_SECRET, BotProcess, WorkerProcess, bot_env
+from standins.flows import connect
+from standins.people import ALICE, introduce
+from standins.slack_requests import BotClient
 
 
 def results_reply(slack, slack_api, **fields) -> dict:
@@ -71,7 +72,7 @@ def test_split_processes_answer_a_command_from_the_payload_team_channel(
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     try:
         slack = BotClient(web.url, SIGNING_SECRET, response_url=slack_api.response_url("cmd"))
-        people(slack_api)
+        introduce(slack_api)
         assert connect(slack, slack_api).status_code == 200
         acked = slack.command("results 1234", user_id=ALICE, channel_name="payload-team", team_domain="payload-co")
         assert acked.status_code == 200
