@@ -17,7 +17,7 @@ from standins.flows import connect_workspace
 from standins.people import TEAM
 from standins.redis_cluster import LoopbackCluster, cluster_support
 from standins.waiting import wait_until
-from tests.e2e.test_durability import (
+from tests.e2e.helpers import (
     approve,
     assert_executed_once,
     card_text,

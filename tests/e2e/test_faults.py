@@ -22,18 +22,18 @@ from standins.people import ALICE, BOB, CHANNEL, TEAM
 from standins.redis_server import ThrowawayRedis
 from standins.slack_requests import BotClient
 from standins.waiting import wait_until
-from tests.e2e.test_durability import (
+from tests.e2e.helpers import (
     approve,
     audit_entries,
     audit_events,
     card_text,
     final_card,
+    outcome_section,
     request_record,
     request_serve,
     result_reads,
     serve_writes,
 )
-from tests.e2e.test_serve_winner import outcome_section
 
 READ_TIMEOUT = 1.0
 TOTAL_TIMEOUT = 4.0

@@ -20,7 +20,7 @@ from standins.flows import open_change_modal, set_policy_off
 from standins.people import ALICE, BOB, CHANNEL, TEAM
 from standins.slack_requests import FORM, JSON, block_actions, plain, select, sign, slash_command, view_submission
 from standins.waiting import wait_until
-from tests.e2e.test_durability import audit_events, request_serve, serve_writes
+from tests.e2e.helpers import audit_events, request_serve, serve_writes
 
 MIB = 1024 * 1024
 

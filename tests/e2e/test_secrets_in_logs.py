@@ -19,7 +19,7 @@ from standins.people import ALICE, BOB, CHANNEL
 from standins.sandbox import API_KEY
 from standins.slack_requests import FORM, BotClient, plain, select, sign, view_submission
 from standins.waiting import wait_until
-from tests.e2e.test_durability import audit_events, request_serve, serve_writes
+from tests.e2e.helpers import audit_events, request_serve, serve_writes
 
 WRONG_KEY = "mida_sk_wrong_but_secret_7a1b2c3d4e5f"
 

@@ -22,6 +22,7 @@ from standins.sandbox import API_KEY, PROJECT_KEY
 from standins.slack_requests import plain, select
 from standins.socket_mode import SocketClient, SocketModeStandIn
 from standins.waiting import wait_until
+from tests.e2e.helpers import serve_writes
 
 WRONG_KEY = "mida_sk_wrong_but_secret_7a1b2c3d4e5f"
 APP_TOKEN = "xapp-1-A0MIDA-1234567890-0123456789abcdef0123456789abcdef"
@@ -63,10 +64,6 @@ def stored_request(redis_url: str, request_id: str):
             await client.aclose()
 
     return asyncio.run(get())
-
-
-def serve_writes(mida_sandbox) -> list[dict]:
-    return [w for w in mida_sandbox.writes() if w["path"].endswith("/serve-winner")]
 
 
 def connect_through_socket(sock: SocketClient, slack_api) -> None:
