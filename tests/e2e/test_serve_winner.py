@@ -13,6 +13,7 @@ from standins.bot_server import PUBLIC_URL
 from standins.flows import open_change_modal, set_policy_off, submit_change
 from standins.people import ALICE, CHANNEL, TEAM
 from standins.sandbox import API_KEY, PROJECT_KEY
+from standins.waiting import wait_until
 from tests.e2e.helpers import audit_entries, card_text, final_card, outcome_section
 
 
@@ -82,9 +83,7 @@ def test_rollout_and_stop_serving(connected, slack, slack_api, mida_sandbox, cle
     view = open_change_modal(slack, slack_api, "stop 1237")
     submit_change(slack, view, reason="Seasonal page is gone")
     slack_api.wait_for("chat.update", count=2, timeout=10)
-    deadline = time.monotonic() + 10
-    while len(mida_sandbox.writes()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(mida_sandbox.writes()) >= 2, timeout=10, what="both writes at Mida")
     writes = mida_sandbox.writes()
     assert [(w["method"], w["path"].rsplit("/", 1)[1], w["json"]) for w in writes] == [
         ("PATCH", "serving-rollout", {"traffic_allocation": 75}),

@@ -4,7 +4,6 @@ channel's name, the workspace's domain), and the text may hold Slack's own marku
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -12,6 +11,7 @@ from standins.bot_server import SIGNING_SECRET, BotProcess, WorkerProcess, bot_e
 from standins.flows import connect
 from standins.people import ALICE, introduce
 from standins.slack_requests import BotClient
+from standins.waiting import wait_until
 
 
 def results_reply(slack, slack_api, **fields) -> dict:
@@ -78,10 +78,7 @@ def test_split_processes_answer_a_command_from_the_payload_team_channel(
         assert acked.status_code == 200
         answer = slack_api.wait_for_response("cmd", timeout=15)[-1]
         assert answer["blocks"][0]["text"]["text"] == "Homepage CTA Button Color Test"
-        deadline = time.monotonic() + 5
-        while clean_redis.xlen("mida:lazy") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert clean_redis.xlen("mida:lazy") == 0
+        wait_until(lambda: clean_redis.xlen("mida:lazy") == 0, timeout=5, what="the lazy queue worked off")
     finally:
         worker.stop()
         web.stop()
