@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 
-from tests.support.redis_server import ThrowawayRedis
+from standins.redis_server import ThrowawayRedis
 
 STREAM = "bench:queue"
 GROUP = "bench"

@@ -6,17 +6,17 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis as sync_redis
 import redis.asyncio as aioredis
-
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
 from bot.config import Settings
-from tests.support.bot_server import SIGNING_SECRET, InProcessBot, bot_env
-from tests.support.redis_cluster import LoopbackCluster, cluster_support
-from tests.support.redis_server import redis_for_tests
-from tests.support.sandbox import mida_sandbox  # noqa: F401  (fixture)
-from tests.support.slack_api import slack_api  # noqa: F401  (fixture)
-from tests.support.slack_requests import BotClient
+from standins.bot_server import SIGNING_SECRET, InProcessBot, bot_env
+from standins.flows import connect_workspace
+from standins.redis_cluster import LoopbackCluster, cluster_support
+from standins.redis_server import redis_for_tests
+from standins.sandbox import SandboxServer
+from standins.slack_api import SlackStandIn
+from standins.slack_requests import BotClient
 
 
 def caller_setting(name: str) -> bool:
@@ -27,7 +27,7 @@ def caller_setting(name: str) -> bool:
 def hermetic_settings() -> Iterator[None]:
     """The bot under test gets only the settings its test gives: none of the caller's environment
     (a REDIS_URL, a SLACK_CLIENT_ID, LOG_LEVEL...) and no `.env` file. The Redis to test against
-    is the one exception, read already (tests/support/redis_server.py)."""
+    is the one exception, read already (standins/redis_server.py)."""
     with pytest.MonkeyPatch.context() as mp:
         for name in [n for n in os.environ if caller_setting(n)]:
             mp.delenv(name)
@@ -105,7 +105,27 @@ def clean_redis(request: pytest.FixtureRequest, redis_url: str, redis_backend: s
 
 
 @pytest.fixture
-def bot(clean_redis, redis_url, slack_api, mida_sandbox) -> Iterator[InProcessBot]:  # noqa: F811
+def slack_api() -> Iterator[SlackStandIn]:
+    """A started Slack Web API stand-in, stopped after the test."""
+    standin = SlackStandIn().start()
+    try:
+        yield standin
+    finally:
+        standin.stop()
+
+
+@pytest.fixture
+def mida_sandbox() -> Iterator[SandboxServer]:
+    """The Mida sandbox on a loopback port, stopped after the test."""
+    server = SandboxServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bot(clean_redis, redis_url, slack_api, mida_sandbox) -> Iterator[InProcessBot]:
     """The bot's web app on a loopback port, wired to the Slack stand-in, the Mida sandbox and Redis."""
     server = InProcessBot(
         bot_env(redis_url=redis_url, slack_api_url=slack_api.api_url, mida_api_url=mida_sandbox.api_url)
@@ -115,19 +135,15 @@ def bot(clean_redis, redis_url, slack_api, mida_sandbox) -> Iterator[InProcessBo
 
 
 @pytest.fixture
-def slack(bot, slack_api) -> BotClient:  # noqa: F811
+def slack(bot, slack_api) -> BotClient:
     """Sends requests to the bot signed as Slack signs them."""
     return BotClient(bot.url, SIGNING_SECRET, response_url=slack_api.response_url("cmd"))
 
 
 @pytest.fixture
-def connected(bot, slack, slack_api, mida_sandbox):  # noqa: F811
+def connected(bot, slack, slack_api, mida_sandbox):
     """The bot, its workspace connected by the admin through the real modal; the stand-ins' records
     emptied once the admin's private "connected" has arrived (so it cannot land in a test's calls)."""
-    from tests.e2e.flows import ADMIN, connect
-
-    assert connect(slack, slack_api).status_code == 200
-    slack_api.wait_for("chat.postMessage", predicate=lambda c: c["channel"] == ADMIN)
+    connect_workspace(slack, slack_api)
     mida_sandbox.clear_requests()
-    slack_api.clear()
     return bot

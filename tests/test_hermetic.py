@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.bot_server import REPO, BotProcess, bot_env
+from standins.bot_server import REPO, BotProcess, bot_env
 
 STRAY = {
     "REDIS_URL": "redis://127.0.0.1:1/0",

@@ -10,11 +10,12 @@ import pytest
 
 from bot.slack.home_tab import REFRESH_DELAY
 from bot.views import ids
-from tests.e2e.flows import ADMIN, ALICE, BOB, CHANNEL, TEAM, open_change_modal, submit_change
-from tests.support.bot_server import BOT_TOKEN
-from tests.support.sandbox import API_KEY, PROJECT_KEY
-from tests.support.slack_requests import block_actions
-from tests.support.waiting import wait_until
+from standins.bot_server import BOT_TOKEN
+from standins.flows import open_change_modal, submit_change
+from standins.people import ADMIN, ALICE, BOB, CHANNEL, TEAM
+from standins.sandbox import API_KEY, PROJECT_KEY
+from standins.slack_requests import block_actions
+from standins.waiting import wait_until
 
 
 @pytest.fixture

@@ -10,47 +10,28 @@ import pytest
 
 from bot.domain import ChannelRules, TeamRef
 from bot.views import ids
-from tests.e2e.flows import ALICE, BOB, CAROL, CHANNEL, TEAM, open_change_modal, submit_change
-from tests.support.bot_server import InProcessBot, SIGNING_SECRET
-from tests.support.slack_requests import BotClient, plain
-from tests.support.waiting import wait_until
+from standins.bot_server import SIGNING_SECRET, InProcessBot
+from standins.flows import open_change_modal, submit_change
+from standins.people import ALICE, BOB, CAROL, CHANNEL, TEAM
+from standins.slack_requests import BotClient, plain
+from standins.waiting import wait_until
+from tests.e2e.helpers import audit_events, request_card, request_serve, serve_writes
 
 
 def set_policy(bot, **fields) -> None:
     bot.run(bot.deps.rules.save(TeamRef(team_id=TEAM), None, ChannelRules(**fields), []))
 
 
-def request_card(slack_api) -> tuple[str, dict]:
-    """The approval card posted in the channel, and the request id its buttons carry."""
-    post = slack_api.wait_for("chat.postMessage", predicate=lambda c: c["channel"] == CHANNEL)[-1]
-    buttons = next(b for b in post["blocks"] if b.get("block_id") == ids.REQUEST_ACTIONS)
-    values = {e["action_id"]: e["value"] for e in buttons["elements"]}
-    assert set(values) == {ids.APPROVE, ids.REJECT, ids.CANCEL}
-    assert len(set(values.values())) == 1  # every button carries only the request id
-    return next(iter(values.values())), post
-
-
 def click(slack, action_id, request_id, user, ts, team=TEAM):
     return slack.action(action_id, request_id, user_id=user, team_id=team, channel_id=CHANNEL, message_ts=ts)
 
 
-def audit_events(clean_redis) -> list[str]:
-    return [f[b"event"].decode() for _, f in clean_redis.xrange(f"mida:{{{TEAM}}}:audit".encode())]
-
-
-def serve_writes(mida_sandbox) -> list[dict]:
-    return [w for w in mida_sandbox.writes() if w["path"].endswith("/serve-winner")]
-
-
-def request_serve(slack, slack_api, reason="Variant 1 wins by 25 %"):
-    view = open_change_modal(slack, slack_api, "serve-winner 1234 1 25", user=ALICE)
-    assert "errors" not in submit_change(slack, view, variant="1", rollout="25", reason=reason).text
-    return request_card(slack_api)
-
-
 @pytest.mark.cluster
 def test_a_colleague_approves_and_the_winner_is_served_once(connected, slack, slack_api, mida_sandbox, clean_redis):
-    request_id, post = request_serve(slack, slack_api)
+    request_id = request_serve(slack, slack_api, reason="Variant 1 wins by 25 %")
+    _, post = request_card(slack_api)
+    buttons = next(b for b in post["blocks"] if b.get("block_id") == ids.REQUEST_ACTIONS)
+    assert {e["action_id"] for e in buttons["elements"]} == {ids.APPROVE, ids.REJECT, ids.CANCEL}
     card = json.dumps(post.params, ensure_ascii=False)
     assert f"<@{ALICE}>" in card and "Variant 1 wins by 25 %" in card
     assert "1,480" in card  # the evidence as it was
@@ -86,7 +67,7 @@ def test_a_colleague_approves_and_the_winner_is_served_once(connected, slack, sl
 
 @pytest.mark.cluster
 def test_reject_with_a_reason(connected, slack, slack_api, mida_sandbox, clean_redis):
-    request_id, _ = request_serve(slack, slack_api)
+    request_id = request_serve(slack, slack_api)
     click(slack, ids.REJECT, request_id, BOB, None)
     modal = slack_api.wait_for("views.open", count=2)[-1]["view"]
     assert modal["callback_id"] == ids.REJECT_MODAL and modal["private_metadata"] == request_id
@@ -99,7 +80,7 @@ def test_reject_with_a_reason(connected, slack, slack_api, mida_sandbox, clean_r
 
 
 def test_only_the_requester_can_cancel(connected, slack, slack_api, mida_sandbox, clean_redis):
-    request_id, _ = request_serve(slack, slack_api)
+    request_id = request_serve(slack, slack_api)
     click(slack, ids.CANCEL, request_id, BOB, None)
     assert "Only" in slack_api.wait_for_response("cmd")[-1]["text"]
     click(slack, ids.CANCEL, request_id, ALICE, None)
@@ -110,7 +91,7 @@ def test_only_the_requester_can_cancel(connected, slack, slack_api, mida_sandbox
 
 def test_named_approvers_only(connected, slack, slack_api, mida_sandbox):
     set_policy(connected, approvers=[CAROL])
-    request_id, _ = request_serve(slack, slack_api)
+    request_id = request_serve(slack, slack_api)
     click(slack, ids.APPROVE, request_id, BOB, None)
     assert "not one of the approvers" in slack_api.wait_for_response("cmd")[-1]["text"]
     time.sleep(0.2)
@@ -122,7 +103,7 @@ def test_named_approvers_only(connected, slack, slack_api, mida_sandbox):
 @pytest.mark.cluster
 def test_a_request_expires_even_if_nobody_clicks(connected, slack, slack_api, mida_sandbox, clean_redis):
     set_policy(connected, expiry_hours=1 / 3600)  # one second
-    request_id, _ = request_serve(slack, slack_api)
+    request_id = request_serve(slack, slack_api)
     slack_api.wait_for("chat.update", predicate=lambda c: "expired" in json.dumps(c.params).lower(), timeout=15)
     wait_until(lambda: audit_events(clean_redis)[-1] == "expired")
     click(slack, ids.APPROVE, request_id, BOB, None)
@@ -131,7 +112,7 @@ def test_a_request_expires_even_if_nobody_clicks(connected, slack, slack_api, mi
 
 
 def test_a_request_id_from_another_workspace_is_refused(connected, slack, slack_api, mida_sandbox):
-    request_id, _ = request_serve(slack, slack_api)
+    request_id = request_serve(slack, slack_api)
     slack_api.set_user("U_EVE", team_id="T0002")
     slack.action(ids.APPROVE, request_id, user_id="U_EVE", team_id="T0002", channel_id="C0002")
     assert "not known in this workspace" in slack_api.wait_for_response("cmd")[-1]["text"]
@@ -146,7 +127,7 @@ def test_stop_serving_needs_no_approval_under_the_default_policy(connected, slac
 
 
 def test_a_change_made_in_mida_meanwhile_supersedes_the_request(connected, slack, slack_api, mida_sandbox, clean_redis):
-    request_id, _ = request_serve(slack, slack_api)
+    request_id = request_serve(slack, slack_api)
     mida_sandbox.set_experiment(1234, serving_variant_id="1", traffic_allocation=80)
     click(slack, ids.APPROVE, request_id, BOB, None)
     slack_api.wait_for("chat.update", predicate=lambda c: "superseded" in json.dumps(c.params).lower())
@@ -158,7 +139,7 @@ def test_twenty_concurrent_approvals_on_two_processes_make_one_mida_write(
     connected, slack, slack_api, mida_sandbox, redis_url, clean_redis
 ):
     set_policy(connected, approvals_needed=3)
-    request_id, _ = request_serve(slack, slack_api)
+    request_id = request_serve(slack, slack_api)
     approvers = [f"U_APPROVER{i:02d}" for i in range(20)]
     for user in approvers:
         slack_api.set_user(user, team_id=TEAM)

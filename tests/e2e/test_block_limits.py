@@ -9,7 +9,8 @@ import pytest
 
 from bot.domain import ApprovalMode, ChannelRules, TeamRef
 from bot.views import ids
-from tests.e2e.flows import ALICE, CHANNEL, TEAM, open_change_modal, submit_change
+from standins.flows import open_change_modal, submit_change
+from standins.people import ALICE, CHANNEL, TEAM
 
 MANY = 1300  # 60 variants
 MORE = 1301  # 150 variants

@@ -12,21 +12,21 @@ from collections.abc import Iterator
 import pytest
 
 from bot.views.cards import RECONCILED
-from tests.e2e.flows import TEAM
-from tests.e2e.test_durability import (
+from standins.bot_server import InProcessBot, bot_env
+from standins.flows import connect_workspace
+from standins.people import TEAM
+from standins.redis_cluster import LoopbackCluster, cluster_support
+from standins.waiting import wait_until
+from tests.e2e.helpers import (
     approve,
     assert_executed_once,
     card_text,
     client_for,
-    connect_workspace,
     final_card,
     request_record,
     request_serve,
     serve_writes,
 )
-from tests.support.waiting import wait_until
-from tests.support.bot_server import InProcessBot, bot_env
-from tests.support.redis_cluster import LoopbackCluster, cluster_support
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from bot.views import ids
-from tests.e2e.flows import ADMIN, ALICE, TEAM, connect, people
-from tests.support.sandbox import API_KEY, PROJECT_KEY
+from standins.flows import connect
+from standins.people import ADMIN, ALICE, TEAM, introduce
+from standins.sandbox import API_KEY, PROJECT_KEY
 
 
 def all_redis_bytes(client) -> bytes:
@@ -85,7 +86,7 @@ def test_mida_unreachable_is_an_error_in_the_modal(bot, slack, slack_api, mida_s
 
 
 def test_a_non_admin_gets_no_modal(bot, slack, slack_api, clean_redis):
-    people(slack_api)
+    introduce(slack_api)
     assert slack.command("connect", user_id=ALICE).status_code == 200
     reply = slack_api.wait_for_response("cmd")[-1]
     assert "admin" in json.dumps(reply).lower()
@@ -93,7 +94,7 @@ def test_a_non_admin_gets_no_modal(bot, slack, slack_api, clean_redis):
 
 
 def test_status_before_connecting_says_how_to_connect(bot, slack, slack_api):
-    people(slack_api)
+    introduce(slack_api)
     slack.command("status", user_id=ALICE)
     reply = slack_api.wait_for_response("cmd")[-1]
     assert "/mida connect" in json.dumps(reply)

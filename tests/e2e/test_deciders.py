@@ -4,18 +4,19 @@ their user id, whatever team a click or a submission names."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
 from bot.domain import RequestStatus, TeamRef
 from bot.views import ids
-from tests.e2e.flows import ADMIN, ALICE, CHANNEL, TEAM, open_change_modal, submit_change
-from tests.support.bot_server import BOT_TOKEN
-from tests.support.sandbox import API_KEY, PROJECT_KEY
-from tests.support.slack_requests import checkboxes, plain, radio, select
-from tests.support.waiting import wait_until
+from standins.bot_server import BOT_TOKEN
+from standins.flows import open_change_modal, submit_change
+from standins.people import ADMIN, CHANNEL, TEAM
+from standins.sandbox import API_KEY, PROJECT_KEY
+from standins.slack_requests import checkboxes, plain, radio, select
+from standins.waiting import wait_until
+from tests.e2e.helpers import audit_entries, request_card, request_serve, serve_writes
 
 OTHER_ORG_TEAM = "T0OTHERORG"
 
@@ -32,33 +33,11 @@ REFUSED_UNVERIFIED = (
 )
 
 
-def request_card(slack_api, channel: str = CHANNEL) -> tuple[str, dict]:
-    post = slack_api.wait_for(
-        "chat.postMessage", predicate=lambda c: c["channel"] == channel and not c.get("thread_ts")
-    )[-1]
-    buttons = next(b for b in post["blocks"] if b.get("block_id") == ids.REQUEST_ACTIONS)
-    return buttons["elements"][0]["value"], post
-
-
-def request_serve(slack, slack_api, test_id: int = 1234) -> str:
-    view = open_change_modal(slack, slack_api, f"serve-winner {test_id} 1 25", user=ALICE)
-    assert "errors" not in submit_change(slack, view, variant="1", rollout="25", reason="Variant 1 wins").text
-    return request_card(slack_api)[0]
-
-
-def audit(clean_redis, team_key: str = TEAM) -> list[dict]:
-    return [json.loads(f[b"entry"]) for _, f in clean_redis.xrange(f"mida:{{{team_key}}}:audit".encode())]
-
-
-def serve_writes(mida_sandbox) -> list[dict]:
-    return [w for w in mida_sandbox.writes() if w["path"].endswith("/serve-winner")]
-
-
 def assert_refused_privately(bot, slack, slack_api, mida_sandbox, clean_redis, request_id: str, user: str,
                              expected: str, *, user_team: str = TEAM) -> None:
     """Approve, then Reject, clicked by `user`: each answered privately with `expected`, and nothing
     else happens — no Mida call, no approval, no audit entry, no reject modal."""
-    before = audit(clean_redis)
+    before = audit_entries(clean_redis)
     mida_sandbox.clear_requests()
     opened = len(slack_api.calls("views.open"))
     for n, action in enumerate((ids.APPROVE, ids.REJECT), start=1):
@@ -72,7 +51,7 @@ def assert_refused_privately(bot, slack, slack_api, mida_sandbox, clean_redis, r
     assert len(slack_api.calls("views.open")) == opened
     request = bot.run(bot.deps.requests.get(TeamRef(team_id=TEAM), request_id))
     assert request.status is RequestStatus.PENDING and request.approvals == []
-    assert audit(clean_redis) == before
+    assert audit_entries(clean_redis) == before
 
 
 def test_a_slack_connect_user_from_another_organisation_is_refused(connected, slack, slack_api, mida_sandbox,
@@ -147,7 +126,7 @@ def test_guests_may_approve_when_the_settings_say_so(connected, slack, slack_api
     assert "initial_options" not in guests_block(first)["element"]  # off by default
     policy = connected.run(connected.deps.rules.settings(TeamRef(team_id=TEAM)))
     assert policy.guests_may_approve is True
-    assert audit(clean_redis)[-1]["detail"]["policy"]["guests_may_approve"] is True
+    assert audit_entries(clean_redis)[-1]["detail"]["policy"]["guests_may_approve"] is True
     again = save_settings(slack, slack_api, guests=True)
     assert [o["value"] for o in guests_block(again)["element"]["initial_options"]] == [ids.GUESTS_ALLOWED]
 
@@ -156,15 +135,15 @@ def test_guests_may_approve_when_the_settings_say_so(connected, slack, slack_api
     slack_api.set_user("U_GUEST", team_id=TEAM, is_ultra_restricted=True)
     slack.action(ids.APPROVE, request_id, user_id="U_GUEST", team_id=TEAM, channel_id=CHANNEL)
     wait_until(lambda: len(serve_writes(mida_sandbox)) == 1)
-    wait_until(lambda: [e["event"] for e in audit(clean_redis)][-2:] == ["approved", "executed"])
-    approved = audit(clean_redis)[-2]
+    wait_until(lambda: [e["event"] for e in audit_entries(clean_redis)][-2:] == ["approved", "executed"])
+    approved = audit_entries(clean_redis)[-2]
     assert approved["actor"] == {"user_id": "U_GUEST", "team_id": TEAM}
 
     # Ticked off again, guests are refused again.
     save_settings(slack, slack_api, guests=False)
     assert connected.run(connected.deps.rules.settings(TeamRef(team_id=TEAM))).guests_may_approve is False
     slack_api.clear()
-    second = request_serve(slack, slack_api, 1238)  # 1234 is serving now
+    second = request_serve(slack, slack_api, test_id=1238)  # 1234 is serving now
     assert_refused_privately(connected, slack, slack_api, mida_sandbox, clean_redis, second, "U_GUEST",
                              REFUSED_GUEST)
 
@@ -250,7 +229,7 @@ def test_on_enterprise_grid_the_requester_submits_and_cancels_their_own_request(
                                                                                 mida_sandbox, clean_redis):
     request_id = grid_serve(slack, slack_api)
     team = TeamRef(team_id=GRID_WS, enterprise_id=ENTERPRISE)
-    requested = audit(clean_redis, GRID_KEY)[-1]
+    requested = audit_entries(clean_redis, GRID_KEY)[-1]
     assert requested["event"] == "requested"
     assert requested["actor"] == {"user_id": GRID_ALICE, "team_id": HOME}
 
@@ -261,8 +240,8 @@ def test_on_enterprise_grid_the_requester_submits_and_cancels_their_own_request(
     assert grid.run(grid.deps.requests.get(team, request_id)).approvals == []
 
     grid_click(slack, ids.CANCEL, request_id, GRID_ALICE)
-    wait_until(lambda: audit(clean_redis, GRID_KEY)[-1]["event"] == "cancelled")
-    cancelled = audit(clean_redis, GRID_KEY)[-1]
+    wait_until(lambda: audit_entries(clean_redis, GRID_KEY)[-1]["event"] == "cancelled")
+    cancelled = audit_entries(clean_redis, GRID_KEY)[-1]
     assert cancelled["actor"] == {"user_id": GRID_ALICE, "team_id": HOME}
     assert grid.run(grid.deps.requests.get(team, request_id)).status is RequestStatus.CANCELLED
     assert len(slack_api.responses("cmd")) == 1  # the cancel was not refused
@@ -274,8 +253,8 @@ def test_on_enterprise_grid_a_member_of_the_organisation_approves(grid, slack, s
     request_id = grid_serve(slack, slack_api)
     grid_click(slack, ids.APPROVE, request_id, GRID_BOB)
     wait_until(lambda: len(serve_writes(mida_sandbox)) == 1)
-    wait_until(lambda: [e["event"] for e in audit(clean_redis, GRID_KEY)][-2:] == ["approved", "executed"])
-    assert audit(clean_redis, GRID_KEY)[-2]["actor"] == {"user_id": GRID_BOB, "team_id": HOME}
+    wait_until(lambda: [e["event"] for e in audit_entries(clean_redis, GRID_KEY)][-2:] == ["approved", "executed"])
+    assert audit_entries(clean_redis, GRID_KEY)[-2]["actor"] == {"user_id": GRID_BOB, "team_id": HOME}
     # Someone of another Grid organisation, in a shared channel, is not a member.
     slack_api.clear()
     second = grid_serve(slack, slack_api, 1238)
@@ -299,11 +278,11 @@ def test_on_enterprise_grid_a_member_of_the_organisation_approves(grid, slack, s
 )
 def test_only_members_ask_for_changes(connected, slack, slack_api, mida_sandbox, clean_redis, who, expected):
     """With no approval needed, the requester alone decides: the modal refuses anyone who could not approve."""
-    from tests.e2e.flows import set_policy_off
+    from standins.flows import set_policy_off
 
     set_policy_off(connected)
     slack_api.set_user("U_OUTSIDER", **who)
-    before = audit(clean_redis)
+    before = audit_entries(clean_redis)
     assert slack.command("serve-winner 1234 1 25", user_id="U_OUTSIDER", channel_id=CHANNEL).status_code == 200
     view = slack_api.view(slack_api.wait_for("views.update")[-1]["view_id"])
     texts = [b["text"]["text"] for b in view["blocks"] if b.get("type") == "section"]
@@ -318,7 +297,7 @@ def test_only_members_ask_for_changes(connected, slack, slack_api, mida_sandbox,
     assert answer.json()["response_action"] == "errors"
     time.sleep(0.3)
     assert serve_writes(mida_sandbox) == []
-    assert audit(clean_redis) == before
+    assert audit_entries(clean_redis) == before
     assert [c for c in slack_api.calls("chat.postMessage") if c["channel"] == CHANNEL] == []  # no card
 
 
@@ -330,5 +309,5 @@ def test_a_guest_asks_for_a_change_when_guests_are_allowed(connected, slack, sla
     assert ids.REASON in [b.get("block_id") for b in view["blocks"]]
     answer = submit_change(slack, view, user="U_GUEST", variant="1", rollout="25", reason="Variant 1 wins")
     assert answer.status_code == 200 and answer.text == ""
-    wait_until(lambda: audit(clean_redis)[-1]["event"] == "requested")
-    assert audit(clean_redis)[-1]["actor"]["user_id"] == "U_GUEST"
+    wait_until(lambda: audit_entries(clean_redis)[-1]["event"] == "requested")
+    assert audit_entries(clean_redis)[-1]["actor"]["user_id"] == "U_GUEST"

@@ -13,117 +13,32 @@ through their environment (MIDA_JOB_STALE_AFTER_MS, MIDA_WORKER_SWEEP_SECONDS).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.views import ids
 from bot.views.cards import RECONCILED
-from tests.e2e.flows import ADMIN, ALICE, BOB, CHANNEL, TEAM, connect, open_change_modal, submit_change
-from tests.support.bot_server import SIGNING_SECRET, BotProcess, bot_env
-from tests.support.slack_requests import BotClient
-from tests.support.waiting import wait_until
+from standins.bot_server import BotProcess, bot_env
+from standins.flows import connect_workspace
+from standins.people import BOB, TEAM
+from standins.waiting import wait_until
+from tests.e2e.helpers import (
+    approve,
+    assert_executed_once,
+    audit_events,
+    card_text,
+    client_for,
+    final_card,
+    request_record,
+    request_serve,
+    result_reads,
+    serve_writes,
+)
 
 STALE_MS = 1500  # a job untouched this long is taken over
 SWEEP_S = 0.2
-
-
-# ----------------------------------------------------------------------------- shared helpers
-
-
-def audit_entries(clean_redis) -> list[dict]:
-    stream = f"mida:{{{TEAM}}}:audit".encode()
-    return [json.loads(fields[b"entry"]) for _, fields in clean_redis.xrange(stream)]
-
-
-def audit_events(clean_redis) -> list[str]:
-    return [entry["event"] for entry in audit_entries(clean_redis)]
-
-
-def request_record(clean_redis, request_id: str) -> dict[str, Any]:
-    """The request's status and outcome as Redis holds them."""
-    raw = clean_redis.hgetall(f"mida:{{{TEAM}}}:req:{request_id}".encode())
-    fields = {k.decode(): v.decode() for k, v in raw.items()}
-    outcome = json.loads(fields["f:outcome"]) if "f:outcome" in fields else None
-    return {"status": fields.get("status"), "outcome": outcome}
-
-
-def serve_writes(mida_sandbox) -> list[dict]:
-    return [w for w in mida_sandbox.writes() if w["path"].endswith("/serve-winner")]
-
-
-def result_reads(mida_sandbox) -> list[dict]:
-    return mida_sandbox.requests(method="GET", path_contains="/experiment/1234/result")
-
-
-def card_text(call) -> str:
-    return json.dumps(call.params, ensure_ascii=False)
-
-
-def final_card(slack_api, words: str, timeout: float = 15.0):
-    """The card in the channel, updated in place to its final state (no buttons left)."""
-
-    def done(call) -> bool:
-        text = card_text(call)
-        return call["channel"] == CHANNEL and ids.REQUEST_ACTIONS not in text and words in text
-
-    return slack_api.wait_for("chat.update", predicate=done, timeout=timeout)[-1]
-
-
-def request_card(slack_api) -> tuple[str, Any]:
-    post = slack_api.wait_for("chat.postMessage", predicate=lambda c: c["channel"] == CHANNEL)[-1]
-    buttons = next(b for b in post["blocks"] if b.get("block_id") == ids.REQUEST_ACTIONS)
-    return buttons["elements"][0]["value"], post
-
-
-def request_serve(client: BotClient, slack_api, reason: str = "Variant 1 wins") -> str:
-    """Alice asks to serve variant 1 of #1234 at 25 %; returns the request id (pending approval)."""
-    view = open_change_modal(client, slack_api, "serve-winner 1234 1 25", user=ALICE)
-    assert "errors" not in submit_change(client, view, variant="1", rollout="25", reason=reason).text
-    request_id, _ = request_card(slack_api)
-    return request_id
-
-
-def approve(client: BotClient, request_id: str, user: str = BOB):
-    response = client.action(ids.APPROVE, request_id, user_id=user, channel_id=CHANNEL)
-    assert response.status_code == 200  # the ack
-    return response
-
-
-def connect_workspace(client: BotClient, slack_api) -> None:
-    """/mida connect by the admin, then wait for the bot's private "connected" message, so that it
-    cannot land after the test has cleared the Slack stand-in or set a fault on chat.postMessage."""
-    assert connect(client, slack_api).status_code == 200
-    slack_api.wait_for("chat.postMessage", predicate=lambda c: c["channel"] == ADMIN)
-    slack_api.clear()
-
-
-def client_for(bot, slack_api) -> BotClient:
-    return BotClient(bot.url, SIGNING_SECRET, response_url=slack_api.response_url("cmd"))
-
-
-def assert_executed_once(clean_redis, mida_sandbox, request_id: str, *, reconciled: bool) -> dict:
-    """One write, request succeeded, one `executed` audit entry; returns the request record."""
-    record = wait_until(
-        lambda: (r := request_record(clean_redis, request_id))["status"] in ("succeeded", "failed", "superseded") and r,
-        what="the request reaching a final status",
-    )
-    assert record["status"] == "succeeded", record
-    assert bool(record["outcome"]["reconciled"]) is reconciled, record["outcome"]
-    wait_until(lambda: "executed" in audit_events(clean_redis), what="the executed audit entry")
-    time.sleep(0.5)  # room for a second execution to show itself, if there were one
-    assert len(serve_writes(mida_sandbox)) == 1
-    assert mida_sandbox.experiment(1234)["serving_variant_id"] == "1"
-    events = audit_events(clean_redis)
-    assert events.count("executed") == 1 and events.count("failed") == 0, events
-    executed = next(e for e in audit_entries(clean_redis) if e["event"] == "executed")
-    assert executed["request_id"] == request_id and executed["outcome"]["ok"] is True
-    assert bool(executed["outcome"]["reconciled"]) is reconciled
-    return record
 
 
 # ----------------------------------------------------------------------------- fixtures

@@ -16,24 +16,24 @@ import pytest
 
 from bot.views import ids
 from bot.views.cards import RECONCILED
-from tests.e2e.flows import ALICE, BOB, CHANNEL, TEAM, open_change_modal, set_policy_off, submit_change
-from tests.e2e.test_durability import (
+from standins.bot_server import SIGNING_SECRET, InProcessBot, bot_env
+from standins.flows import connect_workspace, open_change_modal, set_policy_off, submit_change
+from standins.people import ALICE, BOB, CHANNEL, TEAM
+from standins.redis_server import ThrowawayRedis
+from standins.slack_requests import BotClient
+from standins.waiting import wait_until
+from tests.e2e.helpers import (
     approve,
     audit_entries,
     audit_events,
     card_text,
-    connect_workspace,
     final_card,
+    outcome_section,
     request_record,
     request_serve,
     result_reads,
     serve_writes,
 )
-from tests.support.waiting import wait_until
-from tests.e2e.test_serve_winner import outcome_section
-from tests.support.bot_server import SIGNING_SECRET, InProcessBot, bot_env
-from tests.support.redis_server import ThrowawayRedis
-from tests.support.slack_requests import BotClient
 
 READ_TIMEOUT = 1.0
 TOTAL_TIMEOUT = 4.0

@@ -4,13 +4,14 @@ with buttons that go through the same modal; stopping serving cancels the rest."
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from bot.domain import ApprovalMode, ChannelRules, TeamRef
 from bot.views import ids
-from tests.e2e.flows import ALICE, CHANNEL, TEAM, connect, open_change_modal, submit_change
+from standins.flows import connect, open_change_modal, submit_change
+from standins.people import ALICE, CHANNEL, TEAM
+from standins.waiting import wait_until
 
 
 @pytest.mark.cluster
@@ -39,10 +40,8 @@ def test_followups_post_results_in_the_thread_and_stop_cancels_the_rest(bot, sla
     }
     assert card  # the thread belongs to the card
     # The posted one is marked done just after its message is sent: one is left.
-    deadline = time.monotonic() + 5
-    while len(left := bot.run(bot.deps.followups.scheduled(TeamRef(team_id=TEAM), 1234))) != 1:
-        assert time.monotonic() < deadline, left
-        time.sleep(0.05)
+    wait_until(lambda: len(bot.run(bot.deps.followups.scheduled(TeamRef(team_id=TEAM), 1234))) == 1, timeout=5,
+               what="one follow-up left scheduled")
 
     # Stop serving from the follow-up's button: the same modal, then the rest is cancelled.
     slack.action(ids.FOLLOWUP_STOP, "1234", user_id=ALICE, channel_id=CHANNEL, message_ts=followup["thread_ts"])

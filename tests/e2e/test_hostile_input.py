@@ -15,11 +15,12 @@ import httpx
 import pytest
 
 from bot.views import ids
-from tests.e2e.flows import ALICE, BOB, CHANNEL, TEAM, open_change_modal, set_policy_off
-from tests.e2e.test_durability import audit_events, connect_workspace, request_serve, serve_writes
-from tests.support.waiting import wait_until
-from tests.support.bot_server import SIGNING_SECRET
-from tests.support.slack_requests import FORM, JSON, block_actions, plain, select, sign, slash_command, view_submission
+from standins.bot_server import SIGNING_SECRET
+from standins.flows import open_change_modal, set_policy_off
+from standins.people import ALICE, BOB, CHANNEL, TEAM
+from standins.slack_requests import FORM, JSON, block_actions, plain, select, sign, slash_command, view_submission
+from standins.waiting import wait_until
+from tests.e2e.helpers import audit_events, request_serve, serve_writes
 
 MIB = 1024 * 1024
 
@@ -220,13 +221,6 @@ def test_signed_payloads_of_an_odd_shape_never_reach_mida(bot, slack_api, mida_s
 
 
 # ----------------------------------------------------------------------------- replays
-
-
-@pytest.fixture
-def connected(bot, slack, slack_api, mida_sandbox):
-    connect_workspace(slack, slack_api)
-    mida_sandbox.clear_requests()
-    return bot
 
 
 def test_a_replayed_slash_command_has_no_second_effect(connected, slack_api, logs):

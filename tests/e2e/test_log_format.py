@@ -15,11 +15,12 @@ import pytest
 from bot.domain import ApprovalMode, ChannelRules, TeamRef
 from bot.store.client import redis_client
 from bot.store.rules import RulesStore
-from tests.e2e.flows import ALICE, CHANNEL, TEAM, open_change_modal, submit_change
+from standins.people import ALICE, CHANNEL, TEAM
+from standins.flows import open_change_modal, submit_change
 from tests.e2e.test_durability import connect_workspace, final_card
-from tests.support.bot_server import BOT_TOKEN, ENCRYPTION_KEY, SIGNING_SECRET, BotProcess, WorkerProcess, bot_env
-from tests.support.sandbox import API_KEY
-from tests.support.slack_requests import BotClient
+from standins.bot_server import BOT_TOKEN, ENCRYPTION_KEY, SIGNING_SECRET, BotProcess, WorkerProcess, bot_env
+from standins.sandbox import API_KEY
+from standins.slack_requests import BotClient
 
 TEXT_CID = re.compile(r"correlation_id='([0-9a-f]{16})'")
 

@@ -13,10 +13,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.flows import ADMIN, ALICE, BOB, CAROL, CHANNEL, TEAM, set_policy_off
+from standins.people import ADMIN, ALICE, BOB, CAROL, CHANNEL, TEAM
+from standins.flows import set_policy_off
 from tests.e2e.test_durability import approve, audit_events, connect_workspace, final_card, request_serve
 from tests.e2e.test_faults import confirm_serve, fast_env, final_event
-from tests.support.bot_server import (
+from standins.bot_server import (
     BOT_TOKEN,
     ENCRYPTION_KEY,
     SIGNING_SECRET,
@@ -25,10 +26,10 @@ from tests.support.bot_server import (
     WorkerProcess,
     bot_env,
 )
-from tests.support.redis_server import free_port
-from tests.support.sandbox import API_KEY, PROJECT_KEY
-from tests.support.slack_requests import BotClient
-from tests.support.waiting import wait_until
+from standins.redis_server import free_port
+from standins.sandbox import API_KEY, PROJECT_KEY
+from standins.slack_requests import BotClient
+from standins.waiting import wait_until
 
 RESULT = "/project/{project_key}/experiment/{test_id}/result"
 SERVE = "/project/{project_key}/experiment/{test_id}/serve-winner"

@@ -16,9 +16,10 @@ import time
 import pytest
 
 from bot.domain import TeamRef
-from tests.e2e.flows import ALICE, CHANNEL, TEAM, open_change_modal, set_policy_off, submit_change
-from tests.e2e.test_durability import audit_entries, audit_events, card_text, final_card, request_record
-from tests.support.waiting import wait_until
+from standins.flows import open_change_modal, set_policy_off, submit_change
+from standins.people import ALICE, CHANNEL, TEAM
+from standins.waiting import wait_until
+from tests.e2e.helpers import audit_entries, audit_events, card_text, final_card, outcome_section, request_record
 
 SERVE_MESSAGE = "Winner is now served to eligible traffic at the configured rollout percentage on the same experiment."
 NOT_JSON = "Mida answered 200 with a body that is not JSON"
@@ -52,13 +53,6 @@ def settled(clean_redis) -> tuple[dict, dict]:
     finals = [e for e in audit_entries(clean_redis) if e["event"] in ("executed", "failed", "superseded")]
     assert len(finals) == 1, audit_events(clean_redis)
     return record, finals[0]
-
-
-def outcome_section(call) -> str:
-    """The mrkdwn of the card's outcome: the section after its divider."""
-    blocks = call["blocks"]
-    at = next(i for i, b in enumerate(blocks) if b["type"] == "divider")
-    return blocks[at + 1]["text"]["text"]
 
 
 def thread_line(slack_api) -> str:

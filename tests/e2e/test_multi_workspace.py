@@ -20,7 +20,7 @@ from bot.store.followups import FollowupStore
 from bot.store.keys import DUE_SCHEDULE
 from bot.store.schedule import FOLLOWUP, Schedule
 from bot.views import ids
-from tests.support.bot_server import (
+from standins.bot_server import (
     CLIENT_ID,
     CLIENT_SECRET,
     PUBLIC_URL,
@@ -29,10 +29,11 @@ from tests.support.bot_server import (
     InProcessBot,
     bot_env,
 )
-from tests.support.sandbox import API_KEY, EU_API_KEY, EU_PROJECT_KEY, PROJECT_KEY
-from tests.support.slack_api import SlackStandIn
-from tests.support.slack_requests import BotClient, plain, select
-from tests.support.waiting import wait_until
+from standins.sandbox import API_KEY, EU_API_KEY, EU_PROJECT_KEY, PROJECT_KEY
+from standins.slack_api import SlackStandIn
+from standins.slack_requests import BotClient, plain, select
+from standins.waiting import wait_until
+from tests.e2e.helpers import serve_writes
 
 # slack_sdk sends oauth.v2.access with aiohttp's BasicAuth, which aiohttp now deprecates.
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
@@ -206,10 +207,6 @@ def ask_to_serve(s: Space, slack_api, test_id: int, variant: str) -> tuple[str, 
 
 def results_link(text: str) -> str:
     return re.search(re.escape(PUBLIC_URL) + r"/results/([A-Za-z0-9_\-.]+)", text).group(1)
-
-
-def serve_writes(mida_sandbox) -> list[dict]:
-    return [w for w in mida_sandbox.writes() if w["path"].endswith("/serve-winner")]
 
 
 def keys(clean_redis, team_key: str) -> list[bytes]:

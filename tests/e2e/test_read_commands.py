@@ -9,9 +9,10 @@ import json
 import httpx
 import pytest
 
-from tests.e2e.flows import ADMIN, ALICE, open_change_modal, set_policy_off, submit_change
-from tests.support.bot_server import PUBLIC_URL
-from tests.support.sandbox import API_KEY, PROJECT_KEY
+from standins.bot_server import PUBLIC_URL
+from standins.flows import open_change_modal, set_policy_off, submit_change
+from standins.people import ADMIN, ALICE
+from standins.sandbox import API_KEY, PROJECT_KEY
 
 
 def reply(slack, slack_api, text, user=ALICE) -> dict:

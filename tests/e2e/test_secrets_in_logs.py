@@ -13,12 +13,13 @@ from urllib.parse import quote
 import httpx
 
 from bot.views import ids
-from tests.e2e.flows import ALICE, BOB, CHANNEL, connect
-from tests.e2e.test_durability import audit_events, request_serve, serve_writes
-from tests.support.waiting import wait_until
-from tests.support.bot_server import BOT_TOKEN, ENCRYPTION_KEY, SIGNING_SECRET, BotProcess, bot_env
-from tests.support.sandbox import API_KEY
-from tests.support.slack_requests import FORM, BotClient, plain, select, sign, view_submission
+from standins.bot_server import BOT_TOKEN, ENCRYPTION_KEY, SIGNING_SECRET, BotProcess, bot_env
+from standins.flows import connect
+from standins.people import ALICE, BOB, CHANNEL
+from standins.sandbox import API_KEY
+from standins.slack_requests import FORM, BotClient, plain, select, sign, view_submission
+from standins.waiting import wait_until
+from tests.e2e.helpers import audit_events, request_serve, serve_writes
 
 WRONG_KEY = "mida_sk_wrong_but_secret_7a1b2c3d4e5f"
 

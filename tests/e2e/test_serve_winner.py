@@ -9,38 +9,18 @@ import time
 import pytest
 
 from bot.views import ids
-from tests.e2e.flows import ALICE, CHANNEL, TEAM, open_change_modal, set_policy_off, submit_change
-from tests.support.bot_server import PUBLIC_URL
-from tests.support.sandbox import API_KEY, PROJECT_KEY
+from standins.bot_server import PUBLIC_URL
+from standins.flows import open_change_modal, set_policy_off, submit_change
+from standins.people import ALICE, CHANNEL, TEAM
+from standins.sandbox import API_KEY, PROJECT_KEY
+from standins.waiting import wait_until
+from tests.e2e.helpers import audit_entries, card_text, final_card, outcome_section
 
 
 @pytest.fixture
 def connected(connected):
     set_policy_off(connected)
     return connected
-
-
-def audit_entries(clean_redis) -> list[dict]:
-    stream = f"mida:{{{TEAM}}}:audit".encode()
-    return [json.loads(fields[b"entry"]) for _, fields in clean_redis.xrange(stream)]
-
-
-def card_text(call) -> str:
-    return json.dumps(call.params, ensure_ascii=False)
-
-
-def outcome_section(call) -> str:
-    """The mrkdwn of a final card's outcome: the section after its divider."""
-    blocks = call["blocks"]
-    at = next(i for i, b in enumerate(blocks) if b["type"] == "divider")
-    return blocks[at + 1]["text"]["text"]
-
-
-def final_card(slack_api, predicate=lambda text: True):
-    def done(call):
-        return call["channel"] == CHANNEL and "blocks" in call.params and predicate(card_text(call))
-
-    return slack_api.wait_for("chat.update", predicate=done, timeout=10)[-1]
 
 
 @pytest.mark.cluster
@@ -58,7 +38,7 @@ def test_serve_winner_happy_path(connected, slack, slack_api, mida_sandbox, clea
     response = submit_change(slack, view, variant="1", rollout="25", reason="Clear winner after 15 days")
     assert response.status_code == 200 and "errors" not in response.text
 
-    card = final_card(slack_api, lambda text: ":white_check_mark: *Done*" in text)
+    card = final_card(slack_api, ":white_check_mark: *Done*")
     writes = mida_sandbox.writes()
     assert len(writes) == 1
     assert writes[0]["method"] == "POST"
@@ -98,14 +78,12 @@ def test_rollout_and_stop_serving(connected, slack, slack_api, mida_sandbox, cle
     view = open_change_modal(slack, slack_api, "rollout 1237 75")
     assert "50" in json.dumps(view)  # the current rollout is shown
     submit_change(slack, view, rollout="75")
-    final_card(slack_api, lambda text: "75" in text)
+    final_card(slack_api, "75")
 
     view = open_change_modal(slack, slack_api, "stop 1237")
     submit_change(slack, view, reason="Seasonal page is gone")
     slack_api.wait_for("chat.update", count=2, timeout=10)
-    deadline = time.monotonic() + 10
-    while len(mida_sandbox.writes()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(mida_sandbox.writes()) >= 2, timeout=10, what="both writes at Mida")
     writes = mida_sandbox.writes()
     assert [(w["method"], w["path"].rsplit("/", 1)[1], w["json"]) for w in writes] == [
         ("PATCH", "serving-rollout", {"traffic_allocation": 75}),
@@ -170,7 +148,7 @@ def test_a_409_at_execution_is_explained_with_the_state_read_back(connected, sla
     # Someone serves from Mida's dashboard between the modal and the click.
     mida_sandbox.set_experiment(1234, serving_variant_id="1", traffic_allocation=60)
     submit_change(slack, view, variant="1", rollout="25")
-    card = final_card(slack_api, lambda text: ":twisted_rightwards_arrows: *Superseded*" in text)
+    card = final_card(slack_api, ":twisted_rightwards_arrows: *Superseded*")
     assert outcome_section(card) == (
         "The experiment changed in Mida after this request was made, so it was not applied. Now it is live, "
         "serving *Variant 1 — Red CTA Button* (id `1`) at 60 %. (The experiment changed in Mida after this was "
@@ -183,7 +161,7 @@ def test_a_409_answer_is_explained_with_the_state_read_back(connected, slack, sl
     view = open_change_modal(slack, slack_api, "serve-winner 1234 1 25")
     mida_sandbox.fault(path_contains="serve-winner", status=409, error="Experiment cannot serve: business rule")
     submit_change(slack, view, variant="1", rollout="25")
-    card = final_card(slack_api, lambda text: "business rule" in text)
+    card = final_card(slack_api, "business rule")
     assert outcome_section(card) == (
         'Mida refused to serve a winner because of the experiment\'s current state. Mida said: "Experiment cannot '
         'serve: business rule". Now: Experiment #1234 (Homepage CTA Button Color Test) is live and not serving a '
@@ -221,7 +199,7 @@ def test_other_documented_errors_are_explained_on_the_card(connected, slack, sla
     view = open_change_modal(slack, slack_api, "serve-winner 1234 1 25")
     mida_sandbox.fault(path_contains="serve-winner", status=status, error=error)
     submit_change(slack, view, variant="1", rollout="25")
-    card = final_card(slack_api, lambda text: ":x: *Failed*" in text)
+    card = final_card(slack_api, ":x: *Failed*")
     assert outcome_section(card) == expected
     assert len(mida_sandbox.writes()) == 1
 
@@ -230,7 +208,7 @@ def test_mida_401_at_execution_says_an_admin_must_reconnect(connected, slack, sl
     view = open_change_modal(slack, slack_api, "serve-winner 1234 1 25")
     mida_sandbox.fault(path_contains="serve-winner", status=401, error="Invalid or missing API key")
     submit_change(slack, view, variant="1", rollout="25")
-    card = final_card(slack_api, lambda text: ":x: *Failed*" in text)
+    card = final_card(slack_api, ":x: *Failed*")
     assert outcome_section(card) == (
         "Mida refused the stored API key (Invalid or missing API key). An admin must run /mida connect again."
     )
@@ -240,7 +218,7 @@ def test_mida_500_on_the_write_is_reconciled_by_reading_back(connected, slack, s
     view = open_change_modal(slack, slack_api, "serve-winner 1234 1 25")
     mida_sandbox.fault(path_contains="serve-winner", drop="after_apply", times=1)
     submit_change(slack, view, variant="1", rollout="25")
-    card = final_card(slack_api, lambda text: ":white_check_mark: *Done*" in text)
+    card = final_card(slack_api, ":white_check_mark: *Done*")
     assert outcome_section(card) == (
         "Mida now reports the experiment as live, serving *Variant 1 — Red CTA Button* (id `1`) at 25 %. "
         "_The bot read the experiment back to learn what happened._"
@@ -257,7 +235,7 @@ def test_unconnected_workspace_is_told_to_connect(bot, slack, slack_api, mida_sa
 
 
 def test_unsigned_or_badly_signed_requests_get_401_and_change_nothing(connected, slack, slack_api, mida_sandbox):
-    from tests.support.slack_requests import slash_command
+    from standins.slack_requests import slash_command
 
     body, ctype = slash_command("serve-winner 1234 1 25", user_id=ALICE)
     assert slack.post(body, ctype, signed=False).status_code == 401

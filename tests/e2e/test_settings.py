@@ -8,8 +8,9 @@ import pytest
 
 from bot.domain import ApprovalMode, TeamRef
 from bot.views import ids
-from tests.e2e.flows import ADMIN, ALICE, BOB, CHANNEL, TEAM, connect
-from tests.support.slack_requests import plain, radio, select, users
+from standins.flows import connect
+from standins.people import ADMIN, ALICE, BOB, CHANNEL, TEAM
+from standins.slack_requests import plain, radio, select, users
 
 
 def settings_values(**overrides):

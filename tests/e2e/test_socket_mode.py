@@ -1,4 +1,4 @@
-"""`mida-slack socket`, live: the real process against the Socket Mode stand-in (tests/support/
+"""`mida-slack socket`, live: the real process against the Socket Mode stand-in (standins/
 socket_mode.py), the Web API stand-in, the Mida sandbox and a real Redis. The conversation of the
 HTTP tests (connect, a command that opens the confirm modal, its submission, an approval click) goes
 through the websocket, with the same outcomes; a `disconnect` makes the bot connect again."""
@@ -17,14 +17,15 @@ import redis.asyncio as aioredis
 from bot.domain import RequestStatus, TeamRef
 from bot.store.requests import RequestStore
 from bot.views import ids
-from tests.e2e.flows import ADMIN, ALICE, CAROL, CHANNEL, TEAM, people
+from standins.bot_server import BOT_TOKEN, ENCRYPTION_KEY, BotProcess, bot_env
+from standins.people import ADMIN, ALICE, CAROL, CHANNEL, TEAM, introduce
+from standins.sandbox import API_KEY, PROJECT_KEY
+from standins.slack_requests import plain, select
+from standins.socket_mode import SocketClient, SocketModeStandIn
+from standins.waiting import wait_until
+from tests.e2e.helpers import serve_writes
 from tests.e2e.test_log_format import TEXT_CID
 from tests.e2e.test_metrics import parse, value
-from tests.support.bot_server import BOT_TOKEN, ENCRYPTION_KEY, BotProcess, bot_env
-from tests.support.sandbox import API_KEY, PROJECT_KEY
-from tests.support.slack_requests import plain, select
-from tests.support.socket_mode import SocketClient, SocketModeStandIn
-from tests.support.waiting import wait_until
 
 WRONG_KEY = "mida_sk_wrong_but_secret_7a1b2c3d4e5f"
 APP_TOKEN = "xapp-1-A0MIDA-1234567890-0123456789abcdef0123456789abcdef"
@@ -68,12 +69,8 @@ def stored_request(redis_url: str, request_id: str):
     return asyncio.run(get())
 
 
-def serve_writes(mida_sandbox) -> list[dict]:
-    return [w for w in mida_sandbox.writes() if w["path"].endswith("/serve-winner")]
-
-
 def connect_through_socket(sock: SocketClient, slack_api) -> None:
-    people(slack_api)
+    introduce(slack_api)
     ack = sock.command("connect", user_id=ADMIN)
     assert set(ack) == {"envelope_id"}  # an empty ack: the modal comes through views.open
     view = slack_api.wait_for("views.open")[-1]["view"]
@@ -166,7 +163,7 @@ def test_command_modal_and_approval_through_the_socket(
 def test_no_secret_reaches_the_logs_in_socket_mode(socket_bot, through_socket, slack_api):
     """At DEBUG the Socket Mode client would log each envelope as received, before any listener has
     seen (and registered with the scrubber) the Mida API key typed into the connect modal."""
-    people(slack_api)
+    introduce(slack_api)
     for api_key in (WRONG_KEY, API_KEY):
         opened = len(slack_api.calls("views.open"))
         through_socket.command("connect", user_id=ADMIN)

@@ -12,10 +12,10 @@ import pytest
 from bot.domain import ApprovalMode, ChannelRules, TeamRef
 from bot.store.client import redis_client
 from bot.store.rules import RulesStore
-
-from tests.e2e.flows import ALICE, CHANNEL, connect, people, submit_change
-from tests.support.bot_server import SIGNING_SECRET, BotProcess, WorkerProcess, bot_env
-from tests.support.slack_requests import BotClient
+from standins.bot_server import SIGNING_SECRET, BotProcess, WorkerProcess, bot_env
+from standins.flows import connect, submit_change
+from standins.people import ALICE, CHANNEL, introduce
+from standins.slack_requests import BotClient
 
 
 @pytest.mark.cluster
@@ -27,7 +27,7 @@ def test_the_web_process_only_acks_and_the_worker_does_the_work(
     worker = WorkerProcess(env, tmp_path / "worker.log")
     try:
         slack = BotClient(web.url, SIGNING_SECRET, response_url=slack_api.response_url("cmd"))
-        people(slack_api)
+        introduce(slack_api)
         worker.start()
         assert connect(slack, slack_api).status_code == 200  # connect checks Mida before its ack
         worker.stop()

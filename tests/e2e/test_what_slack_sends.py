@@ -4,13 +4,14 @@ channel's name, the workspace's domain), and the text may hold Slack's own marku
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from tests.e2e.flows import ALICE, connect, people
-from tests.support.bot_server import SIGNING_SECRET, BotProcess, WorkerProcess, bot_env
-from tests.support.slack_requests import BotClient
+from standins.bot_server import SIGNING_SECRET, BotProcess, WorkerProcess, bot_env
+from standins.flows import connect
+from standins.people import ALICE, introduce
+from standins.slack_requests import BotClient
+from standins.waiting import wait_until
 
 
 def results_reply(slack, slack_api, **fields) -> dict:
@@ -71,16 +72,13 @@ def test_split_processes_answer_a_command_from_the_payload_team_channel(
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     try:
         slack = BotClient(web.url, SIGNING_SECRET, response_url=slack_api.response_url("cmd"))
-        people(slack_api)
+        introduce(slack_api)
         assert connect(slack, slack_api).status_code == 200
         acked = slack.command("results 1234", user_id=ALICE, channel_name="payload-team", team_domain="payload-co")
         assert acked.status_code == 200
         answer = slack_api.wait_for_response("cmd", timeout=15)[-1]
         assert answer["blocks"][0]["text"]["text"] == "Homepage CTA Button Color Test"
-        deadline = time.monotonic() + 5
-        while clean_redis.xlen("mida:lazy") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert clean_redis.xlen("mida:lazy") == 0
+        wait_until(lambda: clean_redis.xlen("mida:lazy") == 0, timeout=5, what="the lazy queue worked off")
     finally:
         worker.stop()
         web.stop()

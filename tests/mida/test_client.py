@@ -25,8 +25,7 @@ from bot.mida.errors import (
     MidaUnavailable,
 )
 from bot.mida.models import ExperimentStatus, ReportPhase
-from tests.support.sandbox import API_KEY, EU_API_KEY, EU_PROJECT_KEY, PROJECT_KEY, SandboxServer
-from tests.support.sandbox import mida_sandbox  # noqa: F401 - fixture
+from standins.sandbox import API_KEY, EU_API_KEY, EU_PROJECT_KEY, PROJECT_KEY, SandboxServer
 
 TIMEOUTS = Timeouts(connect=0.5, read=0.3, write=0.5, pool=0.5, total=3.0)
 RETRY = RetryPolicy(attempts=3, backoff=0.01, max_backoff=0.02, retry_after_cap=0.5)

@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 from bot.mida.sandbox import SandboxState, banner, start_sandbox
-from tests.support.sandbox import API_KEY, EU_API_KEY, SandboxServer
-from tests.support.sandbox import mida_sandbox  # noqa: F401 - fixture
+from standins.sandbox import API_KEY, EU_API_KEY, SandboxServer
 
 US = "/us/v2/project/sandbox-project"
 EU = "/eu/v2/project/sandbox-eu"

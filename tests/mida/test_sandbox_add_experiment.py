@@ -5,13 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.sandbox import API_KEY, SandboxServer
-from tests.support.sandbox import mida_sandbox  # noqa: F401 - fixture
+from standins.sandbox import API_KEY, SandboxServer
 
 US = "/us/v2/project/sandbox-project"
 
 
-def test_an_added_experiment_is_listed_and_has_its_variants_numbers(mida_sandbox: SandboxServer) -> None:  # noqa: F811
+def test_an_added_experiment_is_listed_and_has_its_variants_numbers(mida_sandbox: SandboxServer) -> None:
     added = mida_sandbox.add_experiment(
         1300, [("Control", 1000, 80), ("Blue", 990, 99), ("Green", 1010, 70)], test_name="Colours", days_running=12
     )
@@ -41,7 +40,7 @@ def test_an_added_experiment_is_listed_and_has_its_variants_numbers(mida_sandbox
         ({"test_id": 1301, "project_key": "nope", "variants": [{"name": "A"}]}, 400, "Unknown project_key"),
     ],
 )
-def test_a_bad_experiment_is_refused_and_nothing_is_added(mida_sandbox: SandboxServer, body, status, error) -> None:  # noqa: F811
+def test_a_bad_experiment_is_refused_and_nothing_is_added(mida_sandbox: SandboxServer, body, status, error) -> None:
     response = httpx.post(mida_sandbox.base_url + "/_sandbox/experiments", json=body)
     assert (response.status_code, response.json()) == (status, {"error": error})
     assert httpx.get(mida_sandbox.base_url + "/_sandbox/experiments/1301").status_code == 404

@@ -45,7 +45,7 @@ from bot.services.scheduler import Scheduler
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
 from bot.store.workspaces import WorkspaceStore
-from tests.support.sandbox import API_KEY, PROJECT_KEY
+from standins.sandbox import API_KEY, PROJECT_KEY
 
 TEAM = TeamRef(team_id="T1")
 ALICE = Person(user_id="UA", team_id="T1")

@@ -15,7 +15,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.slack.ack_runner import FastAckRunner, install_fast_ack
-from tests.support.slack_requests import block_actions, event_callback, sign, slash_command, view_submission
+from standins.slack_requests import block_actions, event_callback, sign, slash_command, view_submission
 
 SECRET = "test-signing-secret-0123456789abcdef"
 
@@ -261,7 +261,7 @@ def test_the_bot_app_runs_its_listeners_with_the_fast_ack_runner():
     from bot.app import create_app
     from bot.config import Settings
     from bot.deps import build_deps
-    from tests.support.bot_server import bot_env
+    from standins.bot_server import bot_env
 
     env = bot_env(redis_url="redis://127.0.0.1:9/0", slack_api_url="http://127.0.0.1:9/api/",
                   mida_api_url="http://127.0.0.1:9/{region}/v2")

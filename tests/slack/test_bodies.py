@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.slack.bodies import bolt_body
-from tests.support.slack_requests import block_actions, slash_command
+from standins.slack_requests import block_actions, slash_command
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -11,7 +11,7 @@ from bot.services.ports import Profile
 from bot.slack import directory
 from bot.slack.clients import SlackClients
 from bot.slack.directory import SlackDirectory
-from tests.support.slack_api import SlackStandIn
+from standins.slack_api import SlackStandIn
 
 TEAM = TeamRef(team_id="T0001")
 

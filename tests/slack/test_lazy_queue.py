@@ -6,7 +6,7 @@ import json
 
 from bot.slack.lazy_queue import LazyQueue
 from bot.store.keys import LAZY_STREAM
-from tests.support.slack_requests import slash_command
+from standins.slack_requests import slash_command
 
 
 async def test_a_raw_form_queued_by_an_older_web_process_is_read_with_all_its_fields(redis):

@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from redis.asyncio.cluster import RedisCluster
 
 from bot.store.client import redis_client
-from tests.support.redis_server import free_port, server_binary
+from standins.redis_server import free_port, server_binary
 
 
 def _certificates(tmp: Path) -> tuple[Path, Path, Path]:

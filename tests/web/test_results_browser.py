@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.support.bot_server import REPO
+from standins.bot_server import REPO
 from tests.web import PageDom
 from tests.web.test_results_page import SERVING, link
 
@@ -95,7 +95,7 @@ def png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_page_loads_in_a_browser_with_the_chart(connected, tmp_path):  # noqa: F811
+def test_page_loads_in_a_browser_with_the_chart(connected, tmp_path):
     url = link(connected, SERVING)
     netlog = tmp_path / "netlog.json"
     dom = PageDom(chromium(tmp_path, "--dump-dom", url, netlog=netlog).stdout)
@@ -126,7 +126,7 @@ def test_the_request_check_catches_an_outside_load(tmp_path):
     assert "https://assets.example.invalid/x.png" in page_requests(netlog, "file://")
 
 
-def test_phone_screenshot(connected, tmp_path):  # noqa: F811
+def test_phone_screenshot(connected, tmp_path):
     url = link(connected, SERVING)
     shot = tmp_path / "results-page.png"
     chromium(tmp_path, f"--screenshot={shot}", f"--window-size={PHONE[0]},{PHONE[1]}", url)

@@ -14,10 +14,10 @@ import redis.asyncio as aioredis
 
 from bot.domain import TeamRef
 from bot.store.results_cache import ResultsCache
-from tests.e2e.flows import TEAM
-from tests.support.bot_server import PUBLIC_URL
-from tests.support.redis_server import free_port
-from tests.support.sandbox import API_KEY, PROJECT_KEY
+from standins.bot_server import PUBLIC_URL
+from standins.people import TEAM
+from standins.redis_server import free_port
+from standins.sandbox import API_KEY, PROJECT_KEY
 from tests.web import PageDom
 
 WS = TeamRef(team_id=TEAM)

@@ -23,7 +23,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.config import Settings
 from bot.deps import Deps, build_deps
-from bot.domain import Action, ApprovalMode, Draft, Person, ChannelRules, Region, TeamRef, Workspace
+from bot.domain import Action, ApprovalMode, ChannelRules, Draft, Person, Region, TeamRef, Workspace
 from bot.listeners.views.submissions import (
     handle_change_submission,
     handle_connect_submission,
@@ -33,9 +33,9 @@ from bot.services.errors import InvalidInput
 from bot.slack.clients import web_client
 from bot.store.keys import new_id
 from bot.views import ids, modals
-from tests.support.bot_server import BOT_TOKEN, bot_env
-from tests.support.sandbox import API_KEY, PROJECT_KEY, SandboxServer
-from tests.support.slack_api import SlackStandIn
+from standins.bot_server import BOT_TOKEN, bot_env
+from standins.sandbox import API_KEY, PROJECT_KEY, SandboxServer
+from standins.slack_api import SlackStandIn
 
 TEAM = TeamRef(team_id="T0FUZZ")
 ADMIN = Person(user_id="U_FUZZ_ADMIN", team_id="T0FUZZ")

@@ -25,9 +25,9 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from tests.support.redis_server import free_port
-from tests.support.slack_api import SlackStandIn, slack_api  # noqa: F401 - the fixture
-from tests.support.slack_requests import (
+from standins.redis_server import free_port
+from standins.slack_api import SlackStandIn
+from standins.slack_requests import (
     BotClient,
     block_actions,
     conversation,

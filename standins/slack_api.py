@@ -41,16 +41,16 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import pytest
 from aiohttp import web
 
-DEFAULT_TEAM = "T0001"
-BOT_USER_ID = "UBOT"
+from standins.people import BOT_USER as BOT_USER_ID
+from standins.people import TEAM as DEFAULT_TEAM
+
 BOT_ID = "BBOT"
 APP_ID = "A0MIDA"
 
@@ -151,7 +151,7 @@ class SlackStandIn:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
-        # Socket Mode's websocket end (tests/support/socket_mode.py), named by apps.connections.open.
+        # Socket Mode's websocket end (standins/socket_mode.py), named by apps.connections.open.
         self.socket_mode: Any = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -707,13 +707,3 @@ class SlackStandIn:
 
     def _next_ts(self) -> str:
         return f"{1700000000 + next(self._ts_seq)}.000100"
-
-
-@pytest.fixture
-def slack_api() -> Iterator[SlackStandIn]:
-    """A started Slack Web API stand-in, stopped after the test."""
-    standin = SlackStandIn().start()
-    try:
-        yield standin
-    finally:
-        standin.stop()

@@ -1,4 +1,4 @@
-"""The Mida sandbox, served from a background thread for tests.
+"""The Mida sandbox, served from a background thread (for the tests and the bench).
 
 It has its own event loop, so it answers sync tests, async tests (whose loop it never blocks) and bot
 subprocesses alike. The helpers talk to its `/_sandbox/` control API over HTTP.
@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from aiohttp import web
 
 from bot.mida.sandbox import start_sandbox
@@ -157,12 +155,3 @@ class SandboxServer:
 
     def reset(self) -> None:
         self._control("POST", "/reset")
-
-
-@pytest.fixture
-def mida_sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()

@@ -1,26 +1,14 @@
-"""Conversations with the bot, as a person in Slack would have them, for the end-to-end tests."""
+"""Conversations with the bot, as a person in Slack would have them (the end-to-end tests and the bench)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.views import ids
-from tests.support.sandbox import API_KEY, PROJECT_KEY
-from tests.support.slack_api import SlackStandIn
-from tests.support.slack_requests import BotClient, plain, select
-
-ADMIN = "U_ADMIN"
-ALICE = "U_ALICE"
-BOB = "U_BOB"
-CAROL = "U_CAROL"
-TEAM = "T0001"
-CHANNEL = "C0001"
-
-
-def people(slack_api: SlackStandIn) -> None:
-    slack_api.set_user(ADMIN, team_id=TEAM, is_admin=True, name="admin")
-    for user in (ALICE, BOB, CAROL):
-        slack_api.set_user(user, team_id=TEAM, name=user.lower())
+from standins.people import ADMIN, ALICE, CHANNEL, TEAM, introduce
+from standins.sandbox import API_KEY, PROJECT_KEY
+from standins.slack_api import SlackStandIn
+from standins.slack_requests import BotClient, plain, select
 
 
 def connect(
@@ -33,7 +21,7 @@ def connect(
     region: str = "us",
 ) -> Any:
     """Run /mida connect and submit the modal; returns the submission's HTTP response."""
-    people(slack_api)
+    introduce(slack_api)
     opened = len(slack_api.calls("views.open"))
     assert slack.command("connect", user_id=user).status_code == 200
     view = slack_api.wait_for("views.open", count=opened + 1)[-1]["view"]
@@ -43,6 +31,14 @@ def connect(
         {ids.PROJECT_KEY: plain(project_key), ids.API_KEY: plain(api_key), ids.REGION: select(region)},
         user_id=user,
     )
+
+
+def connect_workspace(slack: BotClient, slack_api: SlackStandIn) -> None:
+    """/mida connect by the admin, then wait for the bot's private "connected" message and empty the
+    stand-in's records, so that message cannot land in a test's calls or hit a fault it sets."""
+    assert connect(slack, slack_api).status_code == 200
+    slack_api.wait_for("chat.postMessage", predicate=lambda c: c["channel"] == ADMIN)
+    slack_api.clear()
 
 
 def set_policy_off(bot: Any) -> None:

@@ -14,7 +14,7 @@ Attached to the Web API stand-in (``slack_api.socket_mode = SocketModeStandIn().
 Envelope kinds: ``slash_commands`` (the command's fields as a JSON object), ``interactive``
 (block_actions, view_submission...: the payload object itself, not form-encoded) and
 ``events_api`` (the event_callback body). ``SocketClient`` builds them from the same payload
-builders as the HTTP tests (tests/support/slack_requests.py).
+builders as the HTTP tests (standins/slack_requests.py).
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
-from tests.support import slack_requests as sr
-from tests.support.slack_api import APP_ID
+from standins import slack_requests as sr
+from standins.people import ALICE, TEAM
+from standins.slack_api import APP_ID
+
 
 class SocketModeStandIn:
     def __init__(self) -> None:
@@ -204,7 +206,7 @@ class SocketClient:
     app's ack (``{"envelope_id": ..., "payload"?: ...}``)."""
 
     def __init__(self, standin: SocketModeStandIn, *, response_url: str | None = None,
-                 team_id: str = "T0001", user_id: str = "U_ALICE") -> None:
+                 team_id: str = TEAM, user_id: str = ALICE) -> None:
         self._http = sr.BotClient("http://unused.invalid", "", response_url=response_url,
                                   team_id=team_id, user_id=user_id)
         self.standin = standin

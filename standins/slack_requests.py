@@ -27,6 +27,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from standins.people import ALICE, BOT_USER, CHANNEL, TEAM
+
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 API_APP_ID = "A0MIDA"
@@ -149,9 +151,9 @@ def state_values(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def slash_command(
     text: str,
     *,
-    user_id: str = "U_ALICE",
-    team_id: str = "T0001",
-    channel_id: str = "C0001",
+    user_id: str = ALICE,
+    team_id: str = TEAM,
+    channel_id: str = CHANNEL,
     enterprise_id: str | None = None,
     command: str = "/mida",
     response_url: str = DEFAULT_RESPONSE_URL,
@@ -188,9 +190,9 @@ def block_actions(
     action_id: str,
     value: str | None = None,
     *,
-    user_id: str = "U_ALICE",
-    team_id: str = "T0001",
-    channel_id: str | None = "C0001",
+    user_id: str = ALICE,
+    team_id: str = TEAM,
+    channel_id: str | None = CHANNEL,
     message_ts: str | None = None,
     view: dict[str, Any] | None = None,
     block_id: str = "b",
@@ -250,7 +252,7 @@ def block_actions(
         payload["is_enterprise_install"] = False
         payload["channel"] = {"id": channel_id, "name": "experiments"}
         if not ephemeral:
-            payload["message"] = {"type": "message", "user": "UBOT", "bot_id": "BBOT", "ts": ts,
+            payload["message"] = {"type": "message", "user": BOT_USER, "bot_id": "BBOT", "ts": ts,
                                   "text": "", "blocks": [], **(message or {})}
         payload["state"] = {"values": state_values(state or {})}
         payload["response_url"] = response_url
@@ -293,8 +295,8 @@ def view_submission(
     values: dict[str, Any],
     *,
     private_metadata: str | None = None,
-    user_id: str = "U_ALICE",
-    team_id: str = "T0001",
+    user_id: str = ALICE,
+    team_id: str = TEAM,
     view_id: str | None = None,
     enterprise_id: str | None = None,
     trigger_id: str | None = None,
@@ -324,7 +326,7 @@ def view_submission(
     return _payload_form(payload)
 
 
-def view_closed(callback_id: str, *, user_id: str = "U_ALICE", team_id: str = "T0001",
+def view_closed(callback_id: str, *, user_id: str = ALICE, team_id: str = TEAM,
                 view: dict[str, Any] | None = None, enterprise_id: str | None = None) -> tuple[bytes, str]:
     payload = {
         "type": "view_closed",
@@ -343,10 +345,10 @@ def view_closed(callback_id: str, *, user_id: str = "U_ALICE", team_id: str = "T
 def event_callback(
     event: dict[str, Any],
     *,
-    team_id: str | None = "T0001",
+    team_id: str | None = TEAM,
     event_id: str | None = None,
     enterprise_id: str | None = None,
-    bot_user_id: str = "UBOT",
+    bot_user_id: str = BOT_USER,
 ) -> tuple[bytes, str]:
     """An Events API callback (application/json) with ``authorizations``. ``team_id=None`` (with an
     ``enterprise_id``) is an org-wide install's app_uninstalled/tokens_revoked, which names only the
@@ -397,7 +399,7 @@ class BotClient:
     path = "/slack/events"
 
     def __init__(self, base_url: str, signing_secret: str, *, response_url: str | None = None,
-                 team_id: str = "T0001", user_id: str = "U_ALICE", timeout: float = 10.0) -> None:
+                 team_id: str = TEAM, user_id: str = ALICE, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.signing_secret = signing_secret
         self.response_url = response_url

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import redis
 from redis.cluster import RedisCluster
 
-from tests.support.redis_server import server_binary
+from standins.redis_server import server_binary
 
 SLOTS = 16384
 NODE_TIMEOUT_MS = 1000

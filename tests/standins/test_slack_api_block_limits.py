@@ -7,7 +7,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from tests.support.slack_api import SlackStandIn, slack_api  # noqa: F401 - the fixture
+from standins.slack_api import SlackStandIn
 
 
 def blocks(n: int) -> list[dict]:
@@ -23,7 +23,7 @@ def modal(n: int) -> dict:
 
 
 @pytest.mark.parametrize("method", ["chat_postMessage", "chat_postEphemeral"])
-async def test_a_message_of_51_blocks_is_refused_with_invalid_blocks(slack_api, method):  # noqa: F811
+async def test_a_message_of_51_blocks_is_refused_with_invalid_blocks(slack_api, method):
     web = client(slack_api)
     kwargs = {"channel": "C0001", "text": "t"} | ({"user": "U_ALICE"} if method == "chat_postEphemeral" else {})
     assert (await getattr(web, method)(blocks=blocks(50), **kwargs))["ok"]
@@ -37,7 +37,7 @@ async def test_a_message_of_51_blocks_is_refused_with_invalid_blocks(slack_api, 
     }
 
 
-async def test_chat_update_over_50_blocks_is_refused(slack_api):  # noqa: F811
+async def test_chat_update_over_50_blocks_is_refused(slack_api):
     web = client(slack_api)
     posted = await web.chat_postMessage(channel="C0001", text="t", blocks=blocks(3))
     with pytest.raises(SlackApiError) as refused:
@@ -45,7 +45,7 @@ async def test_chat_update_over_50_blocks_is_refused(slack_api):  # noqa: F811
     assert refused.value.response["error"] == "invalid_blocks"
 
 
-async def test_a_view_of_101_blocks_is_refused_with_invalid_arguments(slack_api):  # noqa: F811
+async def test_a_view_of_101_blocks_is_refused_with_invalid_arguments(slack_api):
     web = client(slack_api)
     opened = await web.views_open(trigger_id="1.2.3", view=modal(100))
     assert opened["ok"]
@@ -63,7 +63,7 @@ async def test_a_view_of_101_blocks_is_refused_with_invalid_arguments(slack_api)
     assert (await web.views_publish(user_id="U_ALICE", view={"type": "home", "blocks": blocks(100)}))["ok"]
 
 
-async def test_a_response_url_post_over_50_blocks_gets_400_and_is_not_shown(slack_api):  # noqa: F811
+async def test_a_response_url_post_over_50_blocks_gets_400_and_is_not_shown(slack_api):
     webhook = AsyncWebhookClient(slack_api.response_url("cmd"))
     refused = await webhook.send(text="too long", blocks=blocks(51))
     assert (refused.status_code, refused.body) == (400, "invalid_blocks")

@@ -20,13 +20,13 @@ from pathlib import Path
 import httpx
 from cryptography.fernet import Fernet
 
-from tests.support.redis_server import free_port
+from standins.redis_server import free_port
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-T0001-1234567890-abcdefghijklmnopqrstuvwx"
 PUBLIC_URL = "https://mida-bot.test"
 ENCRYPTION_KEY = Fernet.generate_key().decode()
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 # OAuth (multi-workspace) mode: the app's credentials; installations come through /slack/install.
 CLIENT_ID = "1111111111.2222222222"
 CLIENT_SECRET = "c1e2n3t4s5e6c7r8e9t0abcdef123456"
