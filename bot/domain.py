@@ -127,6 +127,13 @@ class Evidence(_Model):
     is_serving: bool = False
     traffic_allocation: float | None = None
     variants: list[VariantResult] = Field(default_factory=list)
+    # What the statistics need (bot/services/evidence.py); absent in snapshots stored before them,
+    # which are then shown with their counts only.
+    stats_engine: str | None = None
+    confidence_threshold_percent: float | None = None
+    is_mab: bool = False
+    has_revenue: bool = False
+    currency: str | None = None
     taken_at: float = Field(default_factory=time.time)
 
     @classmethod
@@ -140,6 +147,11 @@ class Evidence(_Model):
             is_serving=result.serving,
             traffic_allocation=result.traffic_allocation,
             variants=list(result.variants),
+            stats_engine=result.stats_engine,
+            confidence_threshold_percent=result.confidence_threshold_percent,
+            is_mab=result.is_mab,
+            has_revenue=result.has_revenue,
+            currency=result.currency,
         )
 
     def variant(self, variant_id: str | None) -> VariantResult | None:
@@ -414,9 +426,11 @@ class ChannelRules(_Model):
     audit_channel: str | None = None
     # Single- and multi-channel guests may ask for, approve or reject changes (other organisations never).
     guests_may_approve: bool = False
-    # Guardrails checked before serving a winner; failing one asks for a reason.
+    # Guardrails checked before serving a winner (STATS.md's warn thresholds); failing one asks for a reason.
     min_days_running: int = Field(default=7, ge=0, le=365)
     min_visitors_per_variant: int = Field(default=100, ge=0, le=10_000_000)
+    min_conversions_per_variant: int = Field(default=25, ge=0, le=10_000_000)
+    risky_loss_percent: float = Field(default=5.0, gt=0, le=100)  # Bayesian expected loss that is "risky"
     # When to post the post-deploy numbers in the card's thread, in hours after a winner is served.
     followup_hours: list[float] = Field(default_factory=lambda: [1.0, 24.0, 168.0], max_length=10)
 

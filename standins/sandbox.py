@@ -147,10 +147,14 @@ class SandboxServer:
         traffic_allocation, status, is_completed, test_name, served_hours_ago)."""
         return self._control("POST", f"/experiments/{test_id}", json=patch)
 
-    def add_experiment(self, test_id: int, variants: list[tuple[str, int, int]], **fields: Any) -> dict[str, Any]:
+    def add_experiment(
+        self, test_id: int, variants: list[tuple[str, int, int] | dict[str, Any]], **fields: Any
+    ) -> dict[str, Any]:
         """A new experiment in the sandbox project (or `project_key=`): variants as (name, visitors,
-        conversions), ids 0, 1, …; also test_name, status, days_running."""
-        rows = [{"name": n, "visitors": v, "conversions": c} for n, v, c in variants]
+        conversions) or dicts that may also give weight, paused, revenue and metrics (conversions per
+        secondary metric), ids 0, 1, …; also test_name, status, days_running, stats_engine,
+        confidence_threshold_percent, is_mab and metrics ([{metric_key, name}])."""
+        rows = [r if isinstance(r, dict) else {"name": r[0], "visitors": r[1], "conversions": r[2]} for r in variants]
         return self._control("POST", "/experiments", json={"test_id": test_id, "variants": rows, **fields})
 
     def reset(self) -> None:

@@ -2,7 +2,10 @@
 
 Tolerant of the documented quirks: `status` is a label ("live") on some endpoints and a code (1) on
 others, `serving_variant_id` may be absent or null, `improvement` is absent on the control,
-`report_phase` may be absent, and unknown extra fields are ignored. Strict about what the bot acts
+`report_phase` may be absent, and unknown extra fields are ignored. The fields the statistics read
+(`stats_engine`, `confidence_threshold_percent`, `is_mab`, `traffic_weight`, `variant_status`, the
+revenue fields) are optional and an unusable value becomes None, so an answer (or a stored snapshot)
+without them still loads and is shown without the figures that need them. Strict about what the bot acts
 on: counts Mida cannot mean (negative, more conversions than visitors) and write answers without
 the fields their docs promise are refused, so they become `MidaBadResponse`.
 """
@@ -114,6 +117,45 @@ class Goal(_Model):
     goal_value: str | None = None
 
 
+STATS_ENGINES = ("bayesian", "frequentist")
+
+
+def _engine(value: Any) -> str | None:
+    """ "bayesian" | "frequentist"; anything else is not an engine the bot can speak in."""
+    text = value.strip().lower() if isinstance(value, str) else None
+    return text if text in STATS_ENGINES else None
+
+
+def _optional_number(value: Any) -> float | None:
+    """A finite number, or None (absent, null, a string, a bool): an optional figure never fails the answer."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or value != value
+        or value
+        in (
+            float("inf"),
+            float("-inf"),
+        )
+    ):
+        return None
+    return float(value)
+
+
+def _threshold(value: Any) -> float | None:
+    number = _optional_number(value)
+    return number if number is not None and 0 < number < 100 else None
+
+
+def _weight(value: Any) -> float | None:
+    number = _optional_number(value)
+    return number if number is not None and number >= 0 else None
+
+
+def _flag(value: Any) -> bool:
+    return value is True or value == 1
+
+
 def _check_counts(whose: str, visitors: int, conversions: int) -> None:
     """Counts no experiment can have: the whole answer is wrong, not just these numbers."""
     if visitors < 0 or conversions < 0:
@@ -133,8 +175,38 @@ class VariantResult(_Model):
     conversion_rate: float = 0.0
     improvement: float | None = None
     is_control: bool = False
-    traffic_weight: float | None = None
-    variant_status: str | None = None
+    traffic_weight: float | None = None  # share of the split, 0–100; None for MAB tests
+    variant_status: str | None = None  # "active" | "paused" (configured weight 0)
+    # Present when the result `has_revenue`: the variant's total revenue and Mida's revenue per visitor.
+    revenue: float | None = None
+    orders: int | None = None
+    rpv: float | None = None
+    revenue_per_visitor_improvement: float | None = None
+
+    @field_validator("traffic_weight", mode="before")
+    @classmethod
+    def _traffic_weight(cls, v: Any) -> float | None:
+        return _weight(v)
+
+    @field_validator("variant_status", mode="before")
+    @classmethod
+    def _variant_status(cls, v: Any) -> str | None:
+        return v.strip().lower() if isinstance(v, str) and v.strip() else None
+
+    @field_validator("revenue", "rpv", "revenue_per_visitor_improvement", mode="before")
+    @classmethod
+    def _money(cls, v: Any) -> float | None:
+        return _optional_number(v)
+
+    @field_validator("orders", mode="before")
+    @classmethod
+    def _orders(cls, v: Any) -> int | None:
+        number = _optional_number(v)
+        return int(number) if number is not None and number >= 0 else None
+
+    @property
+    def paused(self) -> bool:
+        return self.variant_status == "paused"
 
     @field_validator("variant_id", mode="before")
     @classmethod
@@ -180,9 +252,36 @@ class ExperimentResult(_Model):
     report_phase: ReportPhase | None = None
     report_phase_unknown: str | None = None  # a phase Mida named that the bot does not know
     traffic_allocation: float | None = None
+    # How Mida judges this test (the bot computes its figures in the same engine, bot/evidence).
+    stats_engine: str | None = None  # "bayesian" | "frequentist"
+    confidence_threshold_percent: float | None = None
+    distribution_mode: str | None = None
+    is_mab: bool = False
+    has_revenue: bool = False
+    currency: str | None = None
     total_visitors: int = 0
     total_conversions: int = 0
     variants: list[VariantResult] = Field(default_factory=list)
+
+    @field_validator("stats_engine", mode="before")
+    @classmethod
+    def _stats_engine(cls, v: Any) -> str | None:
+        return _engine(v)
+
+    @field_validator("confidence_threshold_percent", mode="before")
+    @classmethod
+    def _confidence(cls, v: Any) -> float | None:
+        return _threshold(v)
+
+    @field_validator("is_mab", "has_revenue", mode="before")
+    @classmethod
+    def _flags(cls, v: Any) -> bool:
+        return _flag(v)
+
+    @field_validator("distribution_mode", "currency", mode="before")
+    @classmethod
+    def _label(cls, v: Any) -> str | None:
+        return (v.strip()[:20] or None) if isinstance(v, str) else None
 
     @model_validator(mode="before")
     @classmethod

@@ -67,6 +67,10 @@ class SandboxVariant:
     name: str
     visitors: int = 0
     conversions: int = 0
+    weight: float | None = None  # share of the split (0–100); None: an equal share of the active arms
+    paused: bool = False  # weight 0 (Mida's `variant_status: "paused"`), its visitors kept
+    revenue: float | None = None  # pre-deploy revenue, for a revenue goal
+    metrics: list[int] = field(default_factory=list)  # pre-deploy conversions on each secondary metric
 
 
 @dataclass
@@ -85,6 +89,22 @@ class SandboxExperiment:
     served_variant_id: str | None = None  # the last one served, kept after stop for post-deploy data
     stopped_at: datetime | None = None
     updated_at: datetime | None = None
+    stats_engine: str = "bayesian"
+    confidence_threshold_percent: float = 95
+    is_mab: bool = False
+    metrics: list[tuple[str, str]] = field(default_factory=list)  # secondary metrics: (metric_key, name)
+
+    @property
+    def has_revenue(self) -> bool:
+        return any(v.revenue is not None for v in self.variants)
+
+    def weights(self) -> dict[str, float | None]:
+        """Each arm's `traffic_weight`: None for MAB tests, 0 when paused, else its own or an equal share."""
+        if self.is_mab:
+            return {v.variant_id: None for v in self.variants}
+        active = [v for v in self.variants if not v.paused]
+        equal = round(100 / len(active), 2) if active else 0.0
+        return {v.variant_id: 0.0 if v.paused else (v.weight if v.weight is not None else equal) for v in self.variants}
 
     def variant(self, variant_id: str) -> SandboxVariant | None:
         return next((v for v in self.variants if v.variant_id == variant_id), None)
@@ -124,6 +144,14 @@ class SandboxExperiment:
             rate = v.conversions / v.visitors if v.visitors else 0.05
             numbers[v.variant_id] = (visitors, round(visitors * rate))
         return numbers
+
+    def revenue(self, numbers: dict[str, tuple[int, int]]) -> dict[str, float]:
+        """Each arm's revenue for these numbers: its pre-deploy revenue per visitor times its visitors."""
+        out = {}
+        for v in self.variants:
+            rpv = (v.revenue or 0.0) / v.visitors if v.visitors else 0.0
+            out[v.variant_id] = rpv * numbers[v.variant_id][0]
+        return out
 
     def numbers(self, phase: str, now: datetime) -> dict[str, tuple[int, int]]:
         if phase == "pre_deploy":
@@ -243,6 +271,7 @@ def _seed(now: datetime) -> dict[str, SandboxProject]:
             ("Image carousel", 3010, 211),
         ),
         exp(1239, "Newsletter Popup Timing", "/blog", 1, 2, ("Control", 42, 2), ("Exit-intent popup", 39, 3)),
+        *_statistics_cases(exp),
     ):
         us.experiments[e.test_id] = e
     for e in (
@@ -253,6 +282,101 @@ def _seed(now: datetime) -> dict[str, SandboxProject]:
     ):
         eu.experiments[e.test_id] = e
     return {us.project_key: us, eu.project_key: eu}
+
+
+def _statistics_cases(exp: Any) -> list[SandboxExperiment]:
+    """One experiment per case the statistics and guardrails tell apart (STATS.md), in both engines."""
+    freq = {"stats_engine": "frequentist"}
+    cases = [
+        exp(1240, "Bayesian: too early to call", "/b1", 1, 14, ("Control", 2000, 160), ("Green button", 2010, 170)),
+        exp(
+            1241,
+            "Frequentist: Mida's docs example",
+            "/f1",
+            1,
+            15,
+            ("Control", 1500, 120),
+            ("Red CTA Button", 1480, 148),
+            **freq,
+        ),
+        exp(1242, "Frequentist: clear winner", "/f2", 1, 21, ("Control", 5000, 400), ("Short form", 5000, 480), **freq),
+        exp(1243, "Frequentist: a loser", "/f3", 1, 21, ("Control", 5000, 400), ("Long form", 5000, 320), **freq),
+        exp(1244, "Sample ratio mismatch", "/srm", 1, 12, ("Control", 10000, 800), ("New nav", 9000, 810)),
+        exp(
+            1245,
+            "Three arms (Bayesian)",
+            "/b3",
+            1,
+            20,
+            ("Control", 3000, 240),
+            ("Blue", 3000, 270),
+            ("Orange", 3000, 300),
+        ),
+        exp(
+            1246,
+            "Four arms (frequentist)",
+            "/f4",
+            1,
+            20,
+            ("Control", 4000, 320),
+            ("Copy A", 4000, 330),
+            ("Copy B", 4000, 380),
+            ("Copy C", 4000, 300),
+            **freq,
+        ),
+        exp(
+            1247,
+            "Smart optimization (MAB)",
+            "/mab",
+            1,
+            18,
+            ("Control", 1200, 96),
+            ("Bold hero", 3800, 342),
+            is_mab=True,
+        ),
+        exp(
+            1248,
+            "Paused arm with traffic",
+            "/paused",
+            1,
+            16,
+            ("Control", 2000, 160),
+            ("Video", 2000, 190),
+            ("Carousel", 400, 30),
+        ),
+        exp(1249, "Revenue goal", "/rev", 1, 15, ("Control", 1500, 120), ("Red CTA Button", 1480, 148)),
+        exp(1250, "Secondary metrics", "/metrics", 1, 15, ("Control", 2000, 160), ("One-page checkout", 2000, 200)),
+        exp(1251, "Bayesian at a 90 % threshold", "/b90", 1, 15, ("Control", 1500, 120), ("Red CTA Button", 1480, 140)),
+        exp(1252, "Bayesian at a 99 % threshold", "/b99", 1, 15, ("Control", 1500, 120), ("Red CTA Button", 1480, 148)),
+        exp(
+            1253,
+            "Frequentist at a 90 % threshold",
+            "/f90",
+            1,
+            15,
+            ("Control", 1500, 120),
+            ("Red CTA Button", 1480, 148),
+            **freq,
+        ),
+        exp(
+            1254,
+            "Frequentist at a 99 % threshold",
+            "/f99",
+            1,
+            21,
+            ("Control", 5000, 400),
+            ("Short form", 5000, 460),
+            **freq,
+        ),
+    ]
+    by_id = {e.test_id: e for e in cases}
+    by_id[1248].variants[2].paused = True
+    by_id[1249].variants[0].revenue, by_id[1249].variants[1].revenue = 5800.0, 6650.0
+    by_id[1250].metrics = [("add_to_cart", "Add to cart"), ("newsletter", "Newsletter signup")]
+    by_id[1250].variants[0].metrics, by_id[1250].variants[1].metrics = [600, 200], [640, 150]
+    for test_id, threshold in ((1251, 90), (1252, 99), (1253, 90), (1254, 99)):
+        by_id[test_id].confidence_threshold_percent = threshold
+    return cases
 
 
 class SandboxState:
@@ -446,9 +570,11 @@ async def experiment_result(request: web.Request) -> web.Response:
     phase = _phase(request, e)
     now = _now()
     numbers = e.numbers(phase, now)
-    weight = _number(round(100 / len(e.variants), 2))
+    weights = e.weights()
     control_visitors, control_conversions = numbers[e.variants[0].variant_id]
     control_rate = _rate(control_conversions, control_visitors)
+    revenue = e.revenue(numbers) if e.has_revenue else {}
+    control_rpv = revenue.get(e.variants[0].variant_id, 0) / control_visitors if control_visitors else 0
     variants = []
     for i, v in enumerate(e.variants):
         visitors, conversions = numbers[v.variant_id]
@@ -461,7 +587,24 @@ async def experiment_result(request: web.Request) -> web.Response:
         }
         if i > 0 and control_visitors and control_rate:
             row["improvement"] = round((row["conversion_rate"] - control_rate) / control_rate * 100, 2)
-        row |= {"traffic_weight": weight, "variant_status": "active", "is_control": i == 0}
+        if e.has_revenue:
+            money = revenue[v.variant_id]
+            rpv = money / visitors if visitors else 0.0
+            row |= {
+                "revenue": round(money, 2),
+                "orders": conversions,
+                "rpv": round(rpv, 2),
+                "aov": round(money / conversions, 2) if conversions else 0.0,
+                "currency": "USD",
+            }
+            if i > 0 and control_rpv:
+                row["revenue_per_visitor_improvement"] = round((rpv - control_rpv) / control_rpv * 100, 2)
+        weight = weights[v.variant_id]
+        row |= {
+            "traffic_weight": None if weight is None else _number(weight),
+            "variant_status": "paused" if v.paused else "active",
+            "is_control": i == 0,
+        }
         variants.append(row)
     goal = _goal(e)
     body: dict[str, Any] = {
@@ -474,8 +617,8 @@ async def experiment_result(request: web.Request) -> web.Response:
         "end_date": _iso(e.end_date),
         "days_running": e.days_running(now),
         "primary_goal": {k: goal[k] for k in ("goal_name", "goal_type", "goal_value")},
-        "stats_engine": "bayesian",
-        "confidence_threshold_percent": 95,
+        "stats_engine": e.stats_engine,
+        "confidence_threshold_percent": _number(e.confidence_threshold_percent),
     }
     if e.serving_variant_id is not None:
         body["serving_variant_id"] = e.serving_variant_id
@@ -483,13 +626,71 @@ async def experiment_result(request: web.Request) -> web.Response:
         "is_serving": e.serving_variant_id is not None,
         "report_phase": phase,
         "traffic_allocation": _number(e.traffic_allocation),
-        "distribution_mode": "equal",
-        "is_mab": False,
+        "distribution_mode": "mab"
+        if e.is_mab
+        else "custom"
+        if any(v.weight is not None for v in e.variants)
+        else "equal",
+        "is_mab": e.is_mab,
         "total_visitors": sum(n[0] for n in numbers.values()),
         "total_conversions": sum(n[1] for n in numbers.values()),
-        "has_revenue": False,
-        "variants": variants,
+        "has_revenue": e.has_revenue,
     }
+    if e.has_revenue:
+        total = sum(revenue.values())
+        visitors_total, orders_total = body["total_visitors"], body["total_conversions"]
+        body |= {
+            "total_revenue": round(total, 2),
+            "total_orders": orders_total,
+            "rpv": round(total / visitors_total, 2) if visitors_total else 0.0,
+            "aov": round(total / orders_total, 2) if orders_total else 0.0,
+            "currency": "USD",
+        }
+    body["variants"] = variants
+    return web.json_response(body)
+
+
+async def experiment_metrics(request: web.Request) -> web.Response:
+    """Get Experiment Metrics: one row per variant, `total` visitors and `result_N` conversions on the
+    Nth attached secondary metric (the phase's share of the pre-deploy counts)."""
+    e = _experiment(request)
+    if "breakdown_by" in request.query:
+        raise _Reject(400, "breakdown_by is not supported for metrics")
+    phase = _phase(request, e)
+    numbers = e.numbers(phase, _now())
+    wanted = request.query.get("metric_keys") or request.query.get("goal_keys")
+    keys = [k.strip() for k in wanted.split(",") if k.strip()] if wanted else None
+    chosen = [(i, key, name) for i, (key, name) in enumerate(e.metrics) if keys is None or key in keys]
+    definitions = [
+        {
+            "metric_key": key,
+            "metric_text": f"goal_{key}",
+            "name": name,
+            "type": 1,
+            "goal": {"goal_key": key, "goal_name": name, "goal_type": "event", "goal_value": key},
+        }
+        for _, key, name in chosen
+    ]
+    rows = []
+    for v in e.variants:
+        visitors = numbers[v.variant_id][0]
+        row: dict[str, Any] = {"variant_id": v.variant_id, "total": visitors}
+        for n, (i, _, _) in enumerate(chosen, start=1):
+            pre = v.metrics[i] if i < len(v.metrics) else 0
+            row[f"result_{n}"] = round(pre * visitors / v.visitors) if v.visitors else 0
+        rows.append(row)
+    body: dict[str, Any] = {
+        "success": True,
+        "test_id": e.test_id,
+        "test_name": e.test_name,
+        "count": len(rows),
+        "metric_count": len(definitions),
+        "metric_definitions": definitions,
+        "metrics": rows,
+    }
+    missing = [k for k in keys or () if k not in {key for _, key, _ in chosen}]
+    if missing:
+        body["warnings"] = [f"Metric {k} is not attached to this experiment" for k in missing]
     return web.json_response(body)
 
 
@@ -704,8 +905,24 @@ def _experiment_state(e: SandboxExperiment) -> dict[str, Any]:
         "serving_variant_id": e.serving_variant_id,
         "traffic_allocation": _number(e.traffic_allocation),
         "served_at": _iso(e.served_at),
-        "variants": [v.__dict__ for v in e.variants],
+        "stats_engine": e.stats_engine,
+        "confidence_threshold_percent": _number(e.confidence_threshold_percent),
+        "is_mab": e.is_mab,
+        "metrics": [{"metric_key": key, "name": name} for key, name in e.metrics],
+        "variants": [_variant_state(v) for v in e.variants],
     }
+
+
+def _variant_state(v: SandboxVariant) -> dict[str, Any]:
+    """The counts, and the split, revenue and metric counts when the variant has them."""
+    state: dict[str, Any] = {
+        "variant_id": v.variant_id,
+        "name": v.name,
+        "visitors": v.visitors,
+        "conversions": v.conversions,
+    }
+    extras = {"weight": v.weight, "paused": v.paused or None, "revenue": v.revenue, "metrics": v.metrics or None}
+    return state | {k: value for k, value in extras.items() if value is not None}
 
 
 def _control_experiment(request: web.Request) -> SandboxExperiment:
@@ -764,9 +981,41 @@ def _count(value: Any) -> int:
     return value
 
 
+def _added_variant(i: int, row: dict[str, Any], metric_count: int) -> SandboxVariant:
+    weight = row.get("weight")
+    if weight is not None and _percent(weight) is None:
+        raise _Reject(400, "weight must be a number between 0 and 100")
+    revenue = row.get("revenue")
+    if revenue is not None and (isinstance(revenue, bool) or not isinstance(revenue, int | float) or revenue < 0):
+        raise _Reject(400, "revenue must be a non-negative number")
+    metrics = row.get("metrics", [])
+    if not isinstance(metrics, list) or len(metrics) > metric_count:
+        raise _Reject(400, "a variant's metrics are its conversions on each of the experiment's metrics")
+    return SandboxVariant(
+        str(i),
+        str(row.get("name") or f"Variant {i}"),
+        _count(row.get("visitors", 0)),
+        _count(row.get("conversions", 0)),
+        weight=None if weight is None else float(weight),
+        paused=row.get("paused") is True,
+        revenue=None if revenue is None else float(revenue),
+        metrics=[_count(m) for m in metrics],
+    )
+
+
+def _added_metrics(raw: Any) -> list[tuple[str, str]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(m, dict) and isinstance(m.get("metric_key"), str) for m in raw):
+        raise _Reject(400, "metrics must be a list of {metric_key, name}")
+    return [(m["metric_key"], str(m.get("name") or m["metric_key"])) for m in raw]
+
+
 async def control_add_experiment(request: web.Request) -> web.Response:
     """A new experiment, as if made in Mida's dashboard: {project_key, test_id, test_name, variants:
-    [{name, visitors, conversions}, ...], status (1), days_running (10)}. Variant ids are 0, 1, …"""
+    [{name, visitors, conversions, weight?, paused?, revenue?, metrics?: [conversions per metric]}, ...],
+    status (1), days_running (10), stats_engine ("bayesian"), confidence_threshold_percent (95),
+    is_mab (false), metrics ([{metric_key, name}]: secondary metrics)}. Variant ids are 0, 1, …"""
     body = await _body(request)
     state = request.app[STATE]
     project = state.projects.get(str(body.get("project_key", "sandbox-project")))
@@ -783,12 +1032,14 @@ async def control_add_experiment(request: web.Request) -> web.Response:
     rows = body.get("variants")
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         raise _Reject(400, "variants must be a non-empty list of {name, visitors, conversions}")
-    variants = [
-        SandboxVariant(
-            str(i), str(r.get("name") or f"Variant {i}"), _count(r.get("visitors", 0)), _count(r.get("conversions", 0))
-        )
-        for i, r in enumerate(rows)
-    ]
+    metrics = _added_metrics(body.get("metrics"))
+    variants = [_added_variant(i, r, len(metrics)) for i, r in enumerate(rows)]
+    engine = body.get("stats_engine", "bayesian")
+    if engine not in ("bayesian", "frequentist"):
+        raise _Reject(400, 'stats_engine must be "bayesian" or "frequentist"')
+    threshold = body.get("confidence_threshold_percent", 95)
+    if _percent(threshold) is None or threshold in (0, 100):
+        raise _Reject(400, "confidence_threshold_percent must be a number between 0 and 100")
     days = body.get("days_running", 10)
     if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
         raise _Reject(400, "days_running must be a non-negative number")
@@ -800,6 +1051,10 @@ async def control_add_experiment(request: web.Request) -> web.Response:
         status,
         created,
         variants,
+        stats_engine=engine,
+        confidence_threshold_percent=float(threshold),
+        is_mab=body.get("is_mab") is True,
+        metrics=metrics,
     )
     e.updated_at = created
     project.experiments[test_id] = e
@@ -907,6 +1162,7 @@ def build_sandbox_app(state: SandboxState | None = None) -> web.Application:
         ("GET", "/project/{project_key}/experiment/{test_id}", experiment_details),
         ("GET", "/project/{project_key}/experiment/{test_id}/result", experiment_result),
         ("GET", "/project/{project_key}/experiment/{test_id}/timeseries", experiment_timeseries),
+        ("GET", "/project/{project_key}/experiment/{test_id}/metrics", experiment_metrics),
         ("POST", "/project/{project_key}/experiment/{test_id}/serve-winner", serve_winner),
         ("PATCH", "/project/{project_key}/experiment/{test_id}/serving-rollout", serving_rollout),
         ("POST", "/project/{project_key}/experiment/{test_id}/stop-serving", stop_serving),

@@ -55,7 +55,7 @@ def free_port() -> int:
 
 async def test_list_experiments(project: MidaProject, mida_sandbox: SandboxServer) -> None:
     listing = await project.list_experiments(limit=20, offset=0)
-    assert [e.test_id for e in listing.experiments] == [1234, 1235, 1236, 1237, 1238, 1239]
+    assert [e.test_id for e in listing.experiments] == [1234, 1235, 1236, 1237, 1238, 1239, *range(1240, 1254)]
     by_id = {e.test_id: e for e in listing.experiments}
     assert by_id[1234].status is ExperimentStatus.LIVE
     assert by_id[1235].status is ExperimentStatus.INACTIVE and by_id[1235].is_completed
@@ -294,7 +294,7 @@ async def test_read_429_every_time_ends_rate_limited(project: MidaProject, mida_
 
 async def test_read_5xx_retried(project: MidaProject, mida_sandbox: SandboxServer) -> None:
     mida_sandbox.fault(method="GET", status=503, times=2)
-    assert (await project.list_experiments()).count == 6
+    assert (await project.list_experiments()).count == 21
     assert len(mida_sandbox.requests()) == 3
     mida_sandbox.clear_requests()
     mida_sandbox.fault(method="GET", status=500, error="Internal error")
@@ -424,7 +424,7 @@ async def test_breaker_opens_fails_fast_then_half_opens(mida_sandbox: SandboxSer
 
         mida_sandbox.clear_faults()
         await asyncio.sleep(0.35)
-        assert (await project.list_experiments()).count == 6  # the trial succeeds: closed again
+        assert (await project.list_experiments()).count == 21  # the trial succeeds: closed again
         assert (await project.get_result(1234)).test_id == 1234
         assert len(mida_sandbox.requests(path_contains="sandbox-project")) == 6
     finally:
@@ -445,7 +445,7 @@ async def test_breaker_ignores_4xx_answers(mida_sandbox: SandboxServer) -> None:
         mida_sandbox.fault(method="GET", status=500, times=1)
         with pytest.raises(MidaServerError):  # 1 outage, a 4xx in between resets: not open yet
             await project.list_experiments()
-        assert (await project.list_experiments()).count == 6
+        assert (await project.list_experiments()).count == 21
     finally:
         await client.aclose()
 

@@ -73,15 +73,17 @@ def test_test_id_must_be_numeric_and_in_the_project(api: httpx.Client) -> None:
 
 def test_list_experiments(api: httpx.Client) -> None:
     body = ok(api.get(f"{US}/experiments"))
-    assert body["company_id"] == 1001 and body["count"] == 6
+    assert body["company_id"] == 1001 and body["count"] == 21  # 6 stories and 15 statistics cases
     rows = {e["test_id"]: e for e in body["experiments"]}
-    assert {i: e["status"] for i, e in rows.items()} == {1234: 1, 1235: 0, 1236: 9, 1237: 1, 1238: 1, 1239: 1}
+    assert {i: e["status"] for i, e in rows.items()} == {1234: 1, 1235: 0, 1236: 9, 1237: 1, 1238: 1, 1239: 1} | {
+        i: 1 for i in range(1240, 1255)
+    }
     assert rows[1235]["is_completed"] == 1 and rows[1234]["is_completed"] == 0
     assert rows[1237]["serving_variant_id"] == "1"
     assert [i for i, e in rows.items() if "serving_variant_id" in e] == [1237]
     page = ok(api.get(f"{US}/experiments", params={"limit": 2, "offset": 2}))
     assert [e["test_id"] for e in page["experiments"]] == [1236, 1237] and page["count"] == 2
-    assert ok(api.get(f"{US}/experiments", params={"limit": 100000}))["count"] == 6
+    assert ok(api.get(f"{US}/experiments", params={"limit": 100000}))["count"] == 21
     error(api.get(f"{US}/experiments", params={"limit": "many"}), 400)
     error(api.get(f"{US}/experiments", params={"limit": 0}), 400)
 

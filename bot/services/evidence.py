@@ -1,0 +1,64 @@
+"""From Mida's numbers to the statistics engine (bot/evidence): the one place an `Evidence` snapshot
+becomes an `ExperimentInput`, and a channel's rules become the engine's thresholds.
+
+Pure (no I/O): the builders in bot/views read the analysis through here too.
+"""
+
+from __future__ import annotations
+
+from bot.domain import ChannelRules, Evidence
+from bot.evidence.analysis import Analysis, ArmInput, ExperimentInput, Rules, analyse
+
+# Mida's documented default when a result names an engine but no threshold.
+DEFAULT_THRESHOLD_PERCENT = 95.0
+
+
+def experiment_input(evidence: Evidence) -> ExperimentInput | None:
+    """The engine's input, or None when the evidence cannot be judged: no engine named (a snapshot
+    stored before the statistics, or a value Mida does not document), or not one control and at
+    least one other variant."""
+    if evidence.stats_engine is None:
+        return None
+    controls = [v for v in evidence.variants if v.is_control]
+    if len(controls) != 1 or len(evidence.variants) < 2:
+        return None
+    arms = tuple(
+        ArmInput(
+            variant_id=v.variant_id,
+            name=v.label,
+            is_control=v.is_control,
+            visitors=v.visitors,
+            conversions=v.conversions,
+            # A paused arm has weight 0 (Mida's docs), also when the weight itself was left out.
+            traffic_weight=0.0 if v.paused and v.traffic_weight is None and not evidence.is_mab else v.traffic_weight,
+            variant_status=v.variant_status,
+            revenue=v.revenue if evidence.has_revenue else None,
+        )
+        for v in evidence.variants
+    )
+    return ExperimentInput(
+        engine=evidence.stats_engine,
+        confidence_threshold_percent=evidence.confidence_threshold_percent or DEFAULT_THRESHOLD_PERCENT,
+        is_mab=evidence.is_mab,
+        days_running=evidence.days_running,
+        arms=arms,
+    )
+
+
+def engine_rules(rules: ChannelRules) -> Rules:
+    """The warn thresholds of a channel (or the workspace) as the engine takes them."""
+    return Rules(
+        min_days=rules.min_days_running,
+        min_visitors=rules.min_visitors_per_variant,
+        min_conversions=rules.min_conversions_per_variant,
+        risky_loss=rules.risky_loss_percent / 100,
+    )
+
+
+def analysis_of(evidence: Evidence, rules: ChannelRules | None = None) -> Analysis | None:
+    """Everything the evidence says, in its own engine; None when it cannot be judged (above).
+    Without `rules`, the guardrail findings use the defaults (the figures do not depend on them)."""
+    experiment = experiment_input(evidence)
+    if experiment is None:
+        return None
+    return analyse(experiment, engine_rules(rules or ChannelRules()))
