@@ -6,6 +6,8 @@ Pure (no I/O): the builders in bot/views read the analysis through here too.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.domain import ChannelRules, Evidence
 from bot.evidence.analysis import Analysis, ArmInput, ExperimentInput, Rules, analyse
 
@@ -55,10 +57,14 @@ def engine_rules(rules: ChannelRules) -> Rules:
     )
 
 
-def analysis_of(evidence: Evidence, rules: ChannelRules | None = None) -> Analysis | None:
+def analysis_of(evidence: Evidence, rules: ChannelRules | None = None, *, split: bool = True) -> Analysis | None:
     """Everything the evidence says, in its own engine; None when it cannot be judged (above).
-    Without `rules`, the guardrail findings use the defaults (the figures do not depend on them)."""
+    Without `rules`, the guardrail findings use the defaults (the figures do not depend on them).
+    `split=False` for numbers the configured split does not govern (after a winner was served):
+    the sample-ratio check is then skipped."""
     experiment = experiment_input(evidence)
     if experiment is None:
         return None
+    if not split:
+        experiment = replace(experiment, arms=tuple(replace(a, traffic_weight=None) for a in experiment.arms))
     return analyse(experiment, engine_rules(rules or ChannelRules()))

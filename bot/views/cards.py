@@ -17,8 +17,11 @@ from bot.domain import (
     Outcome,
     RequestStatus,
 )
+from bot.evidence import words
+from bot.services.evidence import analysis_of
 from bot.views import ids
 from bot.views.errors import explain_outcome
+from bot.views.evidence import finding_line, health_findings, verdict_text
 from bot.views.format import (
     MAX_MESSAGE_BLOCKS,
     Links,
@@ -169,10 +172,25 @@ def _evidence_blocks(req: ChangeRequest) -> list[dict[str, Any]]:
         facts.append(days)
     facts.append(serving_words(ev.serving_variant_id, ev.is_serving, ev.traffic_allocation, ev.variants))
     chosen = req.change.variant_id if req.change.action is Action.SERVE_WINNER else None
-    return [
-        context(" · ".join(facts)),
-        section(variant_lines_text(ev.variants, serving_id=ev.serving_variant_id, chosen_id=chosen)),
-    ]
+    # Recomputed from the pinned counts: the engine is exact (no sampling), so it is the same figure
+    # every time the card is drawn. Snapshots stored without an engine show their counts only.
+    analysis = analysis_of(ev)
+    lines = variant_lines_text(
+        ev.variants,
+        serving_id=ev.serving_variant_id,
+        chosen_id=chosen,
+        analysis=analysis,
+        currency=ev.currency,
+        limit=2400 if analysis is not None else 3000,
+    )
+    blocks = [context(" · ".join(facts)), section(lines)]
+    if analysis is not None:
+        judged = [verdict_text(analysis)]
+        if req.change.action is not Action.SERVE_WINNER or not req.overrides:
+            # A serve's own guardrails are on the card already (the overrides); else the experiment's health.
+            judged += [finding_line(f, analysis) for f in health_findings(analysis)]
+        blocks += [section("\n".join(judged)), context(escape(words.footnote(analysis.engine)))]
+    return blocks
 
 
 def _pending_expired(req: ChangeRequest, now: float) -> bool:

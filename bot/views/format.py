@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain import Action, ApprovalMode, Change, ChannelRules, Evidence
+from bot.evidence.analysis import Analysis
 from bot.mida.models import (
     ExperimentResult,
     ExperimentStatus,
@@ -194,8 +195,16 @@ def state_words(state: Evidence | ExperimentResult) -> str:
     return f"{status_label(state.status).lower()}, {serving}"
 
 
-def variant_line(v: VariantResult, *, serving_id: str | None = None, chosen_id: str | None = None) -> str:
-    """mrkdwn, one line: *Variant B* (id `1`) · 12,345 visitors · 1,234 conversions · 10.00 % · +25.0 %"""
+def variant_line(
+    v: VariantResult,
+    *,
+    serving_id: str | None = None,
+    chosen_id: str | None = None,
+    analysis: Analysis | None = None,
+    currency: str | None = None,
+) -> str:
+    """mrkdwn, one line: *Variant B* (id `1`) · 12,345 visitors · 1,234 conversions · 10.00 % · +25.0 %,
+    then the statistics (97.2 % chance to beat Control · risk 0.12 % · …) and the revenue per visitor."""
     marks = []
     if v.is_control:
         marks.append("_control_")
@@ -203,16 +212,27 @@ def variant_line(v: VariantResult, *, serving_id: str | None = None, chosen_id: 
         marks.append(":white_check_mark: _serving_")
     if chosen_id is not None and v.variant_id == chosen_id:
         marks.append(":point_left: _chosen_")
-    row = VariantRow.of(v)
+    row = VariantRow.of(v, analysis, currency)
     head = f"*{escape(row.label)}* (id `{escape(row.variant_id)}`)"
     if marks:
         head += " " + " ".join(marks)
-    return f"{head} · {row.visitors} visitors · {row.conversions} conversions · {row.rate} · lift {row.lift}"
+    line = f"{head} · {row.visitors} visitors · {row.conversions} conversions · {row.rate} · lift {row.lift}"
+    for extra in (row.figures, row.revenue):
+        if extra:
+            line += f" · {escape(extra)}"
+    return line
 
 
-def variant_section(v: VariantResult, *, serving_id: str | None = None) -> dict[str, Any]:
-    """A section with the variant's name and its four numbers as fields."""
-    row = VariantRow.of(v)
+def variant_section(
+    v: VariantResult,
+    *,
+    serving_id: str | None = None,
+    analysis: Analysis | None = None,
+    currency: str | None = None,
+) -> dict[str, Any]:
+    """A section with the variant's name and its four numbers as fields; the statistics on the line
+    that names it, the revenue per visitor (if any) after."""
+    row = VariantRow.of(v, analysis, currency)
     marks = []
     if v.is_control:
         marks.append("_control_")
@@ -221,6 +241,12 @@ def variant_section(v: VariantResult, *, serving_id: str | None = None) -> dict[
     head = f"*{escape(truncate(v.label, 500))}* (id `{escape(truncate(v.variant_id, 100))}`)"
     if marks:
         head += " · " + " · ".join(marks)
+    if row.figures:
+        head += " · " + escape(row.figures)
+    if row.revenue:
+        head += "\n" + escape(row.revenue[0].upper() + row.revenue[1:])
+    elif row.rpv:
+        head += f"\nRevenue per visitor {escape(row.rpv)}"
     return {
         "type": "section",
         "text": mrkdwn(head),
@@ -233,15 +259,26 @@ def variant_section(v: VariantResult, *, serving_id: str | None = None) -> dict[
     }
 
 
-def variant_blocks(variants: Sequence[VariantResult], *, serving_id: str | None, budget: int) -> list[dict[str, Any]]:
+def variant_blocks(
+    variants: Sequence[VariantResult],
+    *,
+    serving_id: str | None,
+    budget: int,
+    analysis: Analysis | None = None,
+    currency: str | None = None,
+) -> list[dict[str, Any]]:
     """One section per variant, at most `budget` blocks; when they don't all fit, the last block
     says how many were left out."""
     if budget <= 0:
         return []
+
+    def one(v: VariantResult) -> dict[str, Any]:
+        return variant_section(v, serving_id=serving_id, analysis=analysis, currency=currency)
+
     if len(variants) <= budget:
-        return [variant_section(v, serving_id=serving_id) for v in variants]
+        return [one(v) for v in variants]
     shown = budget - 1
-    blocks = [variant_section(v, serving_id=serving_id) for v in variants[:shown]]
+    blocks = [one(v) for v in variants[:shown]]
     blocks.append(context(more_variants(len(variants) - shown)))
     return blocks
 
@@ -258,12 +295,15 @@ def variant_lines_text(
     serving_id: str | None = None,
     chosen_id: str | None = None,
     limit: int = MAX_SECTION_TEXT,
+    analysis: Analysis | None = None,
+    currency: str | None = None,
 ) -> str:
     """All variants as mrkdwn lines in one text ≤ `limit`, ending in "… and N more" when they don't fit."""
     lines: list[str] = []
     used = 0
     for i, v in enumerate(variants):
-        line = truncate_mrkdwn(variant_line(v, serving_id=serving_id, chosen_id=chosen_id), 600)
+        line = variant_line(v, serving_id=serving_id, chosen_id=chosen_id, analysis=analysis, currency=currency)
+        line = truncate_mrkdwn(line, 900)
         rest = len(variants) - i - 1
         reserve = 40 if rest else 0
         if used + len(line) + 1 + reserve > limit:

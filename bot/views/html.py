@@ -28,6 +28,9 @@ code{white-space:nowrap;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,m
 .badge.live{background:#ddf3e4;color:#0a5c2b}.badge.draft{background:#fff1cc;color:#6b4400}
 .serving{margin:.5rem 0;padding:.6rem .8rem;border-radius:8px;background:#eef4fc;border-left:4px solid #0b62b8}
 .serving.off{background:#f4f4f2;border-left-color:#767676}
+.verdict{margin:.25rem 0}
+.health{margin:.35rem 0;padding:.45rem .7rem;border-radius:8px;border-left:4px solid #8a5a00;background:#fff6e0}
+.health.block{border-left-color:#b3261e;background:#fdecea}
 .dot{display:inline-block;width:.6rem;height:.6rem;border-radius:50%;background:#157a3c;margin-right:.45rem;vertical-align:.05em}
 .tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(11rem,1fr));gap:.6rem;margin:.75rem 0}
 .tile{border:1px solid #e4e4e0;border-radius:10px;padding:.55rem .75rem}

@@ -17,6 +17,7 @@ from bot.mida.models import Experiment, ExperimentResult, ReportPhase
 from bot.services.errors import AdminOnly, BotError
 from bot.views import ids
 from bot.views.errors import explain, explain_outcome
+from bot.views.evidence import evidence_blocks, result_analysis
 from bot.views.format import (
     MAX_MESSAGE_BLOCKS,
     Links,
@@ -192,7 +193,9 @@ def experiments_message(
 def results_message(
     result: ExperimentResult, phase: ReportPhase | None, links: Links, *, max_blocks: int = MAX_MESSAGE_BLOCKS
 ) -> Message:
-    """The numbers per variant, in at most `max_blocks` blocks (less when the caller adds its own)."""
+    """The numbers per variant with their statistics in the test's engine, the verdict, the split's
+    health and how the figures are computed, in at most `max_blocks` blocks (less when the caller
+    adds its own)."""
     name = result.test_name or f"Experiment #{result.test_id}"
     facts = [f"#{result.test_id}", status_label(result.status)]
     days = fmt_days(result.days_running)
@@ -216,8 +219,17 @@ def results_message(
         {"type": "actions", "block_id": ids.RESULT_LINKS, "elements": link_buttons(links)},
     ]
     if result.variants:
-        budget = max_blocks - len(top) - len(tail)
-        middle = variant_blocks(result.variants, serving_id=result.serving_variant_id, budget=budget)
+        analysis = result_analysis(result, phase)
+        judged = evidence_blocks(analysis)
+        budget = max_blocks - len(top) - len(tail) - len(judged)
+        rows = variant_blocks(
+            result.variants,
+            serving_id=result.serving_variant_id,
+            budget=budget,
+            analysis=analysis,
+            currency=result.currency,
+        )
+        middle = rows + judged
     else:
         middle = [section(f"No {phase_label(phase).lower()} numbers yet.")]
     text = f"{escape(name)} (#{result.test_id}): {phase_label(phase)} results"

@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain import Action, ApprovalMode, ChannelRules, Draft, Evidence
+from bot.evidence.analysis import BAYESIAN, Analysis
 from bot.mida.models import VariantResult
+from bot.services.evidence import analysis_of
 from bot.views import ids
+from bot.views.evidence import evidence_blocks
 from bot.views.format import (
     MAX_LABEL,
     MAX_MODAL_TITLE,
@@ -163,10 +166,11 @@ def message_modal(title: str, text: str) -> dict[str, Any]:
 # --- the change confirm modal -------------------------------------------------------------------
 
 
-def variant_option_text(v: VariantResult) -> str:
-    """ "Variant B [1] · 10.00 % · +25.0 % · 12,345 visitors", never longer than Slack allows."""
-    row = VariantRow.of(v)
-    suffix = f" · {row.rate} · {row.lift} · {row.visitors} visitors"
+def variant_option_text(v: VariantResult, analysis: Analysis | None = None) -> str:
+    """ "Variant B [1] · 10.00 % · +25.0 % · 97.2 % to beat" (or "p = 0.0564"; without statistics
+    "12,345 visitors"), never longer than Slack allows."""
+    row = VariantRow.of(v, analysis)
+    suffix = f" · {row.rate} · {row.lift} · {row.short or f'{row.visitors} visitors'}"
     name = f"{v.label} [{v.variant_id}]"
     room = MAX_OPTION_TEXT - len(suffix)
     if room < 8:
@@ -223,13 +227,18 @@ def _rollout_input(initial: float | None, hint: str) -> dict[str, Any]:
     )
 
 
-def _variant_input(evidence: Evidence, selected: str | None) -> dict[str, Any]:
+def _variant_input(evidence: Evidence, selected: str | None, analysis: Analysis | None) -> dict[str, Any]:
     listed = list(evidence.variants[:MAX_OPTIONS])
     chosen = next((v for v in evidence.variants if v.variant_id == selected), None)
     if chosen is not None and chosen not in listed:
         listed[-1] = chosen  # the variant named in the command can always be picked
-    options = [option(variant_option_text(v), v.variant_id) for v in listed]
-    hint = "Conversion rate · lift vs control · visitors"
+    options = [option(variant_option_text(v, analysis), v.variant_id) for v in listed]
+    if analysis is None:
+        hint = "Conversion rate · lift vs control · visitors"
+    elif analysis.engine == BAYESIAN:
+        hint = f"Conversion rate · lift vs control · chance to beat {truncate(analysis.control.name, 100)}"
+    else:
+        hint = "Conversion rate · lift vs control · p-value of the difference with the control"
     if len(evidence.variants) > len(listed):
         hint += (
             f". Only {len(listed)} of the {len(evidence.variants)} variants are listed; "
@@ -272,15 +281,24 @@ def change_modal(draft: Draft, warnings: list[str]) -> dict[str, Any]:
         tail.append(_warning_block(warnings))
 
     if action is Action.SERVE_WINNER:
+        analysis = analysis_of(evidence)
         rollout = draft.rollout if draft.rollout is not None else evidence.traffic_allocation
         tail += [
-            _variant_input(evidence, draft.variant_id),
+            _variant_input(evidence, draft.variant_id, analysis),
             _rollout_input(rollout, "0–100: the share of eligible visitors who get the winner."),
             _reason_input(warnings),
         ]
         intro = [divider(), section("*Variants* (numbers from Mida)")]
-        budget = MAX_VIEW_BLOCKS - len(top) - len(intro) - len(tail)
-        middle = intro + variant_blocks(evidence.variants, serving_id=evidence.serving_variant_id, budget=budget)
+        judged = evidence_blocks(analysis)
+        budget = MAX_VIEW_BLOCKS - len(top) - len(intro) - len(tail) - len(judged)
+        rows = variant_blocks(
+            evidence.variants,
+            serving_id=evidence.serving_variant_id,
+            budget=budget,
+            analysis=analysis,
+            currency=evidence.currency,
+        )
+        middle = intro + rows + judged
         if not evidence.variants:
             middle = [*intro, context("Mida has no variant rows for this experiment yet.")]
         blocks = top + middle + tail

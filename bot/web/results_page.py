@@ -15,12 +15,16 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from bot.domain import TeamRef
+from bot.evidence import words
+from bot.evidence.analysis import BAYESIAN, BLOCK, Analysis
 from bot.mida.models import (
     ExperimentResult,
     ExperimentStatus,
+    ReportPhase,
     Timeseries,
     VariantResult,
 )
+from bot.views.evidence import health_findings, result_analysis, srm_sentence
 from bot.views.html import page
 from bot.views.rows import DASH, VariantRow, fmt_rate
 from bot.web.chart import Series, conversion_chart, format_day, series_from_timeseries
@@ -126,6 +130,57 @@ def _variant_cell(v: VariantResult, served_id: str | None) -> str:
     )
 
 
+def _cell(text: str) -> str:
+    return f"<td>{escape(text)}</td>" if text else '<td><span class="muted">—</span></td>'
+
+
+def _statistics_head(a: Analysis | None) -> str:
+    if a is None:
+        return ""
+    if a.engine == BAYESIAN:
+        head = '<th scope="col">Chance to beat control</th><th scope="col">Risk</th>'
+        head += f'<th scope="col">{escape(words.fmt_level(a.threshold_percent))} credible interval of the lift</th>'
+    else:
+        head = '<th scope="col">p-value</th><th scope="col">Significance</th>'
+        head += f'<th scope="col">{escape(words.fmt_level(a.threshold_percent))} confidence interval of the lift</th>'
+    if a.several:
+        head += f'<th scope="col">{"Chance to be best" if a.engine == BAYESIAN else "Holm-adjusted p"}</th>'
+    if a.has_revenue:
+        head += '<th scope="col">Revenue per visitor</th><th scope="col">RPV lift (no interval)</th>'
+    return head
+
+
+def _statistics_cells(row: VariantRow, a: Analysis | None) -> str:
+    if a is None:
+        return ""
+    if row.is_control:
+        extra = 3 + (1 if a.several else 0)
+        cells = '<td><span class="muted">baseline</span></td>' * extra
+    else:
+        chance, judgement, interval, several = row.cells
+        cells = _cell(chance) + _cell(judgement or row.judgement) + _cell(interval)
+        if a.several:
+            cells += _cell(several)
+    if a.has_revenue:
+        cells += _cell(row.rpv) + (
+            '<td><span class="muted">baseline</span></td>' if row.is_control else _cell(row.rpv_lift)
+        )
+    return cells
+
+
+def _judged(a: Analysis | None) -> str:
+    """The verdict, the split's health and how the figures are computed, under a phase's table."""
+    if a is None:
+        return ""
+    lines = [f'<p class="verdict"><strong>Verdict:</strong> {escape(a.verdict.words)}</p>']
+    for f in health_findings(a):
+        text = srm_sentence(a) if f.code in ("srm", "split_off") else f.words
+        css = "block" if f.level == BLOCK else "warn"
+        lines.append(f'<p class="health {css}">{escape(text or f.words)}</p>')
+    lines.append(f'<p class="note">{escape(words.footnote(a.engine))}</p>')
+    return "".join(lines)
+
+
 def _table(
     table_id: str,
     result: ExperimentResult,
@@ -133,11 +188,14 @@ def _table(
     served_id: str | None,
     *,
     compare: ExperimentResult | None = None,
+    phase: ReportPhase | None = None,
 ) -> str:
+    analysis = result_analysis(result, phase)
     head = (
         '<th scope="col">Variant</th><th scope="col">Visitors</th><th scope="col">Conversions</th>'
         '<th scope="col">Conversion rate</th><th scope="col">Lift vs control</th>'
     )
+    head += _statistics_head(analysis)
     if compare is not None:
         head += '<th scope="col">Rate vs pre-deploy</th>'
     rows = []
@@ -146,6 +204,7 @@ def _table(
             f"<td>{_count(v.visitors)}</td><td>{_count(v.conversions)}</td>"
             f"<td>{_pct(v.conversion_rate)}</td><td>{_lift(v)}</td>"
         )
+        cells += _statistics_cells(VariantRow.of(v, analysis, result.currency), analysis)
         if compare is not None:
             before = compare.variant(v.variant_id)
             if before is not None and before.visitors and v.visitors:
@@ -153,17 +212,19 @@ def _table(
             else:
                 cells += '<td><span class="muted">—</span></td>'
         rows.append(f'<tr data-variant="{escape(v.variant_id)}">{_variant_cell(v, served_id)}{cells}</tr>')
+    blank = head.count("<th") - 4  # the total row fills the counts; every other column is left empty
     total = (
         f'<tr class="total"><th scope="row">All variants</th><td>{_count(result.total_visitors)}</td>'
         f"<td>{_count(result.total_conversions)}</td>"
         f"<td>{_pct(result.total_conversions / result.total_visitors * 100) if result.total_visitors else '—'}</td>"
-        f"<td></td>{'<td></td>' if compare is not None else ''}</tr>"
+        f"{'<td></td>' * blank}</tr>"
     )
     return (
         f'<div class="table-wrap" role="region" aria-labelledby="{table_id}-caption" tabindex="0">'
         f'<table id="{table_id}"><caption id="{table_id}-caption">{caption}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody><tfoot>{total}</tfoot></table></div>"
         '<p class="scroll-hint" aria-hidden="true">Swipe the table sideways for more columns.</p>'
+        f"{_judged(analysis)}"
     )
 
 
@@ -309,11 +370,17 @@ def render_results(view: ResultsView, *, expires_at: float | None = None) -> str
     has_post = post.serving or view.served_on is not None or post.total_visitors > 0
     post_section = (
         '<section class="card" aria-labelledby="post-h"><h2 id="post-h">After serving vs before</h2>'
-        + (_table("post-deploy", post, post_caption, served_id, compare=pre) if has_post else "")
-        + _table("pre-deploy", pre, pre_caption, served_id)
+        + (
+            _table("post-deploy", post, post_caption, served_id, compare=pre, phase=ReportPhase.POST_DEPLOY)
+            if has_post
+            else ""
+        )
+        + _table("pre-deploy", pre, pre_caption, served_id, phase=ReportPhase.PRE_DEPLOY)
         + (
             '<details class="alltime"><summary>All time (both phases together)</summary>'
-            + _table("all-time", view.all_time, "All time <span>— both phases</span>", served_id)
+            + _table(
+                "all-time", view.all_time, "All time <span>— both phases</span>", served_id, phase=ReportPhase.ALL_TIME
+            )
             + "</details>"
             if view.all_time is not None
             else ""

@@ -59,8 +59,11 @@ def result(
     rollout: float | None = 100,
     status: ExperimentStatus = ExperimentStatus.LIVE,
     days: int | None = 14,
+    **statistics: Any,
 ) -> ExperimentResult:
+    """`statistics`: stats_engine, confidence_threshold_percent, is_mab, has_revenue, currency."""
     return ExperimentResult(
+        **statistics,
         test_id=1234,
         test_name=name,
         status=status,

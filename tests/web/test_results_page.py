@@ -87,8 +87,15 @@ def test_serving_experiment_page(connected, mida_sandbox):
     control = row_key("Control", "0", "control")
     served = row_key("Sticky free-shipping banner", "1", "served")
     # The same number style as in Slack (VariantRow); the page keeps the space from breaking.
-    assert pre_rows[control] == ["2,600", "182", "7.00 %", "baseline"]
-    assert pre_rows[served] == ["2,620", "223", "8.51 %", "+21.6 %"]
+    # Then the statistics in the test's engine (Bayesian): chance to beat, risk, credible interval.
+    assert pre_rows[control] == ["2,600", "182", "7.00 %", "baseline", "baseline", "baseline", "baseline"]
+    assert pre_rows[served] == ["2,620", "223", "8.51 %", "+21.6 %", "97.9 %", "0.07 %", "+1 % to +47 %"]
+    assert "95 % credible interval of the lift" in dom.text and "Chance to beat control" in dom.text
+    assert "Verdict: Winner: Sticky free-shipping banner — 97.9 % chance to beat Control (threshold 95 %)" in dom.text
+    assert "Computed by the bot from Mida's counts: Bayesian, Beta(1,1) prior" in dom.text
+    # Post-deploy too (both phases), but no split check there: serving moved the traffic on purpose.
+    assert post_rows[served][4].endswith("%") and post_rows[control][4] == "baseline"
+    assert "Sample ratio mismatch" not in dom.text
     assert pre_rows["All variants"][:3] == ["5,220", "405", "7.76 %"]
     for key, v in zip((control, served), post["variants"]):
         assert post_rows[key][:3] == expected_row(v)
