@@ -42,8 +42,12 @@ def test_results_of_60_variants_are_a_message_of_50_blocks_that_counts_the_rest(
     blocks = answer["blocks"]
     assert len(blocks) == 50
     assert blocks[0]["text"]["text"] == "Sixty variants"
-    assert len(variant_sections(blocks)) == 44
-    assert contexts(blocks)[-1] == "… and 16 more variants, left out to fit in Slack: Mida shows them all."
+    # 41 variants, the line counting the rest, then the verdict, the several-variants note and the footnote.
+    assert len(variant_sections(blocks)) == 41
+    assert "… and 19 more variants, left out to fit in Slack: Mida shows them all." in contexts(blocks)
+    assert blocks[-4]["text"]["text"].startswith("*Verdict:* Winner: Variant 1")
+    assert "59 variants against Control" in blocks[-3]["text"]["text"]
+    assert contexts(blocks)[-1].startswith("Computed by the bot from Mida's counts")
     assert blocks[-1]["block_id"] == ids.RESULT_LINKS
     assert slack_api.refused_responses() == []
 
@@ -52,8 +56,9 @@ def test_the_confirm_modal_of_150_variants_fills_100_blocks_and_counts_the_rest(
     view = open_change_modal(slack, slack_api, f"serve-winner {MORE} 1 50", user=ALICE)
     blocks = view["blocks"]
     assert len(blocks) == 100
-    assert len(variant_sections(blocks)) == 91
-    assert "… and 59 more variants, left out to fit in Slack: Mida shows them all." in contexts(blocks)
+    assert len(variant_sections(blocks)) == 88  # and the verdict, the several-variants note, the footnote
+    assert "… and 62 more variants, left out to fit in Slack: Mida shows them all." in contexts(blocks)
+    assert any(b.get("text", {}).get("text", "").startswith("*Verdict:*") for b in blocks)
     select = next(b for b in blocks if b.get("block_id") == ids.VARIANT)
     assert select["element"]["initial_option"]["value"] == "1"
     assert select["hint"]["text"].endswith("Only 100 of the 150 variants are listed; "
@@ -84,6 +89,6 @@ def test_a_follow_up_of_60_variants_keeps_its_buttons_within_50_blocks(connected
     blocks = followup["blocks"]
     assert followup.response["ok"] is True
     assert len(blocks) == 50
-    assert len(variant_sections(blocks)) == 42
-    assert "… and 18 more variants, left out to fit in Slack: Mida shows them all." in contexts(blocks)
+    assert len(variant_sections(blocks)) == 39  # and the verdict, the several-variants note, the footnote
+    assert "… and 21 more variants, left out to fit in Slack: Mida shows them all." in contexts(blocks)
     assert [b.get("block_id") for b in blocks[-2:]] == [ids.RESULT_LINKS, ids.FOLLOWUP_ACTIONS]
