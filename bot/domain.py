@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.mida.models import ExperimentResult, ExperimentStatus, VariantResult
 
@@ -156,6 +156,26 @@ class Evidence(_Model):
 
     def variant(self, variant_id: str | None) -> VariantResult | None:
         return next((v for v in self.variants if v.variant_id == variant_id), None)
+
+
+class GuardrailLevel(StrEnum):
+    BLOCK = "block"  # serving needs a typed reason, recorded as an override of this check
+    WARN = "warn"  # serving needs a reason
+
+
+class Guardrail(_Model):
+    """One guardrail check that failed for a serve (STATS.md's table): `code` names the rule
+    ("srm", "loser", "below_threshold", …), `words` say it to a person."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    level: GuardrailLevel = GuardrailLevel.WARN
+    words: str
+
+    @property
+    def blocks(self) -> bool:
+        return self.level is GuardrailLevel.BLOCK
 
 
 class RequestStatus(StrEnum):
@@ -342,8 +362,16 @@ class ChangeRequest(_Model):
     outcome: Outcome | None = None
     message_ts: str | None = None
     response_url: str | None = None
-    overrides: list[str] = Field(default_factory=list)
+    overrides: list[Guardrail] = Field(default_factory=list)  # the checks the reason was given for
     origin: Origin = Origin.COMMAND
+
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _legacy_overrides(cls, value: Any) -> Any:
+        """Requests stored before guardrails had levels kept their warnings as plain sentences."""
+        if isinstance(value, list):
+            return [{"code": "warning", "words": v} if isinstance(v, str) else v for v in value]
+        return value
 
     @property
     def variant(self) -> VariantResult | None:
@@ -475,6 +503,7 @@ class Draft(_Model):
     origin: Origin = Origin.COMMAND
     # Set when `prepare` found the requester entitled to ask (see `ChangeIntake.request_change`).
     requester_checked: bool = False
+    note: str | None = None  # shown in the form, e.g. that the variant named in the command is not one
 
 
 def parse_percent(text: str) -> float | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.domain import ChannelRules, Evidence
+from bot.evidence import words
 from bot.evidence.analysis import Analysis, ArmInput, ExperimentInput, Rules, analyse
 
 # Mida's documented default when a result names an engine but no threshold.
@@ -55,6 +56,18 @@ def engine_rules(rules: ChannelRules) -> Rules:
         min_conversions=rules.min_conversions_per_variant,
         risky_loss=rules.risky_loss_percent / 100,
     )
+
+
+def srm_sentence(a: Analysis) -> str | None:
+    """STATS.md's sentence with the split seen and expected, e.g. "Sample ratio mismatch: 10,000 vs
+    9,000 visitors on a 50/50 split (p < 0.001). … Seen 52.6 % / 47.4 %, expected 50.0 % / 50.0 %.";
+    None when the split is fine or was not checked."""
+    text = words.srm_words(a.srm)
+    if text is None:
+        return None
+    seen = " / ".join(f"{(arm.observed_share or 0) * 100:.1f} %" for arm in a.srm.arms)
+    expected = " / ".join(f"{(arm.expected_share or 0) * 100:.1f} %" for arm in a.srm.arms)
+    return f"{text} Seen {seen}, expected {expected}."
 
 
 def analysis_of(evidence: Evidence, rules: ChannelRules | None = None, *, split: bool = True) -> Analysis | None:

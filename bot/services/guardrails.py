@@ -1,37 +1,45 @@
-"""Checks of the evidence before a winner is served. Each failed check is a warning; serving
-anyway needs a reason, which the audit log keeps."""
+"""Checks of the evidence before a winner is served: the statistics engine's findings (STATS.md's
+guardrail table), at the thresholds of the channel the change is asked in. Every failed check needs
+a reason; a block (sample ratio mismatch, no baseline, serving a loser) makes that reason an override
+that the card and the audit log show."""
 
 from __future__ import annotations
 
-from bot.domain import ChannelRules, Evidence, TeamRef
+from bot.domain import ChannelRules, Evidence, Guardrail, GuardrailLevel, TeamRef
+from bot.services.evidence import analysis_of, srm_sentence
 from bot.store.rules import RulesStore
+
+NO_STATISTICS = Guardrail(
+    code="no_statistics",
+    level=GuardrailLevel.WARN,
+    words="Mida named no statistics engine for this test, so the bot cannot judge the numbers.",
+)
 
 
 class Guardrails:
     def __init__(self, rules: RulesStore) -> None:
         self._rules = rules
 
-    async def check(self, team: TeamRef, channel_id: str, evidence: Evidence, variant_id: str | None) -> list[str]:
+    async def check(
+        self, team: TeamRef, channel_id: str, evidence: Evidence, variant_id: str | None
+    ) -> list[Guardrail]:
         """Checked against the thresholds of the channel the change is asked in."""
-        return warnings_for(await self._rules.rules(team, channel_id), evidence, variant_id)
+        return guardrails_for(await self._rules.rules(team, channel_id), evidence, variant_id)
 
 
-def warnings_for(policy: ChannelRules, evidence: Evidence, variant_id: str | None) -> list[str]:
-    warnings: list[str] = []
-    chosen = evidence.variant(variant_id)
-    if chosen is not None and chosen.is_control:
-        warnings.append(f"{chosen.label} is the control: serving it shows every visitor the original.")
-    if chosen is not None and chosen.improvement is not None and chosen.improvement < 0:
-        warnings.append(f"{chosen.label} converts {abs(chosen.improvement):.1f} % worse than the control.")
-    if evidence.days_running is not None and evidence.days_running < policy.min_days_running:
-        warnings.append(
-            f"The experiment has run {evidence.days_running} days; this workspace asks for at least "
-            f"{policy.min_days_running}."
+def guardrails_for(rules: ChannelRules, evidence: Evidence, variant_id: str | None) -> list[Guardrail]:
+    """What fails if `variant_id` is served, blocks first; nothing when no variant is chosen."""
+    if variant_id is None or evidence.variant(variant_id) is None:
+        return []
+    analysis = analysis_of(evidence, rules)
+    if analysis is None:
+        return [NO_STATISTICS]
+    split = srm_sentence(analysis)  # the split seen and expected, for the card and the audit too
+    return [
+        Guardrail(
+            code=f.code,
+            level=GuardrailLevel(f.level),
+            words=split if split is not None and f.code in ("srm", "split_off") else f.words,
         )
-    thin = [v for v in evidence.variants if v.visitors < policy.min_visitors_per_variant]
-    if thin:
-        names = ", ".join(f"{v.label} ({v.visitors:,})" for v in thin)
-        warnings.append(
-            f"Fewer than {policy.min_visitors_per_variant:,} visitors on {names}: the numbers may not hold."
-        )
-    return warnings
+        for f in analysis.guardrails(variant_id)
+    ]

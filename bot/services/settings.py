@@ -65,6 +65,8 @@ class SettingsService:
         channel_id: str | None,
         min_days_running: str | None = None,
         min_visitors_per_variant: str | None = None,
+        min_conversions_per_variant: str | None = None,
+        risky_loss_percent: str | None = None,
         followup_hours: str | None = None,
         guests_may_approve: bool | None = None,
     ) -> ChannelRules:
@@ -95,6 +97,14 @@ class SettingsService:
         min_visitors = _whole(
             min_visitors_per_variant, "min_visitors_per_variant", 0, 10_000_000, "Enter a whole number of visitors."
         )
+        min_conversions = _whole(
+            min_conversions_per_variant,
+            "min_conversions_per_variant",
+            0,
+            10_000_000,
+            "Enter a whole number of conversions.",
+        )
+        risky = _risky_loss(risky_loss_percent)
 
         followups = _hours_list(followup_hours)
 
@@ -113,6 +123,8 @@ class SettingsService:
                     "audit_channel": audit_channel or None,
                     **({"min_days_running": min_days} if min_days is not None else {}),
                     **({"min_visitors_per_variant": min_visitors} if min_visitors is not None else {}),
+                    **({"min_conversions_per_variant": min_conversions} if min_conversions is not None else {}),
+                    **({"risky_loss_percent": risky} if risky is not None else {}),
                     **({"followup_hours": followups} if followups is not None else {}),
                     **({"guests_may_approve": guests_may_approve} if guests_may_approve is not None else {}),
                 }
@@ -142,6 +154,20 @@ def _whole(text: str | None, field: str, low: int, high: int, message: str) -> i
     if len(cleaned) > 12 or not (cleaned.isascii() and cleaned.isdigit()) or not low <= int(cleaned) <= high:
         raise InvalidInput(field, message)
     return int(cleaned)
+
+
+def _risky_loss(text: str | None) -> float | None:
+    """An optional percentage in (0, 100]; None when left empty."""
+    cleaned = (text or "").strip().removesuffix("%").strip()
+    if not cleaned:
+        return None
+    try:
+        value = float(cleaned) if len(cleaned) <= 8 else float("nan")
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 100:  # also refuses nan
+        raise InvalidInput("risky_loss_percent", "Enter a percentage above 0 and at most 100, like 5.")
+    return value
 
 
 def _hours_list(text: str | None) -> list[float] | None:

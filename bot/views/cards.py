@@ -193,6 +193,20 @@ def _evidence_blocks(req: ChangeRequest) -> list[dict[str, Any]]:
     return blocks
 
 
+def _override_blocks(req: ChangeRequest) -> list[dict[str, Any]]:
+    """The guardrails the requester gave the reason for: overridden blocks first, then the warnings."""
+    out = []
+    for heading, picked in (
+        ("*Overrides these blocks* (the reason above is why):", [g for g in req.overrides if g.blocks]),
+        ("*Requested despite these warnings:*", [g for g in req.overrides if not g.blocks]),
+    ):
+        if picked:
+            mark = ":no_entry:" if picked[0].blocks else ":warning:"
+            lines = "\n".join(f"{mark} {escape(truncate(g.words, 500))}" for g in picked[:10])
+            out.append(section(f"{heading}\n{lines}"))
+    return out
+
+
 def _pending_expired(req: ChangeRequest, now: float) -> bool:
     return req.status is RequestStatus.PENDING and req.expires_at is not None and now >= req.expires_at
 
@@ -206,9 +220,7 @@ def request_card(req: ChangeRequest, links: Links, now: float) -> Message:
         section(_STATUS_HEADLINE[req.status]),
         _change_fields(req),
     ]
-    if req.overrides:
-        lines = "\n".join(f":warning: {escape(truncate(w, 500))}" for w in req.overrides[:10])
-        blocks.append(section(f"*Requested despite these warnings:*\n{lines}"))
+    blocks += _override_blocks(req)
     blocks += _evidence_blocks(req)
 
     approvals = approvals_words(req)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import Evidence
+from bot.domain import Evidence, Guardrail
 from bot.evidence import words
 from bot.evidence.analysis import BLOCK, Analysis, Finding
 from bot.mida.models import ExperimentResult, ReportPhase
-from bot.services.evidence import analysis_of
+from bot.services.evidence import analysis_of, srm_sentence
 from bot.views.format import context, escape, section
 
 # Findings about the experiment as a whole, the same whichever variant would be served.
@@ -22,17 +22,6 @@ def result_analysis(result: ExperimentResult, phase: ReportPhase | None) -> Anal
     winner is served; post-deploy traffic goes mostly to the winner by design)."""
     split = phase is ReportPhase.PRE_DEPLOY or (phase is not ReportPhase.POST_DEPLOY and not result.serving)
     return analysis_of(Evidence.from_result(result), split=split)
-
-
-def srm_sentence(a: Analysis) -> str | None:
-    """STATS.md's sentence with the split seen and expected, e.g. "Sample ratio mismatch: 10,000 vs
-    9,000 visitors on a 50/50 split (p < 0.001). … Seen 52.6 % / 47.4 %, expected 50 % / 50 %."."""
-    text = words.srm_words(a.srm)
-    if text is None:
-        return None
-    seen = " / ".join(f"{(arm.observed_share or 0) * 100:.1f} %" for arm in a.srm.arms)
-    expected = " / ".join(f"{(arm.expected_share or 0) * 100:.1f} %" for arm in a.srm.arms)
-    return f"{text} Seen {seen}, expected {expected}."
 
 
 def health_findings(a: Analysis) -> list[Finding]:
@@ -52,14 +41,20 @@ def verdict_text(a: Analysis) -> str:
     return f"*Verdict:* {escape(a.verdict.words)}"
 
 
-def evidence_blocks(a: Analysis | None) -> list[dict[str, Any]]:
-    """The verdict, the health lines (if any) and the footnote: at most 3 blocks."""
+def guardrail_line(g: Guardrail) -> str:
+    """mrkdwn: one guardrail of a serve, a block marked apart from a warning."""
+    return f"{':no_entry:' if g.blocks else ':warning:'} {escape(g.words)}"
+
+
+def evidence_blocks(a: Analysis | None, *, health: bool = True) -> list[dict[str, Any]]:
+    """The verdict, the health lines (if any; not when the caller lists the guardrails, which
+    include them) and the footnote: at most 3 blocks."""
     if a is None:
         return []
     blocks = [section(verdict_text(a))]
-    health = health_findings(a)
-    if health:
-        blocks.append(section("\n".join(finding_line(f, a) for f in health)))
+    found = health_findings(a) if health else []
+    if found:
+        blocks.append(section("\n".join(finding_line(f, a) for f in found)))
     blocks.append(context(escape(words.footnote(a.engine))))
     return blocks
 

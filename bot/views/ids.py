@@ -48,6 +48,8 @@ REQUEST_ACTIONS = "request_actions"  # block_id of a pending card's Approve/Reje
 RESULT_LINKS = "result_links"  # block_id of the results/Mida buttons on cards and result messages
 MIN_DAYS_RUNNING = "min_days_running"  # settings modal: guardrail thresholds (ChannelRules fields)
 MIN_VISITORS = "min_visitors_per_variant"
+MIN_CONVERSIONS = "min_conversions_per_variant"
+RISKY_LOSS = "risky_loss_percent"
 
 # Follow-ups in a served card's thread (value: the test id)
 FOLLOWUP_STOP = "followup_stop_serving"

@@ -6,14 +6,15 @@ else is read back from Redis when they are submitted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from bot.domain import Action, ApprovalMode, ChannelRules, Draft, Evidence
+from bot.domain import Action, ApprovalMode, ChannelRules, Draft, Evidence, Guardrail
 from bot.evidence.analysis import BAYESIAN, Analysis
 from bot.mida.models import VariantResult
 from bot.services.evidence import analysis_of
 from bot.views import ids
-from bot.views.evidence import evidence_blocks
+from bot.views.evidence import evidence_blocks, guardrail_line
 from bot.views.format import (
     MAX_LABEL,
     MAX_MODAL_TITLE,
@@ -193,16 +194,25 @@ def _state_blocks(draft: Draft, evidence: Evidence) -> list[dict[str, Any]]:
     ]
 
 
-def _warning_block(warnings: list[str]) -> dict[str, Any]:
-    text = "\n".join(f":warning: {escape(w)}" for w in warnings)
-    return section(text + "\nServing anyway needs a reason, which is kept in the audit log.")
+def _warning_block(warnings: Sequence[Guardrail]) -> dict[str, Any]:
+    text = "\n".join(guardrail_line(w) for w in warnings)
+    if any(w.blocks for w in warnings):
+        why = "Serving despite a :no_entry: block needs a reason: it is recorded as an override, on the card and in the audit log."
+    else:
+        why = "Serving anyway needs a reason, which is kept in the audit log."
+    return section(f"{text}\n{why}")
 
 
-def _reason_input(warnings: list[str]) -> dict[str, Any]:
+def _reason_input(warnings: Sequence[Guardrail]) -> dict[str, Any]:
     required = bool(warnings)
+    label = "Reason"
+    if any(w.blocks for w in warnings):
+        label = "Reason (required: overriding a block)"
+    elif required:
+        label = "Reason (required: overriding warnings)"
     return _input(
         ids.REASON,
-        "Reason (required: overriding warnings)" if required else "Reason",
+        label,
         _text_input(
             ids.REASON,
             multiline=True,
@@ -262,7 +272,7 @@ def _variant_input(evidence: Evidence, selected: str | None, analysis: Analysis 
     )
 
 
-def change_modal(draft: Draft, warnings: list[str]) -> dict[str, Any]:
+def change_modal(draft: Draft, warnings: Sequence[Guardrail]) -> dict[str, Any]:
     """The confirm modal for a serve / rollout / stop. `private_metadata` is the draft id only."""
     action = draft.action
     evidence = draft.evidence
@@ -277,6 +287,8 @@ def change_modal(draft: Draft, warnings: list[str]) -> dict[str, Any]:
 
     top = _state_blocks(draft, evidence)
     tail: list[dict[str, Any]] = []
+    if draft.note:
+        tail.append(section(f":information_source: {escape(draft.note)}"))
     if warnings:
         tail.append(_warning_block(warnings))
 
@@ -289,7 +301,7 @@ def change_modal(draft: Draft, warnings: list[str]) -> dict[str, Any]:
             _reason_input(warnings),
         ]
         intro = [divider(), section("*Variants* (numbers from Mida)")]
-        judged = evidence_blocks(analysis)
+        judged = evidence_blocks(analysis, health=not warnings)  # the guardrails below include the health
         budget = MAX_VIEW_BLOCKS - len(top) - len(intro) - len(tail) - len(judged)
         rows = variant_blocks(
             evidence.variants,
@@ -438,6 +450,21 @@ def settings_modal(
                 ids.MIN_VISITORS, max_length=8, initial=str(policy.min_visitors_per_variant), placeholder="100"
             ),
             optional=True,
+        ),
+        _input(
+            ids.MIN_CONVERSIONS,
+            "Warn before serving when a variant has fewer conversions than",
+            _text_input(
+                ids.MIN_CONVERSIONS, max_length=8, initial=str(policy.min_conversions_per_variant), placeholder="25"
+            ),
+            optional=True,
+        ),
+        _input(
+            ids.RISKY_LOSS,
+            "Warn before serving when the risk (expected loss) is at least (%)",
+            _text_input(ids.RISKY_LOSS, max_length=6, initial=fmt_number(policy.risky_loss_percent), placeholder="5"),
+            optional=True,
+            hint="Bayesian tests: what serving the variant may lose, relative to the control, if it is in fact worse.",
         ),
         _input(
             ids.FOLLOWUP_HOURS,

@@ -24,7 +24,8 @@ from bot.mida.models import (
     Timeseries,
     VariantResult,
 )
-from bot.views.evidence import health_findings, result_analysis, srm_sentence
+from bot.services.evidence import srm_sentence
+from bot.views.evidence import health_findings, result_analysis
 from bot.views.html import page
 from bot.views.rows import DASH, VariantRow, fmt_rate
 from bot.web.chart import Series, conversion_chart, format_day, series_from_timeseries

@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from tests.e2e.flows import ALICE, open_change_modal, set_policy_off
+from bot.domain import ApprovalMode, ChannelRules, TeamRef
+from bot.views import ids
+from tests.e2e.flows import ALICE, CHANNEL, TEAM, open_change_modal, set_policy_off, submit_change
 
 
 def reply(slack, slack_api, text, user=ALICE) -> str:
@@ -78,3 +80,77 @@ def test_serve_modal_names_a_sample_ratio_mismatch(connected, slack, slack_api):
     assert "Sample ratio mismatch: 10,000 vs 9,000 visitors on a 50/50 split" in shown
     assert "Seen 52.6 % / 47.4 %, expected 50.0 % / 50.0 %" in shown
     assert "99.3 % chance to beat Control" in shown
+
+
+# --- guardrails: a block needs a typed reason, recorded as an override -----------------------------
+
+
+def audit_entries(clean_redis) -> list[dict]:
+    stream = f"mida:{{{TEAM}}}:audit".encode()
+    return [json.loads(fields[b"entry"]) for _, fields in clean_redis.xrange(stream)]
+
+
+def test_a_sample_ratio_mismatch_blocks_until_a_reason_is_typed_and_the_override_is_audited(
+    connected, slack, slack_api, mida_sandbox, clean_redis
+):
+    view = open_change_modal(slack, slack_api, "serve-winner 1244 1 20")
+    shown = json.dumps(view, ensure_ascii=False)
+    assert ":no_entry: Sample ratio mismatch: 10,000 vs 9,000 visitors on a 50/50 split" in shown
+    assert "Reason (required: overriding a block)" in shown
+
+    empty = submit_change(slack, view, variant="1", rollout="20", reason="   ")
+    body = empty.json()
+    assert body["response_action"] == "errors" and list(body["errors"]) == [ids.REASON]
+    assert body["errors"][ids.REASON].startswith("This is blocked (sample ratio mismatch): write why you serve anyway")
+    assert mida_sandbox.writes() == [] and not [e for e in audit_entries(clean_redis) if e["event"] == "requested"]
+
+    done = submit_change(slack, view, variant="1", rollout="20", reason="Bot traffic filtered on one arm")
+    assert done.status_code == 200 and "errors" not in done.text
+    card = slack_api.wait_for("chat.update", predicate=lambda c: "Done" in json.dumps(c.params), timeout=10)[-1]
+    text = json.dumps(card.params, ensure_ascii=False)
+    assert "*Overrides these blocks* (the reason above is why):" in text
+    assert ":no_entry: Sample ratio mismatch: 10,000 vs 9,000 visitors on a 50/50 split" in text
+    assert "Bot traffic filtered on one arm" in text
+    requested = next(e for e in audit_entries(clean_redis) if e["event"] == "requested")
+    assert requested["reason"] == "Bot traffic filtered on one arm"
+    assert requested["detail"]["blocks_overridden"] == ["srm"]
+    assert "Seen 52.6 % / 47.4 %, expected 50.0 % / 50.0 %." in requested["detail"]["overrides"][0]["words"]
+    assert requested["evidence"]["stats_engine"] == "bayesian"  # the snapshot keeps what the figures need
+    assert len(mida_sandbox.writes()) == 1
+
+
+def test_serving_a_significant_loser_is_blocked(connected, slack, slack_api, mida_sandbox):
+    view = open_change_modal(slack, slack_api, "serve-winner 1243 1 20")
+    assert ":no_entry: Serving a loser: Long form is significantly worse than Control (p = 0.00197)" in json.dumps(
+        view, ensure_ascii=False
+    )
+    body = submit_change(slack, view, variant="1", rollout="20").json()
+    assert body["errors"][ids.REASON].startswith("This is blocked (serving a loser): write why")
+    assert mida_sandbox.writes() == []
+
+
+def test_a_clear_winner_needs_no_reason(connected, slack, slack_api, mida_sandbox):
+    view = open_change_modal(slack, slack_api, "serve-winner 1242 1 20")
+    shown = json.dumps(view, ensure_ascii=False)
+    assert ":warning:" not in shown and ":no_entry:" not in shown
+    assert submit_change(slack, view, variant="1", rollout="20").text == ""
+    slack_api.wait_for("chat.update", predicate=lambda c: "Done" in json.dumps(c.params), timeout=10)
+    assert len(mida_sandbox.writes()) == 1
+
+
+def test_per_channel_thresholds_decide_the_warnings(connected, slack, slack_api):
+    """The workspace asks for 25 conversions and a 5 % risk; this channel for 20,000 conversions and a
+    0.1 % risk: experiment 1240 (160 and 170 conversions, 1.89 % risk) warns in this channel only."""
+    connected.run(connected.deps.rules.save(
+        TeamRef(team_id=TEAM), CHANNEL,
+        ChannelRules(mode=ApprovalMode.OFF, min_conversions_per_variant=20_000, risky_loss_percent=0.1), []
+    ))
+    here = json.dumps(open_change_modal(slack, slack_api, "serve-winner 1240 1 20"), ensure_ascii=False)
+    assert "Low sample: Control has 2,000 visitors and 160 conversions" in here
+    assert "Risky: expected loss 1.89 % if Green button is worse (0.1 % or more is risky)." in here
+    updates = len(slack_api.calls("views.update"))
+    slack.command("serve-winner 1240 1 20", user_id=ALICE, channel_id="C_OTHER")
+    elsewhere = json.dumps(slack_api.view(slack_api.wait_for("views.update", count=updates + 1)[-1]["view_id"]),
+                           ensure_ascii=False)
+    assert "Below the 95 % threshold" in elsewhere
+    assert "Low sample" not in elsewhere and "Risky" not in elsewhere

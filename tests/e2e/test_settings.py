@@ -23,6 +23,8 @@ def settings_values(**overrides):
         ids.BOT_ADMINS: users([ALICE]),
         ids.MIN_DAYS_RUNNING: plain("10"),
         ids.MIN_VISITORS: plain("500"),
+        ids.MIN_CONVERSIONS: plain("40"),
+        ids.RISKY_LOSS: plain("2.5 %"),
         ids.FOLLOWUP_HOURS: plain("2, 48"),
         ids.POLICY_CHANNEL: radio(ids.POLICY_SCOPE_WORKSPACE),
     }
@@ -48,6 +50,7 @@ def test_admin_changes_the_policy(bot, slack, slack_api):
     assert policy.approvers == [BOB] and policy.approvals_needed == 2 and policy.expiry_hours == 12
     assert policy.bot_admins == [ALICE]
     assert (policy.min_days_running, policy.min_visitors_per_variant) == (10, 500)
+    assert (policy.min_conversions_per_variant, policy.risky_loss_percent) == (40, 2.5)
     assert policy.followup_hours == [2.0, 48.0]
 
     # Alice is now a bot admin: she may open settings too.
@@ -73,6 +76,11 @@ def test_bad_values_are_errors_on_their_fields_and_nothing_changes(bot, slack, s
         (ids.EXPIRY_HOURS, plain("NaN")),
         (ids.APPROVER_GROUP, plain("everyone")),
         (ids.MIN_DAYS_RUNNING, plain("1e3")),
+        (ids.MIN_CONVERSIONS, plain("-1")),
+        (ids.RISKY_LOSS, plain("0")),
+        (ids.RISKY_LOSS, plain("120")),
+        (ids.RISKY_LOSS, plain("nan")),
+        (ids.RISKY_LOSS, plain("lots")),
         (ids.FOLLOWUP_HOURS, plain("soon")),
     ]:
         body = slack.submit(ids.SETTINGS_MODAL, settings_values(**{block: bad}), user_id=ADMIN, view=view).json()
@@ -111,6 +119,5 @@ def test_a_channels_guardrail_thresholds_apply_in_that_channel(bot, slack, slack
     assert slack.submit(ids.SETTINGS_MODAL, channel, user_id=ADMIN, view=view).text == ""
 
     assert "at least 365" not in _modal_text(slack, slack_api, CHANNEL)
-    assert "The experiment has run 15 days; this workspace asks for at least 365." in _modal_text(
-        slack, slack_api, "C_OTHER"
-    )
+    assert "Too early" not in _modal_text(slack, slack_api, CHANNEL)
+    assert "Too early: running 15 days (at least 365)." in _modal_text(slack, slack_api, "C_OTHER")

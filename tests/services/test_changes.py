@@ -215,15 +215,44 @@ async def test_submit_validates_and_records_nothing_on_bad_values(world):
 
 
 async def test_guardrails_require_a_reason(world):
-    await world.connect()  # defaults: 7 days, 100 visitors per variant
+    await world.connect()  # defaults: 7 days, 100 visitors and 25 conversions per variant, 5 % risk
     draft = await world.drafting.open_draft(TEAM, ALICE, "C1", Change(action=Action.SERVE_WINNER, test_id=1239))
     draft, warnings = await world.drafting.prepare(TEAM, draft.id, "V1")
-    assert any("run 2 days" in w for w in warnings) and any("visitors" in w for w in warnings)
+    assert {w.code for w in warnings} == {"below_threshold", "risky", "low_sample", "too_early"}
+    assert not any(w.blocks for w in warnings)
+    assert any("running 2 days (at least 7)" in w.words for w in warnings)
     with pytest.raises(InvalidInput) as err:
         await world.drafting.submit(TEAM, draft.id, ALICE, variant_id=draft.variant_id, rollout_text="10", reason="")
-    assert err.value.field == "reason"
+    assert err.value.field == "reason" and err.value.message == "Give a reason to serve despite the warnings above."
     request = await world.drafting.submit(TEAM, draft.id, ALICE, variant_id=draft.variant_id, rollout_text="10", reason="CEO asked")
     assert request.overrides == warnings
+
+
+async def test_a_block_needs_a_reason_which_is_recorded_as_an_override(world):
+    await world.connect()
+    draft = await world.drafting.open_draft(TEAM, ALICE, "C1", Change(action=Action.SERVE_WINNER, test_id=1244, variant_id="1"))
+    draft, warnings = await world.drafting.prepare(TEAM, draft.id, "V1")
+    assert [(w.code, w.level.value) for w in warnings] == [("srm", "block")]
+    assert "Seen 52.6 % / 47.4 %, expected 50.0 % / 50.0 %." in warnings[0].words
+    with pytest.raises(InvalidInput) as err:
+        await world.drafting.submit(TEAM, draft.id, ALICE, variant_id="1", rollout_text="10", reason="  ")
+    assert err.value.field == "reason" and err.value.message.startswith("This is blocked (sample ratio mismatch): write why")
+    assert await world.events() == []  # nothing recorded
+    request = await world.drafting.submit(TEAM, draft.id, ALICE, variant_id="1", rollout_text="10", reason="Bot traffic")
+    assert [o.code for o in request.overrides] == ["srm"] and request.overrides[0].blocks
+    (entry,) = await world.audit.recent(TEAM, limit=1)
+    assert entry.detail["blocks_overridden"] == ["srm"] and entry.reason == "Bot traffic"
+    assert entry.detail["overrides"][0]["level"] == "block"
+
+
+async def test_serving_a_loser_blocks_and_channel_thresholds_decide_the_warnings(world):
+    await world.connect(ChannelRules(min_days_running=30))
+    draft = await world.drafting.open_draft(TEAM, ALICE, "C1", Change(action=Action.SERVE_WINNER, test_id=1243, variant_id="1"))
+    _, warnings = await world.drafting.prepare(TEAM, draft.id, "V1")
+    assert [(w.code, w.level.value) for w in warnings] == [("loser", "block"), ("too_early", "warn")]
+    await world.rules.save(TEAM, "C1", ChannelRules(min_days_running=0), [])  # this channel's own rules
+    _, warnings = await world.drafting.select_variant(TEAM, draft.id, "1")
+    assert [w.code for w in warnings] == ["loser"]
 
 
 async def test_prepare_refuses_what_mida_would_refuse(world):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain import Action, Approval, Change, Failure, FailureKind, Outcome, RequestStatus
+from bot.domain import Action, Approval, Change, Failure, FailureKind, Guardrail, GuardrailLevel, Outcome, RequestStatus
 from bot.services import errors
 from bot.views import ids
 from bot.views.cards import request_card, requester_notice, thread_reply
@@ -178,9 +178,19 @@ def test_cancelled_expired_superseded_cards():
 
 
 def test_overridden_warnings_are_on_the_card():
+    # Stored before guardrails had levels: plain sentences, read as warnings.
     req = request(overrides=["Control is the control <x>", "Only 2 days"])
     body = all_text(request_card(req, LINKS, NOW)[1])
-    assert ":warning: Control is the control &lt;x&gt;" in body and ":warning: Only 2 days" in body
+    assert "*Requested despite these warnings:*\n:warning: Control is the control &lt;x&gt;\n:warning: Only 2 days" in body
+
+
+def test_an_overridden_block_is_on_the_card_apart_from_the_warnings():
+    req = request(overrides=[Guardrail(code="srm", level=GuardrailLevel.BLOCK, words="Sample ratio mismatch: 10,000 vs 9,000"),
+                             Guardrail(code="too_early", words="Too early: running 3 days (at least 7).")])
+    body = all_text(request_card(req, LINKS, NOW)[1])
+    assert "*Overrides these blocks* (the reason above is why):\n:no_entry: Sample ratio mismatch: 10,000 vs 9,000" in body
+    assert "*Requested despite these warnings:*\n:warning: Too early" in body
+    assert body.index("Overrides these blocks") < body.index("Requested despite")
 
 
 def test_card_without_results_url():

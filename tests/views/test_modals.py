@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain import Action, ApprovalMode, ChannelRules
+from bot.domain import Action, ApprovalMode, ChannelRules, Guardrail, GuardrailLevel
 from bot.mida.models import ExperimentStatus
 from bot.views import ids
 from bot.views.modals import (
@@ -136,20 +136,39 @@ def test_serve_modal_rollout_defaults_to_current_allocation_when_draft_has_none(
 
 
 def test_warnings_are_shown_and_make_the_reason_required():
-    warnings = ["Control is the control: serving it shows every visitor the original.", "Only <3> days"]
+    warnings = [Guardrail(code="below_threshold", words="Control is not shown better."),
+                Guardrail(code="too_early", words="Only <3> days")]
     view = check_view(change_modal(draft(Action.SERVE_WINNER, variant_id="0"), warnings))
     reason = find_block(view["blocks"], ids.REASON)
     assert reason["optional"] is False
     assert reason["label"]["text"] == "Reason (required: overriding warnings)"
     text = all_text(view)
-    assert ":warning: Control is the control" in text
+    assert ":warning: Control is not shown better." in text
     assert ":warning: Only &lt;3&gt; days" in text
+    assert "Serving anyway needs a reason" in text
     assert find_block(view["blocks"], ids.VARIANT)["element"]["initial_option"]["value"] == "0"
+
+
+def test_a_block_is_marked_apart_and_says_its_reason_is_an_override():
+    warnings = [Guardrail(code="srm", level=GuardrailLevel.BLOCK, words="Sample ratio mismatch: 10,000 vs 9,000"),
+                Guardrail(code="too_early", words="Too early: running 3 days (at least 7).")]
+    view = check_view(change_modal(draft(Action.SERVE_WINNER), warnings))
+    assert find_block(view["blocks"], ids.REASON)["label"]["text"] == "Reason (required: overriding a block)"
+    text = all_text(view)
+    assert ":no_entry: Sample ratio mismatch: 10,000 vs 9,000\n:warning: Too early" in text
+    assert "it is recorded as an override, on the card and in the audit log" in text
+
+
+def test_a_note_on_the_draft_is_shown_without_requiring_a_reason():
+    view = check_view(change_modal(draft(Action.SERVE_WINNER, note="Variant 9 is not one of <these>."), []))
+    assert ":information_source: Variant 9 is not one of &lt;these&gt;." in all_text(view)
+    assert find_block(view["blocks"], ids.REASON)["optional"] is True
 
 
 @pytest.mark.parametrize("n", [2, 30, 60, 99, 150])
 def test_serve_modal_fits_slack_with_many_long_variants(n):
-    view = check_view(change_modal(draft(Action.SERVE_WINNER, evidence=evidence(variants=many_variants(n, long=True), name="N" * 400)), ["w" * 4000]))
+    view = check_view(change_modal(draft(Action.SERVE_WINNER, evidence=evidence(variants=many_variants(n, long=True), name="N" * 400)),
+                                  [Guardrail(code="x", words="w" * 4000)]))
     assert len(view["blocks"]) <= 100
     options = find_block(view["blocks"], ids.VARIANT)["element"]["options"]
     assert len(options) == min(n, 100)

@@ -123,6 +123,8 @@ async def handle_settings_submission(ack: AsyncAck, body: dict, context: AsyncBo
             channel_id=channel_id if scope == ids.POLICY_SCOPE_CHANNEL else None,
             min_days_running=text_of(view, ids.MIN_DAYS_RUNNING),
             min_visitors_per_variant=text_of(view, ids.MIN_VISITORS),
+            min_conversions_per_variant=text_of(view, ids.MIN_CONVERSIONS),
+            risky_loss_percent=text_of(view, ids.RISKY_LOSS),
             followup_hours=(text_of(view, ids.FOLLOWUP_HOURS) or "")
             if ids.FOLLOWUP_HOURS in view["state"]["values"]
             else None,

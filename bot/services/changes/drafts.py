@@ -3,7 +3,7 @@ variant, and turn the submitted values into a request through `ChangeIntake.requ
 
 from __future__ import annotations
 
-from bot.domain import Action, Change, ChangeRequest, Draft, Origin, Person, TeamRef, parse_percent
+from bot.domain import Action, Change, ChangeRequest, Draft, Guardrail, Origin, Person, TeamRef, parse_percent
 from bot.mida import errors as mida
 from bot.services.changes.intake import ChangeIntake
 from bot.services.changes.state import best_variant, check_state_fits
@@ -55,7 +55,7 @@ class DraftService:
         await self._drafts.put(draft)
         return draft
 
-    async def prepare(self, team: TeamRef, draft_id: str, view_id: str | None) -> tuple[Draft, list[str]]:
+    async def prepare(self, team: TeamRef, draft_id: str, view_id: str | None) -> tuple[Draft, list[Guardrail]]:
         """Fetch the evidence for an open modal and choose the defaults it shows."""
         draft = await self._drafts.get(team, draft_id)
         if draft is None:
@@ -70,11 +70,10 @@ class DraftService:
             raise translate(err, test_id=draft.test_id) from None
         check_state_fits(draft.action, evidence)
 
-        notes: list[str] = []
         if draft.action is Action.SERVE_WINNER:
             if draft.variant_id is not None and evidence.variant(draft.variant_id) is None:
                 ids = ", ".join(v.variant_id for v in evidence.variants)
-                notes.append(f"Variant {draft.variant_id} is not one of this experiment's variants ({ids}); pick one.")
+                draft.note = f"Variant {draft.variant_id} is not one of this experiment's variants ({ids}); pick one."
                 draft.variant_id = None
             if draft.variant_id is None:
                 draft.variant_id = best_variant(evidence)
@@ -84,18 +83,19 @@ class DraftService:
         draft.view_id = view_id
         draft.requester_checked = True
         await self._drafts.update(draft)
-        return draft, notes + await self._warnings(team, draft)
+        return draft, await self._warnings(team, draft)
 
-    async def select_variant(self, team: TeamRef, draft_id: str, variant_id: str) -> tuple[Draft, list[str]]:
+    async def select_variant(self, team: TeamRef, draft_id: str, variant_id: str) -> tuple[Draft, list[Guardrail]]:
         draft = await self._drafts.get(team, draft_id)
         if draft is None or draft.evidence is None:
             raise InvalidInput("variant", "This form has expired. Run the command again.")
         if draft.evidence.variant(variant_id) is not None:
             draft.variant_id = variant_id
+            draft.note = None  # a variant is picked now
             await self._drafts.update(draft)
         return draft, await self._warnings(team, draft)
 
-    async def _warnings(self, team: TeamRef, draft: Draft) -> list[str]:
+    async def _warnings(self, team: TeamRef, draft: Draft) -> list[Guardrail]:
         if draft.action is not Action.SERVE_WINNER or draft.evidence is None:
             return []
         return await self._guardrails.check(team, draft.channel_id, draft.evidence, draft.variant_id)
@@ -128,7 +128,7 @@ class DraftService:
             if draft.action is Action.UPDATE_ROLLOUT and rollout == evidence.traffic_allocation:
                 raise InvalidInput("rollout", f"The rollout is already {rollout:g} %; enter a different one.")
         chosen: str | None = None
-        warnings: list[str] = []
+        warnings: list[Guardrail] = []
         if draft.action is Action.SERVE_WINNER:
             chosen = (variant_id or "").strip() or None
             if chosen is None or evidence.variant(chosen) is None:
@@ -136,7 +136,7 @@ class DraftService:
             draft.variant_id = chosen
             warnings = await self._warnings(team, draft)
             if warnings and not reason:
-                raise InvalidInput("reason", "Give a reason to serve despite the warnings above.")
+                raise InvalidInput("reason", _reason_needed(warnings))
 
         request = await self._intake.request_change(
             team=team,
@@ -153,3 +153,12 @@ class DraftService:
         )
         await self._drafts.delete(team, draft.id)
         return request
+
+
+def _reason_needed(warnings: list[Guardrail]) -> str:
+    """What the empty reason field says: a block by name (it becomes an override), else the warnings."""
+    blocks = [w for w in warnings if w.blocks]
+    if not blocks:
+        return "Give a reason to serve despite the warnings above."
+    names = " and ".join(dict.fromkeys(w.words.split(":", 1)[0].lower() for w in blocks))
+    return f"This is blocked ({names}): write why you serve anyway; it is recorded as an override on the card and in the audit log."

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-from bot.domain import AuditEvent, Change, ChangeRequest, Evidence, Origin, Person, RequestStatus, TeamRef
+from bot.domain import AuditEvent, Change, ChangeRequest, Evidence, Guardrail, Origin, Person, RequestStatus, TeamRef
 from bot.services.access import Access, Standing
 from bot.services.changes.history import record
 from bot.services.errors import InvalidInput, NotAMember
@@ -65,7 +65,7 @@ class ChangeIntake:
         evidence: Evidence,
         channel_id: str,
         reason: str = "",
-        overrides: list[str] | None = None,
+        overrides: list[Guardrail] | None = None,
         origin: Origin,
         response_url: str | None = None,
         request_id: str | None = None,
@@ -74,8 +74,8 @@ class ChangeIntake:
         """Record a change under the rules of `channel_id` and queue its card (and its execution
         when no approval is needed).
 
-        `evidence` is the snapshot the requester saw; `overrides` the guardrail warnings they gave
-        `reason` for. `request_id` makes a retried call idempotent (a confirm modal passes its
+        `evidence` is the snapshot the requester saw; `overrides` the guardrails they gave `reason`
+        for (a block among them is an override of that check: the card and the audit say so). `request_id` makes a retried call idempotent (a confirm modal passes its
         draft id: one form, one request). `requester_checked` spares a second users.info when the
         caller checked the requester in this same flow (the modal, when it opened)."""
         reason = reason.strip()
@@ -116,7 +116,8 @@ class ChangeIntake:
             evidence=evidence,
             detail={
                 "approvals_needed": request.approvals_needed,
-                "overrides": request.overrides,
+                "overrides": [o.model_dump(mode="json") for o in request.overrides],
+                "blocks_overridden": [o.code for o in request.overrides if o.blocks],
                 "origin": origin.value,
             },
         )

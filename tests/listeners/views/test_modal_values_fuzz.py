@@ -281,6 +281,8 @@ def test_confirm_modal_values(world, action, values):
          ids.EXPIRY_HOURS: ["24", "1", "720", "0.5"],
          ids.MIN_DAYS_RUNNING: [None, "", "0", "7"],
          ids.MIN_VISITORS: [None, "", "0", "1000"],
+         ids.MIN_CONVERSIONS: [None, "", "0", "25"],
+         ids.RISKY_LOSS: [None, "", "5", "0.5 %"],
          ids.FOLLOWUP_HOURS: [None, "", "24"],
          ids.AUDIT_CHANNEL: [None, "C0AUDIT"],
          ids.BOT_ADMINS: [[], ["U1"]],
