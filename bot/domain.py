@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.mida.models import ExperimentResult, ExperimentStatus, VariantResult
+from bot.mida.models import ExperimentMetrics, ExperimentResult, ExperimentStatus, VariantResult
 
 
 class _Model(BaseModel):
@@ -116,6 +116,45 @@ class Origin(StrEnum):
     FOLLOWUP = "followup"  # a button on a post-deploy follow-up
 
 
+class MetricCounts(_Model):
+    variant_id: str
+    visitors: int
+    conversions: int
+
+
+class SecondaryMetric(_Model):
+    """One attached secondary metric with each variant's counts. `comparable` is False when Mida's
+    results are not conversion counts (a sum of revenue, a fraction, more than the visitors): the
+    bot then names the metric without figures rather than invent them."""
+
+    key: str
+    name: str
+    counts: list[MetricCounts] = Field(default_factory=list)
+    comparable: bool = True
+
+
+class SecondaryMetrics(_Model):
+    """Get Experiment Metrics as the statistics read it; `error` says why there is nothing when
+    Mida did not answer (the primary evidence stands without it)."""
+
+    metrics: list[SecondaryMetric] = Field(default_factory=list)
+    error: str | None = None
+
+    @classmethod
+    def from_answer(cls, answer: ExperimentMetrics) -> SecondaryMetrics:
+        out = []
+        for n, definition in enumerate(answer.metric_definitions, start=1):
+            counts, comparable = [], True
+            for row in answer.metrics:
+                value = row.results.get(n, 0.0)
+                if not value.is_integer() or not 0 <= value <= row.total:
+                    comparable = False
+                counts.append(MetricCounts(variant_id=row.variant_id, visitors=row.total, conversions=int(value)))
+            name = definition.label or f"Metric {n}"
+            out.append(SecondaryMetric(key=definition.metric_key, name=name, counts=counts, comparable=comparable))
+        return cls(metrics=out)
+
+
 class Evidence(_Model):
     """A snapshot of Get Experiment Result, taken when the change was asked for."""
 
@@ -134,6 +173,7 @@ class Evidence(_Model):
     is_mab: bool = False
     has_revenue: bool = False
     currency: str | None = None
+    secondary: SecondaryMetrics | None = None  # read for a serve's decision; None when not read
     taken_at: float = Field(default_factory=time.time)
 
     @classmethod

@@ -43,6 +43,7 @@ from bot.mida.errors import (
 )
 from bot.mida.models import (
     ExperimentList,
+    ExperimentMetrics,
     ExperimentResult,
     ReportPhase,
     RolloutAnswer,
@@ -296,6 +297,12 @@ class MidaProject:
     async def get_timeseries(self, test_id: int, report_phase: ReportPhase | None = None) -> Timeseries:
         data = await self._call("GET", f"/experiment/{int(test_id)}/timeseries", params=_phase(report_phase))
         return _parse(Timeseries, data)
+
+    async def get_metrics(self, test_id: int, report_phase: ReportPhase | None = None) -> ExperimentMetrics:
+        """The attached secondary metrics (Get Experiment Metrics); errors as documented: 400 bad
+        parameters, 401 the key, 404 an unknown experiment."""
+        data = await self._call("GET", f"/experiment/{int(test_id)}/metrics", params=_phase(report_phase))
+        return _parse(ExperimentMetrics, data)
 
     async def serve_winner(
         self, test_id: int, variant_id: str, traffic_allocation: float | None = None

@@ -332,6 +332,76 @@ class ExperimentResult(_Model):
         return next((v for v in self.variants if v.is_control), None)
 
 
+class MetricDefinition(_Model):
+    """One of Get Experiment Metrics' `metric_definitions`: the Nth is `result_N` in each row."""
+
+    metric_key: str = ""
+    name: str = ""
+    metric_text: str | None = None
+    goal: Goal | None = None
+
+    @field_validator("metric_key", "name", mode="before")
+    @classmethod
+    def _text(cls, v: Any) -> str:
+        return str(v) if isinstance(v, str | int) and not isinstance(v, bool) else ""
+
+    @property
+    def label(self) -> str:
+        return self.name or (self.goal.goal_name if self.goal and self.goal.goal_name else "") or self.metric_key
+
+
+class MetricRow(_Model):
+    """One variant's row: `total` visitors and `results[N]`, the dashboard's result for the Nth
+    definition (a conversion count for a conversion goal; Mida synthesises no rate)."""
+
+    variant_id: str
+    total: int = 0
+    results: dict[int, float] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_results(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            results = {}
+            for key, value in data.items():
+                if isinstance(key, str) and key.startswith("result_") and key[7:].isdigit():
+                    number = _optional_number(value)
+                    if number is not None:
+                        results[int(key[7:])] = number
+            data = {k: v for k, v in data.items() if not str(k).startswith("result_")} | {"results": results}
+        return data
+
+    @field_validator("variant_id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> str:
+        return _variant_id(v) or ""
+
+    @field_validator("total", mode="before")
+    @classmethod
+    def _count(cls, v: Any) -> int:
+        number = _optional_number(v)
+        if number is None or number < 0 or not number.is_integer():
+            raise ValueError("total must be a visitor count")
+        return int(number)
+
+
+class ExperimentMetrics(_Model):
+    """Get Experiment Metrics: the experiment's attached secondary metrics, one row per variant."""
+
+    test_id: int
+    test_name: str = ""
+    count: int = 0
+    metric_count: int = 0
+    metric_definitions: list[MetricDefinition] = Field(default_factory=list)
+    metrics: list[MetricRow] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+    @field_validator("warnings", mode="before")
+    @classmethod
+    def _warnings(cls, v: Any) -> list[str]:
+        return [str(w)[:300] for w in v] if isinstance(v, list) else []
+
+
 class TimeseriesRow(_Model):
     variant_id: str
     visitors: int = 0

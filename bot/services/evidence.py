@@ -6,11 +6,11 @@ Pure (no I/O): the builders in bot/views read the analysis through here too.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from bot.domain import ChannelRules, Evidence
+from bot.domain import ChannelRules, Evidence, SecondaryMetric
 from bot.evidence import words
-from bot.evidence.analysis import Analysis, ArmInput, ExperimentInput, Rules, analyse
+from bot.evidence.analysis import WORSE, Analysis, ArmInput, Comparison, ExperimentInput, Rules, analyse
 
 # Mida's documented default when a result names an engine but no threshold.
 DEFAULT_THRESHOLD_PERCENT = 95.0
@@ -81,3 +81,49 @@ def analysis_of(evidence: Evidence, rules: ChannelRules | None = None, *, split:
     if not split:
         experiment = replace(experiment, arms=tuple(replace(a, traffic_weight=None) for a in experiment.arms))
     return analyse(experiment, engine_rules(rules or ChannelRules()))
+
+
+@dataclass(frozen=True)
+class MetricAnalysis:
+    """One secondary metric and the same comparison as the primary goal's (None: not comparable)."""
+
+    metric: SecondaryMetric
+    analysis: Analysis | None
+
+
+def metric_analyses(evidence: Evidence) -> list[MetricAnalysis]:
+    """Each attached secondary metric judged like the primary goal: same engine and threshold, each
+    variant against the control, no split check (the split is the primary goal's)."""
+    primary = experiment_input(evidence)
+    if primary is None or evidence.secondary is None:
+        return []
+    out = []
+    for metric in evidence.secondary.metrics:
+        counts = {c.variant_id: c for c in metric.counts}
+        arms = tuple(
+            replace(
+                arm,
+                visitors=counts[arm.variant_id].visitors if arm.variant_id in counts else 0,
+                conversions=counts[arm.variant_id].conversions if arm.variant_id in counts else 0,
+                traffic_weight=None,
+                revenue=None,
+            )
+            for arm in primary.arms
+        )
+        judged = metric.comparable and all(a.conversions <= a.visitors for a in arms)
+        experiment = replace(primary, arms=arms, days_running=None)
+        out.append(MetricAnalysis(metric, analyse(experiment) if judged else None))
+    return out
+
+
+def worse_on(evidence: Evidence, variant_id: str) -> list[tuple[SecondaryMetric, Analysis, Comparison]]:
+    """The secondary metrics on which `variant_id` is worse than the control at the test's threshold
+    (significantly worse, or a chance to beat at most 1 − threshold)."""
+    out = []
+    for m in metric_analyses(evidence):
+        if m.analysis is None:
+            continue
+        c = next((c for c in m.analysis.comparisons if c.variant_id == variant_id), None)
+        if c is not None and c.outcome == WORSE:
+            out.append((m.metric, m.analysis, c))
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.domain import Evidence, TeamRef, Workspace
+from bot.domain import Evidence, SecondaryMetrics, TeamRef, Workspace
 from bot.mida.client import MidaClient, MidaProject
 from bot.mida.errors import MidaError
 from bot.mida.models import Experiment, ExperimentResult, ReportPhase
@@ -56,9 +56,37 @@ class ExperimentService:
             raise translate(err, test_id=test_id) from None
         return ws, result
 
+    async def result_and_secondary(
+        self, team: TeamRef, test_id: int, phase: ReportPhase | None = None
+    ) -> tuple[Workspace, ExperimentResult, SecondaryMetrics]:
+        """`result` and the secondary metrics of the same phase, read at once."""
+        ws = await self.workspace(team)
+        try:
+            result, secondary = await asyncio.gather(
+                self._recorded(ws, self.project(ws).get_result(test_id, phase)), self.secondary(ws, test_id, phase)
+            )
+        except MidaError as err:
+            raise translate(err, test_id=test_id) from None
+        return ws, result, secondary
+
     async def evidence(self, ws: Workspace, test_id: int) -> Evidence:
         """The experiment as it is now, for a decision or a read-back. Raises MidaError."""
         return Evidence.from_result(await self._recorded(ws, self.project(ws).get_result(test_id)))
+
+    async def secondary(self, ws: Workspace, test_id: int, phase: ReportPhase | None = None) -> SecondaryMetrics:
+        """The attached secondary metrics; a failed read is said in `error`, never raised: the
+        primary evidence stands without them."""
+        try:
+            answer = await self._recorded(ws, self.project(ws).get_metrics(test_id, phase))
+        except MidaError as err:
+            return SecondaryMetrics(error=f"Mida did not give the secondary metrics ({err.message})")
+        return SecondaryMetrics.from_answer(answer)
+
+    async def decision_evidence(self, ws: Workspace, test_id: int) -> Evidence:
+        """The evidence a serve is decided on: the result and its secondary metrics. Raises MidaError
+        when the result cannot be read."""
+        evidence = await self.evidence(ws, test_id)
+        return evidence.model_copy(update={"secondary": await self.secondary(ws, test_id)})
 
     async def _recorded(self, ws: Workspace, call):
         """Await a Mida call and keep the connection's health for the status views."""

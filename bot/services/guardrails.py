@@ -6,7 +6,9 @@ that the card and the audit log show."""
 from __future__ import annotations
 
 from bot.domain import ChannelRules, Evidence, Guardrail, GuardrailLevel, TeamRef
-from bot.services.evidence import analysis_of, srm_sentence
+from bot.evidence import words
+from bot.evidence.analysis import BAYESIAN
+from bot.services.evidence import analysis_of, srm_sentence, worse_on
 from bot.store.rules import RulesStore
 
 NO_STATISTICS = Guardrail(
@@ -35,7 +37,7 @@ def guardrails_for(rules: ChannelRules, evidence: Evidence, variant_id: str | No
     if analysis is None:
         return [NO_STATISTICS]
     split = srm_sentence(analysis)  # the split seen and expected, for the card and the audit too
-    return [
+    found = [
         Guardrail(
             code=f.code,
             level=GuardrailLevel(f.level),
@@ -43,3 +45,17 @@ def guardrails_for(rules: ChannelRules, evidence: Evidence, variant_id: str | No
         )
         for f in analysis.guardrails(variant_id)
     ]
+    for metric, judged, c in worse_on(evidence, variant_id):
+        if judged.engine == BAYESIAN:
+            figure = f"{words.chance_to_beat_words(c.chance_to_beat or 0.0, judged.control.name)}"
+        else:
+            figure = f"significantly worse, {words.fmt_p(c.p_value)}"
+        found.append(
+            Guardrail(
+                code="secondary_worse",
+                level=GuardrailLevel.WARN,
+                words=f"Worse on a secondary metric: {metric.name}, {words.fmt_rate(c.rate)} vs "
+                f"{words.fmt_rate(judged.control_rate)} for {c.name} ({figure}).",
+            )
+        )
+    return found

@@ -21,7 +21,7 @@ from bot.evidence import words
 from bot.services.evidence import analysis_of
 from bot.views import ids
 from bot.views.errors import explain_outcome
-from bot.views.evidence import finding_line, health_findings, verdict_text
+from bot.views.evidence import finding_line, health_findings, secondary_block, verdict_text
 from bot.views.format import (
     MAX_MESSAGE_BLOCKS,
     Links,
@@ -189,7 +189,11 @@ def _evidence_blocks(req: ChangeRequest) -> list[dict[str, Any]]:
         if req.change.action is not Action.SERVE_WINNER or not req.overrides:
             # A serve's own guardrails are on the card already (the overrides); else the experiment's health.
             judged += [finding_line(f, analysis) for f in health_findings(analysis)]
-        blocks += [section("\n".join(judged)), context(escape(words.footnote(analysis.engine)))]
+        blocks.append(section("\n".join(judged)))
+        folded = secondary_block(ev)
+        if folded is not None:
+            blocks.append(folded)
+        blocks.append(context(escape(words.footnote(analysis.engine))))
     return blocks
 
 

@@ -10,8 +10,8 @@ from bot.domain import Evidence, Guardrail
 from bot.evidence import words
 from bot.evidence.analysis import BLOCK, Analysis, Finding
 from bot.mida.models import ExperimentResult, ReportPhase
-from bot.services.evidence import analysis_of, srm_sentence
-from bot.views.format import context, escape, section
+from bot.services.evidence import analysis_of, metric_analyses, srm_sentence
+from bot.views.format import context, escape, section, truncate
 
 # Findings about the experiment as a whole, the same whichever variant would be served.
 HEALTH_CODES = ("srm", "split_off", "several_variants", "mab", "paused_arm")
@@ -59,4 +59,40 @@ def evidence_blocks(a: Analysis | None, *, health: bool = True) -> list[dict[str
     return blocks
 
 
-MAX_EVIDENCE_BLOCKS = 3
+MAX_METRICS_SHOWN = 10
+
+
+def metric_line(name: str, a: Analysis | None) -> str:
+    """Plain text: "Newsletter signup: One-page checkout 7.5 % vs 10.0 % · 0.3 % chance to beat Control"."""
+    name = truncate(name, 80)
+    if a is None:
+        return f"{name}: Mida's results are not conversion counts, so the bot shows no figures"
+    parts = []
+    for c in a.comparisons:
+        if c.visitors == 0 or a.control.visitors == 0:
+            parts.append(f"{c.name}: no visitors yet")
+            continue
+        figure = (
+            words.chance_to_beat_words(c.chance_to_beat or 0.0, a.control.name)
+            if a.engine == "bayesian"
+            else f"{words.fmt_p(c.p_value)}, {words.significance_words(c.outcome, a.threshold_percent)}"
+        )
+        parts.append(f"{truncate(c.name, 80)} {words.fmt_rate(c.rate)} vs {words.fmt_rate(a.control_rate)} · {figure}")
+    return f"{name}: " + "; ".join(parts)
+
+
+def secondary_block(evidence: Evidence | None) -> dict[str, Any] | None:
+    """The attached secondary metrics, compared like the primary goal, folded into one small
+    context block (the primary figures above are what decides); None when none were read."""
+    if evidence is None or evidence.secondary is None:
+        return None
+    if evidence.secondary.error:
+        return context(f"Secondary metrics: {escape(evidence.secondary.error)}.")
+    judged = metric_analyses(evidence)
+    if not judged:
+        return None
+    lines = [f"• {escape(truncate(metric_line(m.metric.name, m.analysis), 280))}" for m in judged[:MAX_METRICS_SHOWN]]
+    if len(judged) > MAX_METRICS_SHOWN:
+        lines.append(f"… and {len(judged) - MAX_METRICS_SHOWN} more: Mida shows them all.")
+    head = f"*Secondary metrics* ({len(judged)}), compared the same way:"
+    return context("\n".join([head, *lines]))

@@ -9,15 +9,17 @@ from bot.domain import (
     AuditEntry,
     AuditEvent,
     ChannelRules,
+    Evidence,
     Failure,
     FailureKind,
+    SecondaryMetrics,
     Workspace,
 )
 from bot.mida.models import Experiment, ExperimentResult, ReportPhase
 from bot.services.errors import AdminOnly, BotError
 from bot.views import ids
 from bot.views.errors import explain, explain_outcome
-from bot.views.evidence import evidence_blocks, result_analysis
+from bot.views.evidence import evidence_blocks, result_analysis, secondary_block
 from bot.views.format import (
     MAX_MESSAGE_BLOCKS,
     Links,
@@ -191,7 +193,12 @@ def experiments_message(
 
 
 def results_message(
-    result: ExperimentResult, phase: ReportPhase | None, links: Links, *, max_blocks: int = MAX_MESSAGE_BLOCKS
+    result: ExperimentResult,
+    phase: ReportPhase | None,
+    links: Links,
+    *,
+    max_blocks: int = MAX_MESSAGE_BLOCKS,
+    secondary: SecondaryMetrics | None = None,
 ) -> Message:
     """The numbers per variant with their statistics in the test's engine, the verdict, the split's
     health and how the figures are computed, in at most `max_blocks` blocks (less when the caller
@@ -221,6 +228,9 @@ def results_message(
     if result.variants:
         analysis = result_analysis(result, phase)
         judged = evidence_blocks(analysis)
+        folded = secondary_block(Evidence.from_result(result).model_copy(update={"secondary": secondary}))
+        if folded is not None:
+            judged.insert(len(judged) - 1, folded)  # before the footnote
         budget = max_blocks - len(top) - len(tail) - len(judged)
         rows = variant_blocks(
             result.variants,

@@ -14,7 +14,7 @@ from bot.evidence.analysis import BAYESIAN, Analysis
 from bot.mida.models import VariantResult
 from bot.services.evidence import analysis_of
 from bot.views import ids
-from bot.views.evidence import evidence_blocks, guardrail_line
+from bot.views.evidence import evidence_blocks, guardrail_line, secondary_block
 from bot.views.format import (
     MAX_LABEL,
     MAX_MODAL_TITLE,
@@ -302,6 +302,9 @@ def change_modal(draft: Draft, warnings: Sequence[Guardrail]) -> dict[str, Any]:
         ]
         intro = [divider(), section("*Variants* (numbers from Mida)")]
         judged = evidence_blocks(analysis, health=not warnings)  # the guardrails below include the health
+        folded = secondary_block(evidence)
+        if folded is not None:
+            judged.insert(len(judged) - 1, folded)
         budget = MAX_VIEW_BLOCKS - len(top) - len(intro) - len(tail) - len(judged)
         rows = variant_blocks(
             evidence.variants,

@@ -154,3 +154,37 @@ def test_per_channel_thresholds_decide_the_warnings(connected, slack, slack_api)
                            ensure_ascii=False)
     assert "Below the 95 % threshold" in elsewhere
     assert "Low sample" not in elsewhere and "Risky" not in elsewhere
+
+
+# --- secondary metrics -----------------------------------------------------------------------------
+
+
+def test_results_reply_folds_the_secondary_metrics_in_one_small_block(connected, slack, slack_api, mida_sandbox):
+    answer = json.loads(reply(slack, slack_api, "results 1250"))
+    folded = [b for b in answer["blocks"] if b["type"] == "context" and "Secondary metrics" in b["elements"][0]["text"]]
+    assert len(folded) == 1
+    text = folded[0]["elements"][0]["text"]
+    assert text.startswith("*Secondary metrics* (2), compared the same way:")
+    assert "• Add to cart: One-page checkout 32.0 % vs 30.0 % · " in text
+    assert "• Newsletter signup: One-page checkout 7.5 % vs 10.0 % · 0.3 % chance to beat Control" in text
+    assert mida_sandbox.requests(path_contains="/experiment/1250/metrics")
+    assert "Secondary metrics" not in reply(slack, slack_api, "results 1234")  # none attached
+
+
+def test_serve_modal_warns_when_the_chosen_variant_is_worse_on_a_secondary_metric(connected, slack, slack_api):
+    view = open_change_modal(slack, slack_api, "serve-winner 1250 1 20")
+    shown = json.dumps(view, ensure_ascii=False)
+    assert (
+        ":warning: Worse on a secondary metric: Newsletter signup, 7.5 % vs 10.0 % for One-page checkout "
+        "(0.3 % chance to beat Control)." in shown
+    )
+    assert "Reason (required: overriding warnings)" in shown
+    body = submit_change(slack, view, variant="1", rollout="20").json()
+    assert body["errors"][ids.REASON] == "Give a reason to serve despite the warnings above."
+
+
+def test_a_secondary_metrics_failure_leaves_the_primary_evidence_standing(connected, slack, slack_api, mida_sandbox):
+    mida_sandbox.fault(method="GET", path_contains="/experiment/1250/metrics", status=500)
+    text = reply(slack, slack_api, "results 1250")
+    assert "98.6 % chance to beat Control" in text
+    assert "Secondary metrics: Mida did not give the secondary metrics" in text

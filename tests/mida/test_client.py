@@ -511,3 +511,24 @@ async def test_one_log_line_per_attempt_with_structured_fields(
     ]
     assert all(isinstance(r.duration, float) for r in records)  # type: ignore[attr-defined]
     assert not [r for r in caplog.records if r.name.startswith(("httpx", "httpcore"))]
+
+
+async def test_get_metrics_reads_the_secondary_metrics_and_its_documented_errors(
+    client: MidaClient, project: MidaProject, mida_sandbox: SandboxServer
+) -> None:
+    metrics = await project.get_metrics(1250, ReportPhase.PRE_DEPLOY)
+    assert [d.metric_key for d in metrics.metric_definitions] == ["add_to_cart", "newsletter"]
+    assert [(r.variant_id, r.total, r.results) for r in metrics.metrics] == [
+        ("0", 2000, {1: 600.0, 2: 200.0}), ("1", 2000, {1: 640.0, 2: 150.0})
+    ]
+    assert mida_sandbox.requests(path_contains="/metrics")[-1]["query"] == {"report_phase": "pre_deploy"}
+    with pytest.raises(MidaNotFound):
+        await project.get_metrics(4040)
+    mida_sandbox.fault(path_contains="/metrics", status=400, error="breakdown_by is not supported", times=1)
+    with pytest.raises(MidaBadRequest):
+        await project.get_metrics(1250)
+    with pytest.raises(MidaUnauthorized):
+        await client.project(PROJECT_KEY, "us", "wrong-key-123456").get_metrics(1250)
+    mida_sandbox.fault(path_contains="/metrics", answer_merge={"metrics": [{"total": -3}]}, times=1)
+    with pytest.raises(MidaBadResponse):
+        await project.get_metrics(1250)

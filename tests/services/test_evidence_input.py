@@ -102,3 +102,34 @@ def test_channel_rules_are_the_engine_s_thresholds() -> None:
     rules = engine_rules(ChannelRules(min_days_running=3, min_visitors_per_variant=50,
                                       min_conversions_per_variant=10, risky_loss_percent=2.5))
     assert (rules.min_days, rules.min_visitors, rules.min_conversions, rules.risky_loss) == (3, 50, 10, 0.025)
+
+
+# --- secondary metrics ---------------------------------------------------------------------------
+
+METRICS = {
+    "success": True, "test_id": 1234, "count": 2, "metric_count": 2,
+    "metric_definitions": [{"metric_key": "signup", "name": "Signup"}, {"metric_key": "rev", "goal": {"goal_name": "Revenue"}}],
+    "metrics": [{"variant_id": "0", "total": 1500, "result_1": 150, "result_2": 5800.5},
+                {"variant_id": 1, "total": 1480, "result_1": 100, "result_2": 6650.25}],
+}
+
+
+def test_metrics_become_counts_and_sums_are_not_compared() -> None:
+    from bot.domain import SecondaryMetrics
+    from bot.mida.models import ExperimentMetrics
+    from bot.services.evidence import metric_analyses, worse_on
+    from bot.services.guardrails import guardrails_for
+
+    secondary = SecondaryMetrics.from_answer(ExperimentMetrics.model_validate(METRICS))
+    signup, revenue = secondary.metrics
+    assert (signup.name, signup.comparable, [c.conversions for c in signup.counts]) == ("Signup", True, [150, 100])
+    assert (revenue.name, revenue.comparable) == ("Revenue", False)  # a sum of money is no conversion count
+    ev = evidence().model_copy(update={"secondary": secondary})
+    judged = metric_analyses(ev)
+    assert judged[1].analysis is None
+    assert judged[0].analysis is not None and judged[0].analysis.comparison("1").outcome == "worse"
+    assert [m.name for m, _, _ in worse_on(ev, "1")] == ["Signup"]
+    found = guardrails_for(ChannelRules(min_days_running=0), ev, "1")
+    assert [g.code for g in found] == ["secondary_worse"]
+    assert found[0].words.startswith("Worse on a secondary metric: Signup, 6.8 % vs 10.0 % for Red CTA Button (")
+    assert guardrails_for(ChannelRules(min_days_running=0), ev, "0")[-1].code != "secondary_worse"

@@ -172,3 +172,30 @@ def test_surfaces_stay_within_slack_limits_with_statistics_on_many_long_variants
 def test_rollout_and_stop_modals_are_unchanged_by_the_statistics():
     view = check_view(change_modal(draft(Action.STOP_SERVING, evidence=evidence(variants=DOCS, serving="1", **BAYES)), []))
     assert "chance to beat" not in all_text(view)
+
+
+def test_secondary_metrics_are_folded_into_one_context_block_within_limits():
+    from bot.domain import MetricCounts, SecondaryMetric, SecondaryMetrics
+    from bot.views.evidence import secondary_block
+
+    def metric(i: int, comparable: bool = True) -> SecondaryMetric:
+        counts = [MetricCounts(variant_id="0", visitors=1500, conversions=300),
+                  MetricCounts(variant_id="1", visitors=1480, conversions=200 + i)]
+        return SecondaryMetric(key=f"m{i}", name=f"Metric <{i}>" + "x" * 300, counts=counts, comparable=comparable)
+
+    ev = evidence(variants=DOCS, **BAYES).model_copy(
+        update={"secondary": SecondaryMetrics(metrics=[metric(0, comparable=False)] + [metric(i) for i in range(1, 14)])}
+    )
+    block = secondary_block(ev)
+    assert block is not None and block["type"] == "context"
+    text = block["elements"][0]["text"]
+    assert text.startswith("*Secondary metrics* (14), compared the same way:\n• Metric &lt;0&gt;")
+    assert "Mida's results are not conversion counts" in text and "… and 4 more: Mida shows them all." in text
+    assert len(text) <= 3000
+    failed = ev.model_copy(update={"secondary": SecondaryMetrics(error="Mida did not give the secondary metrics (x)")})
+    assert secondary_block(failed)["elements"][0]["text"] == "Secondary metrics: Mida did not give the secondary metrics (x)."
+    assert secondary_block(evidence(variants=DOCS, **BAYES)) is None  # not read: nothing said
+    view = check_view(change_modal(draft(evidence=ev), []))
+    assert "*Secondary metrics* (14)" in all_text(view)
+    card = all_text(blocks_of(request_card(request(ev=ev), LINKS, NOW)))
+    assert "*Secondary metrics* (14)" in card

@@ -122,12 +122,12 @@ async def _list(call: Invocation) -> None:
 async def _results(call: Invocation) -> None:
     command = call.command
     assert command.test_id is not None
-    ws, result = await call.deps.experiments.result(call.team, command.test_id, command.phase)
+    ws, result, secondary = await call.deps.experiments.result_and_secondary(call.team, command.test_id, command.phase)
     links = Links(
         results_url=call.deps.links.results_url(call.team, command.test_id),
         dashboard_url=dashboard_url(call.deps.settings, ws.project_key),
     )
-    await call.reply(messages.results_message(result, result.phase(command.phase), links))
+    await call.reply(messages.results_message(result, result.phase(command.phase), links, secondary=secondary))
 
 
 async def _audit(call: Invocation) -> None:

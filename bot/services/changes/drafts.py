@@ -65,7 +65,10 @@ class DraftService:
         await self._intake.require_entitled(team, draft.channel_id, draft.requester)
         ws = await self._experiments.workspace(team)
         try:
-            evidence = await self._experiments.evidence(ws, draft.test_id)
+            if draft.action is Action.SERVE_WINNER:
+                evidence = await self._experiments.decision_evidence(ws, draft.test_id)
+            else:
+                evidence = await self._experiments.evidence(ws, draft.test_id)
         except mida.MidaError as err:
             raise translate(err, test_id=draft.test_id) from None
         check_state_fits(draft.action, evidence)
