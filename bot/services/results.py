@@ -1,6 +1,6 @@
 """What the post-deploy results page is made from: Mida's result for each report phase (post_deploy,
-pre_deploy, all_time) and the daily timeseries (all_time for the chart, post_deploy to find the serve
-day), read at once, through a short Redis cache (`ResultsCache`) so many clicks on one link read Mida
+pre_deploy, all_time), the daily timeseries (all_time for the chart, post_deploy to find the serve
+day) and the secondary metrics (post_deploy and pre_deploy), read at once, through a short Redis cache (`ResultsCache`) so many clicks on one link read Mida
 once. Failures are the bot's errors, like every other read."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bot.domain import TeamRef, Workspace
+from bot.domain import SecondaryMetrics, TeamRef, Workspace
 from bot.mida.errors import MidaError
-from bot.mida.models import ReportPhase, Timeseries
+from bot.mida.models import ExperimentMetrics, ReportPhase, Timeseries
 from bot.services.experiments import ExperimentService
 from bot.services.mida_errors import translate
 from bot.store.results_cache import ResultsCache
 
-PAYLOAD_VERSION = 1
+PAYLOAD_VERSION = 2  # 2: the secondary metrics of each phase
 
 
 @dataclass(frozen=True)
@@ -60,15 +60,17 @@ class ResultsService:
             project.get_result(test_id, ReportPhase.ALL_TIME),
             project.get_timeseries(test_id, ReportPhase.ALL_TIME),
             project.get_timeseries(test_id, ReportPhase.POST_DEPLOY),
+            project.get_metrics(test_id, ReportPhase.POST_DEPLOY),
+            project.get_metrics(test_id, ReportPhase.PRE_DEPLOY),
             return_exceptions=True,
         )
         for result in answers[:3]:
             if isinstance(result, BaseException):
                 raise result
-        for daily_rows in answers[3:]:
-            if isinstance(daily_rows, BaseException) and not isinstance(daily_rows, MidaError):
-                raise daily_rows
-        post, pre, all_time, daily, post_daily = answers
+        for optional in answers[3:]:
+            if isinstance(optional, BaseException) and not isinstance(optional, MidaError):
+                raise optional
+        post, pre, all_time, daily, post_daily, metrics_post, metrics_pre = answers
         served_on = _first_day(post_daily) if isinstance(post_daily, Timeseries) else None
         payload = {
             "v": PAYLOAD_VERSION,
@@ -77,10 +79,19 @@ class ResultsService:
             "all_time": all_time.model_dump(mode="json"),  # type: ignore[union-attr]
             "timeseries": daily.model_dump(mode="json") if isinstance(daily, Timeseries) else None,
             "served_on": served_on.isoformat() if served_on else None,
+            "metrics_post": _secondary(metrics_post).model_dump(mode="json"),
+            "metrics_pre": _secondary(metrics_pre).model_dump(mode="json"),
             "fetched_at": time.time(),
         }
-        complete = isinstance(daily, Timeseries) and isinstance(post_daily, Timeseries)
+        complete = all(isinstance(a, Timeseries | ExperimentMetrics) for a in answers[3:])
         return payload, complete
+
+
+def _secondary(answer: object) -> SecondaryMetrics:
+    if isinstance(answer, ExperimentMetrics):
+        return SecondaryMetrics.from_answer(answer)
+    message = answer.message if isinstance(answer, MidaError) else "no answer"
+    return SecondaryMetrics(error=f"Mida did not give the secondary metrics ({message})")
 
 
 def _first_day(timeseries: Timeseries) -> date | None:

@@ -31,6 +31,7 @@ code{white-space:nowrap;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,m
 .verdict{margin:.25rem 0}
 .health{margin:.35rem 0;padding:.45rem .7rem;border-radius:8px;border-left:4px solid #8a5a00;background:#fff6e0}
 .health.block{border-left-color:#b3261e;background:#fdecea}
+.metrics{margin:.4rem 0;padding-left:1.2rem}
 .dot{display:inline-block;width:.6rem;height:.6rem;border-radius:50%;background:#157a3c;margin-right:.45rem;vertical-align:.05em}
 .tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(11rem,1fr));gap:.6rem;margin:.75rem 0}
 .tile{border:1px solid #e4e4e0;border-radius:10px;padding:.55rem .75rem}

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from bot.domain import TeamRef
+from bot.domain import Evidence, SecondaryMetrics, TeamRef
 from bot.evidence import words
 from bot.evidence.analysis import BAYESIAN, BLOCK, Analysis
 from bot.mida.models import (
@@ -24,8 +24,8 @@ from bot.mida.models import (
     Timeseries,
     VariantResult,
 )
-from bot.services.evidence import srm_sentence
-from bot.views.evidence import health_findings, result_analysis
+from bot.services.evidence import metric_analyses, srm_sentence
+from bot.views.evidence import health_findings, metric_line, result_analysis
 from bot.views.html import page
 from bot.views.rows import DASH, VariantRow, fmt_rate
 from bot.web.chart import Series, conversion_chart, format_day, series_from_timeseries
@@ -46,6 +46,8 @@ class ResultsView:
     cache_ttl: float = 0
     from_cache: bool = False
     expires_at: float | None = None  # of the link, to say so on the page
+    secondary_post: SecondaryMetrics | None = None
+    secondary_pre: SecondaryMetrics | None = None
 
 
 # ------------------------------------------------------------------------------------ loading
@@ -60,6 +62,10 @@ def view_from_payload(payload: dict[str, Any], dashboard_url: str, **extra: Any)
         served_on=date.fromisoformat(payload["served_on"]) if payload.get("served_on") else None,
         dashboard_url=dashboard_url,
         fetched_at=float(payload.get("fetched_at") or time.time()),
+        secondary_post=SecondaryMetrics.model_validate(payload["metrics_post"])
+        if payload.get("metrics_post")
+        else None,
+        secondary_pre=SecondaryMetrics.model_validate(payload["metrics_pre"]) if payload.get("metrics_pre") else None,
         **extra,
     )
 
@@ -182,6 +188,23 @@ def _judged(a: Analysis | None) -> str:
     return "".join(lines)
 
 
+def _secondary(result: ExperimentResult, secondary: SecondaryMetrics | None) -> str:
+    """The phase's secondary metrics, compared like the primary goal, folded away."""
+    if secondary is None:
+        return ""
+    if secondary.error:
+        return f'<p class="note">Secondary metrics: {escape(secondary.error)}.</p>'
+    judged = metric_analyses(Evidence.from_result(result).model_copy(update={"secondary": secondary}))
+    if not judged:
+        return ""
+    items = "".join(f"<li>{escape(metric_line(m.metric.name, m.analysis))}</li>" for m in judged)
+    return (
+        f'<details class="secondary"><summary>Secondary metrics ({len(judged)})</summary>'
+        f'<ul class="metrics">{items}</ul><p class="note">Each compared with the control as the primary goal is.</p>'
+        "</details>"
+    )
+
+
 def _table(
     table_id: str,
     result: ExperimentResult,
@@ -190,6 +213,7 @@ def _table(
     *,
     compare: ExperimentResult | None = None,
     phase: ReportPhase | None = None,
+    secondary: SecondaryMetrics | None = None,
 ) -> str:
     analysis = result_analysis(result, phase)
     head = (
@@ -225,7 +249,7 @@ def _table(
         f'<table id="{table_id}"><caption id="{table_id}-caption">{caption}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody><tfoot>{total}</tfoot></table></div>"
         '<p class="scroll-hint" aria-hidden="true">Swipe the table sideways for more columns.</p>'
-        f"{_judged(analysis)}"
+        f"{_judged(analysis)}{_secondary(result, secondary)}"
     )
 
 
@@ -372,11 +396,19 @@ def render_results(view: ResultsView, *, expires_at: float | None = None) -> str
     post_section = (
         '<section class="card" aria-labelledby="post-h"><h2 id="post-h">After serving vs before</h2>'
         + (
-            _table("post-deploy", post, post_caption, served_id, compare=pre, phase=ReportPhase.POST_DEPLOY)
+            _table(
+                "post-deploy",
+                post,
+                post_caption,
+                served_id,
+                compare=pre,
+                phase=ReportPhase.POST_DEPLOY,
+                secondary=view.secondary_post,
+            )
             if has_post
             else ""
         )
-        + _table("pre-deploy", pre, pre_caption, served_id, phase=ReportPhase.PRE_DEPLOY)
+        + _table("pre-deploy", pre, pre_caption, served_id, phase=ReportPhase.PRE_DEPLOY, secondary=view.secondary_pre)
         + (
             '<details class="alltime"><summary>All time (both phases together)</summary>'
             + _table(

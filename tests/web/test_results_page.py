@@ -200,7 +200,7 @@ def test_second_view_within_the_ttl_reads_no_mida(connected, mida_sandbox, clean
     first = get(url)
     assert first.status_code == 200
     reads = len(mida_sandbox.requests())
-    assert reads == 5
+    assert reads == 7  # three results, two timeseries, the secondary metrics of two phases
 
     key = f"mida:{{{TEAM}}}:results-cache:{SERVING}"
     assert ResultsCache.key(WS, SERVING) == key
@@ -216,12 +216,12 @@ def test_second_view_within_the_ttl_reads_no_mida(connected, mida_sandbox, clean
     # Once the entry is gone (TTL over, or the bot changed the serving), the next view reads Mida again.
     connected.run(ResultsCache(connected.deps.redis).invalidate(WS, SERVING))
     assert get(url).status_code == 200
-    assert len(mida_sandbox.requests()) == reads + 5
+    assert len(mida_sandbox.requests()) == reads + 7
 
 
 @pytest.mark.cluster
 def test_a_burst_of_clicks_reads_mida_once(connected, mida_sandbox):
-    mida_sandbox.fault(method="GET", path_contains="/experiment/1237/", latency=0.3, times=5)
+    mida_sandbox.fault(method="GET", path_contains="/experiment/1237/", latency=0.3, times=7)
     url = link(connected, SERVING)
 
     async def burst() -> list[int]:
@@ -230,7 +230,7 @@ def test_a_burst_of_clicks_reads_mida_once(connected, mida_sandbox):
         return [a.status_code for a in answers]
 
     assert asyncio.run(burst()) == [200] * 12
-    assert len(mida_reads(mida_sandbox, SERVING)) == 5
+    assert len(mida_reads(mida_sandbox, SERVING)) == 7
 
 
 def test_timeseries_failure_leaves_the_chart_out_but_shows_the_numbers(connected, mida_sandbox, clean_redis):
@@ -329,3 +329,19 @@ async def test_without_redis_the_page_still_loads():
     payload, hit = await ResultsCache(broken).get_or_load(WS, 7, load)
     assert payload == {"v": 1} and not hit and len(calls) == 1
     await broken.aclose()
+
+
+def test_the_page_judges_secondary_metrics_folded_away_and_says_when_mida_gives_none(connected, mida_sandbox):
+    response = get(link(connected, 1250))
+    assert response.status_code == 200
+    dom = PageDom(response.text)
+    assert "Secondary metrics (2)" in dom.text
+    assert "Newsletter signup: One-page checkout 7.5 % vs 10.0 % · 0.3 % chance to beat Control" in dom.text
+    assert '<details class="secondary">' in response.text  # folded away under the primary figures
+    phases = sorted(r["query"].get("report_phase") for r in mida_sandbox.requests(path_contains="/1250/metrics"))
+    assert phases == ["post_deploy", "pre_deploy"]
+
+    mida_sandbox.fault(method="GET", path_contains="/experiment/1249/metrics", status=500)
+    failed = get(link(connected, 1249))
+    assert failed.status_code == 200 and "97.2 % chance to beat Control" in PageDom(failed.text).text
+    assert "Secondary metrics: Mida did not give the secondary metrics" in PageDom(failed.text).text
