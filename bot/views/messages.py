@@ -296,6 +296,10 @@ def _audit_row(entry: AuditEntry) -> str:
     lines = [" · ".join(parts)]
     if entry.reason:
         lines.append(f"Reason: “{escape(truncate(entry.reason, 500))}”")
+    overridden = [o for o in entry.detail.get("overrides") or [] if isinstance(o, dict) and o.get("level") == "block"]
+    if overridden:
+        words = "; ".join(escape(truncate(str(o.get("words", "")), 300)) for o in overridden[:5])
+        lines.append(f":no_entry: Overrides: {words}")
     result = _audit_result(entry)
     if result:
         lines.append(f"Result: {result}")

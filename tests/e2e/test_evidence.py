@@ -188,3 +188,12 @@ def test_a_secondary_metrics_failure_leaves_the_primary_evidence_standing(connec
     text = reply(slack, slack_api, "results 1250")
     assert "98.6 % chance to beat Control" in text
     assert "Secondary metrics: Mida did not give the secondary metrics" in text
+
+
+def test_the_audit_command_shows_an_overridden_block(connected, slack, slack_api):
+    view = open_change_modal(slack, slack_api, "serve-winner 1244 1 20")
+    submit_change(slack, view, variant="1", rollout="20", reason="Known bot traffic")
+    slack_api.wait_for("chat.update", predicate=lambda c: "Done" in json.dumps(c.params), timeout=10)
+    text = reply(slack, slack_api, "audit 1244")
+    assert "Reason: “Known bot traffic”" in text
+    assert ":no_entry: Overrides: Sample ratio mismatch: 10,000 vs 9,000 visitors on a 50/50 split" in text
