@@ -53,8 +53,7 @@ class VariantRow:
     interval: str = ""  # "95 % credible interval −1 % to +57 %" / "95 % CI −4 % to +54 %"
     several: str = ""  # several variants, in its own words: "78 % chance to be best" / "Holm-adjusted 0.070"
     short: str = ""  # the menu's figure: "97.2 % to beat" / "p = 0.0564"
-    outcome: str = ""  # "better" | "worse" | "inconclusive" at the test's threshold
-    revenue: str = ""  # "revenue per visitor 4.49 vs 3.87 USD (+16 %, no interval: …)"
+    revenue: str = ""  # "revenue per visitor 4.49 vs 3.87 USD (+16 %; no interval: …)"
     rpv: str = ""  # the variant's revenue per visitor, for tables
     rpv_lift: str = ""  # its lift vs the control's
     # The same figures bare, for a table whose column heads name them: "97.2 %", "0.12 %", "−1 % to +57 %", "78 %"
@@ -138,7 +137,6 @@ def _with_statistics(row: VariantRow, a: Analysis, c: Comparison, currency: str 
         interval=interval,
         several=several,
         short=short,
-        outcome=c.outcome,
         cells=cells,
     )
 

@@ -52,7 +52,7 @@ def test_bayesian_row_says_chance_to_beat_the_control_by_name_risk_and_credible_
     assert red.judgement == "risk 0.12 %"
     assert red.interval == "95 % credible interval −1 % to +57 %"
     assert red.figures == "97.2 % chance to beat Control · risk 0.12 % · 95 % credible interval −1 % to +57 %"
-    assert red.short == "97.2 % to beat" and red.outcome == "better"
+    assert red.short == "97.2 % to beat"
     assert red.cells == ("97.2 %", "0.12 %", "−1 % to +57 %", "")
     assert control_row.figures == "" and control_row.chance == ""
 
