@@ -168,11 +168,15 @@ def message_modal(title: str, text: str) -> dict[str, Any]:
 
 
 def variant_option_text(v: VariantResult, analysis: Analysis | None = None) -> str:
-    """ "Variant B [1] · 10.00 % · +25.0 % · 97.2 % to beat" (or "p = 0.0564"; without statistics
-    "12,345 visitors"), never longer than Slack allows."""
+    """ "Variant B [1] · 10.00 % · +25.0 % · 97.2 % chance to beat Control" ("97.2 % to beat" when the
+    names leave no room; "p = 0.0564" for frequentist tests; without statistics "12,345 visitors"),
+    never longer than Slack allows."""
     row = VariantRow.of(v, analysis)
-    suffix = f" · {row.rate} · {row.lift} · {row.short or f'{row.visitors} visitors'}"
     name = f"{v.label} [{v.variant_id}]"
+    figure = row.short or f"{row.visitors} visitors"
+    if row.chance and len(name) + len(row.chance) + len(f" · {row.rate} · {row.lift} · ") <= MAX_OPTION_TEXT:
+        figure = row.chance  # the whole figure, the control named, when it fits beside the whole name
+    suffix = f" · {row.rate} · {row.lift} · {figure}"
     room = MAX_OPTION_TEXT - len(suffix)
     if room < 8:
         return truncate(name + suffix, MAX_OPTION_TEXT)

@@ -141,7 +141,10 @@ def test_modal_shows_figures_verdict_health_and_a_menu_with_the_figure():
     assert "*New nav* (id `1`) · 99.3 % chance to beat Control" in text
     assert "Sample ratio mismatch: 10,000 vs 9,000 visitors on a 50/50 split" in text
     options = [o["text"]["text"] for o in view["blocks"][-3]["element"]["options"]]
-    assert options[1] == "New nav [1] · 9.00 % · +12.5 % · 99.3 % to beat"
+    assert options[1] == "New nav [1] · 9.00 % · +12.5 % · 99.3 % chance to beat Control"
+    long = evidence(variants=[SRM[0], SRM[1].model_copy(update={"name": "N" * 100})], **BAYES)
+    text = variant_option_text(long.variants[1], analysis_of(long))
+    assert len(text) <= 75 and text.endswith(" · 9.00 % · +12.5 % · 99.3 % to beat")
     assert "chance to beat Control" in view["blocks"][-3]["hint"]["text"]
 
 
