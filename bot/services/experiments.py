@@ -85,8 +85,8 @@ class ExperimentService:
     async def decision_evidence(self, ws: Workspace, test_id: int) -> Evidence:
         """The evidence a serve is decided on: the result and its secondary metrics. Raises MidaError
         when the result cannot be read."""
-        evidence = await self.evidence(ws, test_id)
-        return evidence.model_copy(update={"secondary": await self.secondary(ws, test_id)})
+        evidence, secondary = await asyncio.gather(self.evidence(ws, test_id), self.secondary(ws, test_id))
+        return evidence.model_copy(update={"secondary": secondary})
 
     async def _recorded(self, ws: Workspace, call):
         """Await a Mida call and keep the connection's health for the status views."""

@@ -75,8 +75,9 @@ class ChangeIntake:
         when no approval is needed).
 
         `evidence` is the snapshot the requester saw; `overrides` the guardrails they gave `reason`
-        for (a block among them is an override of that check: the card and the audit say so). `request_id` makes a retried call idempotent (a confirm modal passes its
-        draft id: one form, one request). `requester_checked` spares a second users.info when the
+        for (a block among them is an override of that check: the card and the audit say so).
+        `request_id` makes a retried call idempotent (a confirm modal passes its draft id: one
+        form, one request). `requester_checked` spares a second users.info when the
         caller checked the requester in this same flow (the modal, when it opened)."""
         reason = reason.strip()
         if len(reason) > MAX_REASON:
