@@ -10,7 +10,9 @@ import pytest
 
 from bot.domain import ApprovalMode, ChannelRules, TeamRef
 from bot.views import ids
-from tests.e2e.flows import ALICE, CHANNEL, TEAM, open_change_modal, set_policy_off, submit_change
+from standins.flows import open_change_modal, set_policy_off, submit_change
+from standins.people import ALICE, CHANNEL, TEAM
+from tests.e2e.helpers import audit_entries
 
 
 def reply(slack, slack_api, text, user=ALICE) -> str:
@@ -83,11 +85,6 @@ def test_serve_modal_names_a_sample_ratio_mismatch(connected, slack, slack_api):
 
 
 # --- guardrails: a block needs a typed reason, recorded as an override -----------------------------
-
-
-def audit_entries(clean_redis) -> list[dict]:
-    stream = f"mida:{{{TEAM}}}:audit".encode()
-    return [json.loads(fields[b"entry"]) for _, fields in clean_redis.xrange(stream)]
 
 
 def test_a_sample_ratio_mismatch_blocks_until_a_reason_is_typed_and_the_override_is_audited(

@@ -13,14 +13,13 @@ import pytest
 from bot.domain import Evidence
 from bot.mida.models import ExperimentResult
 from bot.services.evidence import analysis_of
-from tests.support.sandbox import API_KEY, SandboxServer
-from tests.support.sandbox import mida_sandbox  # noqa: F401 - fixture
+from standins.sandbox import API_KEY, SandboxServer
 
 US = "/us/v2/project/sandbox-project"
 
 
 @pytest.fixture
-def api(mida_sandbox: SandboxServer) -> Iterator[httpx.Client]:  # noqa: F811
+def api(mida_sandbox: SandboxServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=mida_sandbox.base_url, headers={"Authorization": f"Bearer {API_KEY}"},
                       timeout=5, verify=False) as client:
         yield client
@@ -107,7 +106,7 @@ def test_secondary_metrics(api) -> None:
     assert httpx.get(api.base_url.join(f"{US}/experiment/1250/metrics")).status_code == 401
 
 
-def test_add_experiment_takes_every_statistics_field(mida_sandbox: SandboxServer, api) -> None:  # noqa: F811
+def test_add_experiment_takes_every_statistics_field(mida_sandbox: SandboxServer, api) -> None:
     mida_sandbox.add_experiment(
         1400,
         [
@@ -139,7 +138,7 @@ def test_add_experiment_takes_every_statistics_field(mida_sandbox: SandboxServer
         ({"metrics": [{"name": "no key"}]}, "metrics must be a list of {metric_key, name}"),
     ],
 )
-def test_add_experiment_refuses_bad_statistics_fields(mida_sandbox: SandboxServer, fields, error) -> None:  # noqa: F811
+def test_add_experiment_refuses_bad_statistics_fields(mida_sandbox: SandboxServer, fields, error) -> None:
     body = {"test_id": 1402, "variants": [{"name": "A"}, {"name": "B"}], **fields}
     response = httpx.post(mida_sandbox.base_url + "/_sandbox/experiments", json=body)
     assert response.status_code == 400 and response.json()["error"] == error
