@@ -261,7 +261,8 @@ def test_picking_a_losing_variant_warns_and_asks_for_a_reason(connected, slack, 
     call = slack_api.wait_for("views.update", count=updates + 1)[-1]
     rerendered = slack_api.view(call["view_id"])
     text = json.dumps(rerendered, ensure_ascii=False)
-    assert "worse than the control" in text
+    # Image carousel: 7.0 % vs 8.0 %, a 7.3 % chance to beat Control, short of the 95 % threshold.
+    assert ":warning: Below the 95 % threshold: 7.3 % chance to beat Control." in text
     reason = next(b for b in rerendered["blocks"] if b.get("block_id") == ids.REASON)
     assert reason.get("optional") is False
     body = submit_change(slack, rerendered, variant="2", rollout="10", reason="").json()
