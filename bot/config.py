@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # and MIDA_TOTAL_TIMEOUT_SECONDS in all (retries included).
     MIDA_JOB_STALE_AFTER_MS: int = Field(default=60_000, ge=100)
     MIDA_WORKER_SWEEP_SECONDS: float = Field(default=5.0, gt=0)
+    # The shortest time between two steps of a ramp (`/mida ramp ... every <N><s|m|h|d>`).
+    MIDA_RAMP_MIN_INTERVAL_SECONDS: float = Field(default=3600.0, gt=0)
     MIDA_READ_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     MIDA_TOTAL_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0)
     # The audit log is trimmed to this many entries and to this age, whichever comes first.

@@ -18,6 +18,7 @@ from bot.services.changes.decisions import DecisionService
 from bot.services.changes.drafts import DraftService
 from bot.services.changes.execution import ExecutionService
 from bot.services.changes.intake import ChangeIntake
+from bot.services.changes.ramps import RampService
 from bot.services.connect import ConnectService
 from bot.services.deliveries import Deliveries
 from bot.services.experiments import ExperimentService
@@ -42,10 +43,11 @@ from bot.store.followups import FollowupStore
 from bot.store.installations import RedisInstallationStore, RedisOAuthStateStore
 from bot.store.jobs import JobQueue
 from bot.store.orgs import OrgIndex
+from bot.store.ramps import RampStore
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
 from bot.store.rules import RulesStore
-from bot.store.schedule import EXPIRE, FOLLOWUP, Schedule
+from bot.store.schedule import EXPIRE, FOLLOWUP, RAMP, Schedule
 from bot.store.workspaces import WorkspaceStore
 
 
@@ -72,6 +74,7 @@ class Deps:
     decisions: DecisionService
     execution: ExecutionService
     scheduler: Scheduler
+    ramps: RampService
     audit_trail: AuditTrail
     followups: FollowupService
     results_cache: ResultsCache
@@ -139,20 +142,10 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         access=access,
     )
     home_tab = HomeTab(home, clients)
-    cards = SlackNotifier(settings, redis, clients, requests, rules, links)
+    cards = SlackNotifier(settings, redis, clients, requests, rules, links, RampStore(redis))
     notifier = RefreshingNotifier(cards, home_tab)  # Home tabs follow the cards
     schedule = Schedule(redis)
     followup_store = FollowupStore(redis, schedule)
-    uninstall = UninstallService(
-        workspaces=workspaces,
-        requests=requests,
-        audit=audit,
-        followups=followup_store,
-        orgs=OrgIndex(redis),
-        installations=installations,
-        forget_token=authorize.forget if authorize is not None else None,
-        forget_hooks=[home.forget],
-    )
     oauth_flow = (
         build_oauth_flow(settings, installations, RedisOAuthStateStore(redis), authorize)
         if installations is not None
@@ -169,7 +162,21 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         jobs=jobs,
         notifier=notifier,
     )
-    drafting = DraftService(experiments=experiments, drafts=drafts, guardrails=Guardrails(rules), intake=intake)
+    ramp_store = RampStore(redis)
+    ramps = RampService(
+        ramps=ramp_store,
+        schedule=schedule,
+        requests=requests,
+        experiments=experiments,
+        rules=rules,
+        access=access,
+        audit=audit,
+        intake=intake,
+        notifier=notifier,
+    )
+    drafting = DraftService(
+        experiments=experiments, drafts=drafts, guardrails=Guardrails(rules), intake=intake, ramps=ramp_store
+    )
     decisions = DecisionService(
         requests=requests, rules=rules, access=access, audit=audit, jobs=jobs, notifier=notifier
     )
@@ -180,11 +187,23 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         notifier=notifier,
         followups=followups,
         results_cache=results_cache,
+        ramps=ramps,
+    )
+    uninstall = UninstallService(
+        workspaces=workspaces,
+        requests=requests,
+        audit=audit,
+        followups=followup_store,
+        orgs=OrgIndex(redis),
+        installations=installations,
+        forget_token=authorize.forget if authorize is not None else None,
+        forget_hooks=[home.forget, ramps.forget],
     )
     dedupe = Dedupe(redis)
     scheduler = Scheduler(schedule)
     scheduler.register(EXPIRE, decisions.expire_scheduled)
     scheduler.register(FOLLOWUP, followups.run_scheduled)
+    scheduler.register(RAMP, ramps.run_scheduled)
     return Deps(
         settings=settings,
         redis=redis,
@@ -207,6 +226,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         decisions=decisions,
         execution=execution,
         scheduler=scheduler,
+        ramps=ramps,
         audit_trail=AuditTrail(experiments, audit),
         followups=followups,
         results_cache=results_cache,

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -114,6 +115,30 @@ class Origin(StrEnum):
     COMMAND = "command"  # /mida serve-winner | rollout | stop-serving
     HOME = "home"  # a button on the App Home tab
     FOLLOWUP = "followup"  # a button on a post-deploy follow-up
+    RAMP = "ramp"  # a button on a ramp's plan card (advance now, abort and stop serving)
+    RAMP_STEP = "ramp_step"  # a later step of an approved ramp plan, made by the bot when due
+
+
+class RampPlan(_Model):
+    """Serve a variant gradually: rollout `steps` (strictly increasing, 1–100), one every
+    `interval_seconds`. Approved once, as the increase it leads to; changing it is a new request."""
+
+    model_config = ConfigDict(frozen=True)
+
+    steps: list[float] = Field(min_length=2, max_length=10)
+    interval_seconds: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> RampPlan:
+        if any(not 1 <= p <= 100 for p in self.steps):
+            raise ValueError("every step is a rollout from 1 to 100")
+        if any(b <= a for a, b in itertools.pairwise(self.steps)):
+            raise ValueError("the steps must be strictly increasing")
+        return self
+
+    @property
+    def final(self) -> float:
+        return self.steps[-1]
 
 
 class MetricCounts(_Model):
@@ -404,6 +429,18 @@ class ChangeRequest(_Model):
     response_url: str | None = None
     overrides: list[Guardrail] = Field(default_factory=list)  # the checks the reason was given for
     origin: Origin = Origin.COMMAND
+    # A ramp: `change` is its first step, `plan` the whole of it (see RampPlan).
+    plan: RampPlan | None = None
+    # A step of a ramp (or an "advance now"): the ramp's id and the step's index in its plan.
+    ramp_id: str | None = None
+    ramp_step: int | None = None
+
+    @property
+    def leads_to(self) -> Change:
+        """The change the approval is for: a plan's last step, else the change itself."""
+        if self.plan is None:
+            return self.change
+        return self.change.model_copy(update={"rollout": self.plan.final})
 
     @field_validator("overrides", mode="before")
     @classmethod
@@ -416,6 +453,63 @@ class ChangeRequest(_Model):
     @property
     def variant(self) -> VariantResult | None:
         return self.evidence.variant(self.change.variant_id)
+
+
+class RampState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    ABORTED = "aborted"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (RampState.DONE, RampState.ABORTED)
+
+
+class RampStepDone(_Model):
+    index: int  # in the plan's steps
+    rollout: float
+    request_id: str
+    at: float
+    by: list[Person] = Field(default_factory=list)  # who the step is attributed to
+
+
+class RampHold(_Model):
+    """Why a ramp is paused, or waiting for numbers: a kind and its words."""
+
+    kind: str  # regression | mismatch | no_data | drift | failed | person | not_connected
+    words: str
+    at: float = Field(default_factory=time.time)
+    by: Person | None = None
+
+
+class Ramp(_Model):
+    """A ramp plan being carried out: its id is the plan request's id, its card that request's card."""
+
+    id: str
+    team: TeamRef
+    test_id: int
+    variant_id: str
+    plan: RampPlan
+    channel_id: str
+    requester: Person
+    approvers: list[Person] = Field(default_factory=list)
+    state: RampState = RampState.RUNNING
+    done: list[RampStepDone] = Field(default_factory=list)
+    next_due: float | None = None
+    waiting: RampHold | None = None  # too little post-deploy data to judge the next step, since
+    hold: RampHold | None = None  # why it is paused (or aborted)
+    advancing: str | None = None  # the request id of an "advance now" in flight
+    created_at: float = Field(default_factory=time.time)
+
+    @property
+    def next_index(self) -> int | None:
+        index = len(self.done)
+        return index if index < len(self.plan.steps) else None
+
+    @property
+    def current_rollout(self) -> float | None:
+        return self.done[-1].rollout if self.done else None
 
 
 class Decision(StrEnum):
@@ -460,6 +554,12 @@ class AuditEvent(StrEnum):
     EXECUTED = "executed"
     FAILED = "failed"
     SUPERSEDED = "superseded"
+    RAMP_STARTED = "ramp_started"
+    RAMP_STEP = "ramp_step"
+    RAMP_PAUSED = "ramp_paused"
+    RAMP_RESUMED = "ramp_resumed"
+    RAMP_ABORTED = "ramp_aborted"
+    RAMP_DONE = "ramp_done"
 
 
 class AuditEntry(_Model):
@@ -541,6 +641,7 @@ class Draft(_Model):
     response_url: str | None = None
     view_id: str | None = None
     origin: Origin = Origin.COMMAND
+    plan: RampPlan | None = None
     # Set when `prepare` found the requester entitled to ask (see `ChangeIntake.request_change`).
     requester_checked: bool = False
     note: str | None = None  # shown in the form, e.g. that the variant named in the command is not one

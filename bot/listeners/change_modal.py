@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.domain import Action, Change, Origin, Person, TeamRef, parse_test_id
+from bot.domain import Action, Change, Origin, Person, RampPlan, TeamRef, parse_test_id
 from bot.services.errors import BotError
 from bot.slack.clients import modal_client
 from bot.views import modals
@@ -29,20 +29,26 @@ async def open_change_modal(
     change: Change,
     origin: Origin,
     response_url: str | None = None,
+    plan: RampPlan | None = None,
 ) -> None:
     """Open the modal at once (the trigger dies in 3 s), then fill in Mida's numbers.
     Raises BotError before opening anything when the workspace is not connected."""
-    draft = await deps.drafting.open_draft(team, person, channel_id, change, response_url, origin)
+    draft = await deps.drafting.open_draft(team, person, channel_id, change, response_url, origin, plan)
     opened = await modal_client(client).views_open(
         trigger_id=trigger_id,
-        view=modals.loading_modal(change.action.heading, f"Reading experiment {change.test_id} from Mida…", draft.id),
+        view=modals.loading_modal(
+            "Ramp" if plan is not None else change.action.heading,
+            f"Reading experiment {change.test_id} from Mida…",
+            draft.id,
+        ),
     )
     view_id = opened["view"]["id"]
     try:
         draft, warnings = await deps.drafting.prepare(team, draft.id, view_id)
         view = modals.change_modal(draft, warnings)
     except BotError as err:
-        view = modals.message_modal(change.action.heading, explain(err, test_id=change.test_id))
+        heading = "Ramp" if plan is not None else change.action.heading
+        view = modals.message_modal(heading, explain(err, test_id=change.test_id))
     try:
         await client.views_update(view_id=view_id, view=view)
     except SlackApiError as err:

@@ -93,6 +93,8 @@ class SandboxExperiment:
     confidence_threshold_percent: float = 95
     is_mab: bool = False
     metrics: list[tuple[str, str]] = field(default_factory=list)  # secondary metrics: (metric_key, name)
+    # Post-deploy counts a test sets (variant id -> (visitors, conversions)); else they are derived.
+    post_deploy_counts: dict[str, tuple[int, int]] | None = None
 
     @property
     def has_revenue(self) -> bool:
@@ -132,6 +134,8 @@ class SandboxExperiment:
 
     def post_deploy(self, now: datetime) -> dict[str, tuple[int, int]]:
         """Deterministic numbers since the serve moment: mostly on the served variant."""
+        if self.post_deploy_counts is not None:
+            return {v.variant_id: self.post_deploy_counts.get(v.variant_id, (0, 0)) for v in self.variants}
         if self.served_at is None:
             return {v.variant_id: (0, 0) for v in self.variants}
         hours = max(0, int(((self.stopped_at or now) - self.served_at).total_seconds() // 3600))
@@ -937,7 +941,15 @@ async def control_get_experiment(request: web.Request) -> web.Response:
     return web.json_response(_experiment_state(_control_experiment(request)))
 
 
-PATCH_FIELDS = {"serving_variant_id", "traffic_allocation", "status", "is_completed", "test_name", "served_hours_ago"}
+PATCH_FIELDS = {
+    "serving_variant_id",
+    "traffic_allocation",
+    "status",
+    "is_completed",
+    "test_name",
+    "served_hours_ago",
+    "post_deploy",
+}
 
 
 async def control_patch_experiment(request: web.Request) -> web.Response:
@@ -969,10 +981,31 @@ async def control_patch_experiment(request: web.Request) -> web.Response:
                 e.stop()
         elif str(variant_id) != e.serving_variant_id:
             e.serve(str(variant_id), None)
+    if "post_deploy" in patch:
+        e.post_deploy_counts = _post_deploy_counts(patch["post_deploy"], e)
     if patch.get("served_hours_ago") is not None and e.served_at is not None:
         e.served_at = _now() - timedelta(hours=float(patch["served_hours_ago"]))
     e.touch()
     return web.json_response(_experiment_state(e))
+
+
+def _post_deploy_counts(value: Any, e: SandboxExperiment) -> dict[str, tuple[int, int]] | None:
+    """{"<variant id>": [visitors, conversions], ...}, or null to derive them again."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Reject(400, "post_deploy must map variant ids to [visitors, conversions]")
+    counts = {}
+    for variant_id, pair in value.items():
+        if e.variant(str(variant_id)) is None:
+            raise _Reject(400, f"Unknown variant_id {variant_id}")
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise _Reject(400, "post_deploy must map variant ids to [visitors, conversions]")
+        visitors, conversions = _count(pair[0]), _count(pair[1])
+        if conversions > visitors:
+            raise _Reject(400, "conversions cannot exceed visitors")
+        counts[str(variant_id)] = (visitors, conversions)
+    return counts
 
 
 def _count(value: Any) -> int:

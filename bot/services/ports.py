@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.domain import ChangeRequest, TeamRef
+from bot.domain import ChangeRequest, Ramp, TeamRef
 from bot.mida.models import ExperimentResult
 
 
@@ -40,3 +40,9 @@ class Notifier(Protocol):
     async def request_updated(self, request: ChangeRequest) -> None: ...
 
     async def followup(self, request: ChangeRequest, result: ExperimentResult, hours: float) -> None: ...
+
+    async def ramp_updated(self, ramp: Ramp) -> None:
+        """Re-render the ramp's plan card (the plan request's card)."""
+
+    async def ramp_note(self, ramp: Ramp, kind: str, words: str, post: ExperimentResult | None) -> None:
+        """A reply in the plan card's thread: a step, a pause, a wait, a resume, an abort."""

@@ -18,7 +18,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain import ChangeRequest, TeamRef
+from bot.domain import ChangeRequest, Ramp, TeamRef
 from bot.mida.models import ExperimentResult
 from bot.services.home import HomeService
 from bot.services.ports import Notifier
@@ -106,3 +106,12 @@ class RefreshingNotifier:
 
     async def followup(self, request: ChangeRequest, result: ExperimentResult, hours: float) -> None:
         await self._inner.followup(request, result, hours)
+
+    async def ramp_updated(self, ramp: Ramp) -> None:
+        try:
+            await self._inner.ramp_updated(ramp)
+        finally:
+            self._home_tab.refresh_soon(ramp.team)
+
+    async def ramp_note(self, ramp: Ramp, kind: str, words: str, post: ExperimentResult | None) -> None:
+        await self._inner.ramp_note(ramp, kind, words, post)

@@ -16,18 +16,20 @@ import httpx
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
-from bot.domain import ChangeRequest, RequestStatus
+from bot.domain import ChangeRequest, Ramp, RequestStatus
 from bot.links import LinkSigner
 from bot.mida.models import ExperimentResult
 from bot.slack.clients import SlackClients
 from bot.store.client import AnyRedis
 from bot.store.keys import ws_key
 from bot.store.lock import Lock
+from bot.store.ramps import RampStore
 from bot.store.requests import RequestStore
 from bot.store.rules import RulesStore
 from bot.views.cards import request_card, requester_notice, thread_reply
 from bot.views.followups import followup_message
 from bot.views.format import Links
+from bot.views.ramps import ramp_card, ramp_note
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class SlackNotifier:
         requests: RequestStore,
         rules: RulesStore,
         links: LinkSigner,
+        ramps: RampStore,
     ) -> None:
         self._settings = settings
         self._redis = redis
@@ -56,6 +59,7 @@ class SlackNotifier:
         self._requests = requests
         self._rules = rules
         self._links = links
+        self._ramps = ramps
 
     def links_for(self, request: ChangeRequest) -> Links:
         return Links(
@@ -83,6 +87,10 @@ class SlackNotifier:
         client = await self._clients.for_team(request.team)
         links = self.links_for(request)
         text, blocks = request_card(request, links, time.time())
+        if request.plan is not None:
+            found = await self._ramps.get(request.team, request.id)
+            if found is not None:  # the plan runs: its card is the ramp's card now
+                text, blocks = ramp_card(found[0], request, links, time.time())
         if request.message_ts is None:
             try:
                 answer = await client.chat_postMessage(channel=request.channel_id, text=text, blocks=blocks)
@@ -135,6 +143,23 @@ class SlackNotifier:
         text, blocks = followup_message(result, hours, self.links_for(request))
         await client.chat_postMessage(
             channel=request.channel_id, thread_ts=request.message_ts, text=text, blocks=blocks
+        )
+
+    async def ramp_updated(self, ramp: Ramp) -> None:
+        plan_request = await self._requests.get(ramp.team, ramp.id)
+        if plan_request is not None:
+            await self.request_updated(plan_request)
+
+    async def ramp_note(self, ramp: Ramp, kind: str, words: str, post: ExperimentResult | None) -> None:
+        """A reply in the plan card's thread."""
+        plan_request = await self._requests.get(ramp.team, ramp.id)
+        if plan_request is None or plan_request.message_ts is None:
+            log.info("ramp note not posted: the plan has no card", extra={"ramp": ramp.id, "kind": kind})
+            return
+        client = await self._clients.for_team(ramp.team)
+        text, blocks = ramp_note(ramp, kind, words, post, self.links_for(plan_request))
+        await client.chat_postMessage(
+            channel=plan_request.channel_id, thread_ts=plan_request.message_ts, text=text, blocks=blocks
         )
 
     async def _fall_back_to_response_url(self, request: ChangeRequest, text: str, blocks: list[dict]) -> None:

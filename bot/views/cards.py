@@ -45,6 +45,7 @@ from bot.views.format import (
     truncate,
     variant_lines_text,
 )
+from bot.views.ramps import plan_blocks
 
 Message = tuple[str, list[dict[str, Any]]]
 
@@ -220,10 +221,13 @@ def request_card(req: ChangeRequest, links: Links, now: float) -> Message:
     change = req.change
     name = req.evidence.test_name or f"Experiment #{change.test_id}"
     blocks: list[dict[str, Any]] = [
-        header(f"{change.action.heading}: {name}"),
+        header(f"{'Ramp' if req.plan is not None else change.action.heading}: {name}"),
         section(_STATUS_HEADLINE[req.status]),
         _change_fields(req),
     ]
+    if req.plan is not None:
+        variant = req.variant
+        blocks += plan_blocks(req.plan, req.created_at, variant.label if variant else f"Variant {change.variant_id}")
     blocks += _override_blocks(req)
     blocks += _evidence_blocks(req)
 

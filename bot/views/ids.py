@@ -69,3 +69,11 @@ HOME_SERVING = "home_serving"  # the section heading; each experiment is home_se
 HOME_WAITING = "home_waiting_on_me"
 HOME_MINE = "home_my_requests"
 HOME_RECENT = "home_recent"
+
+# Ramp plan cards: each button's value is the ramp id.
+RAMP_ACTIONS = "ramp_actions"
+RAMP_PAUSE = "ramp_pause"
+RAMP_RESUME = "ramp_resume"
+RAMP_ADVANCE = "ramp_advance_now"
+RAMP_ABORT = "ramp_abort_hold"
+RAMP_ABORT_STOP = "ramp_abort_stop_serving"

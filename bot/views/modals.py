@@ -40,6 +40,7 @@ from bot.views.format import (
     truncate,
     variant_blocks,
 )
+from bot.views.ramps import plan_blocks
 from bot.views.rows import DASH, VariantRow
 
 REASON_MAX_LENGTH = 2000
@@ -281,6 +282,8 @@ def change_modal(draft: Draft, warnings: Sequence[Guardrail]) -> dict[str, Any]:
     action = draft.action
     evidence = draft.evidence
     submit = {Action.SERVE_WINNER: "Serve winner", Action.UPDATE_ROLLOUT: "Change rollout"}.get(action, "Stop serving")
+    if draft.plan is not None and evidence is not None:
+        return _ramp_modal(draft, evidence, warnings)
     if evidence is None:
         return _modal(
             ids.CHANGE_MODAL,
@@ -340,6 +343,33 @@ def change_modal(draft: Draft, warnings: Sequence[Guardrail]) -> dict[str, Any]:
             _reason_input(warnings),
         ]
     return _modal(ids.CHANGE_MODAL, action.heading, blocks, submit=submit, private_metadata=draft.id)
+
+
+def _ramp_modal(draft: Draft, evidence: Evidence, warnings: Sequence[Guardrail]) -> dict[str, Any]:
+    """The confirm modal of a ramp: the plan with its times, the evidence, the guardrails, a reason.
+    The plan itself is the command's: changing it is a new request."""
+    assert draft.plan is not None
+    variant = evidence.variant(draft.variant_id)
+    label = variant.label if variant is not None else f"Variant {draft.variant_id}"
+    top = _state_blocks(draft, evidence)
+    plan = plan_blocks(draft.plan, evidence.taken_at, label)  # from about now: when the numbers were read
+    tail: list[dict[str, Any]] = []
+    if warnings:
+        tail.append(_warning_block(warnings))
+    tail.append(_reason_input(warnings))
+    analysis = analysis_of(evidence)
+    intro = [divider(), section("*Variants* (numbers from Mida)")]
+    judged = evidence_blocks(analysis, health=not warnings)
+    budget = MAX_VIEW_BLOCKS - len(top) - len(plan) - len(intro) - len(tail) - len(judged)
+    rows = variant_blocks(
+        evidence.variants,
+        serving_id=evidence.serving_variant_id,
+        budget=budget,
+        analysis=analysis,
+        currency=evidence.currency,
+    )
+    blocks = top + plan + intro + rows + judged + tail
+    return _modal(ids.CHANGE_MODAL, "Ramp", blocks, submit="Start ramp", private_metadata=draft.id)
 
 
 # --- settings -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from bot.listeners.actions.home_buttons import (
     handle_home_settings,
 )
 from bot.listeners.actions.modal_inputs import handle_variant_select
+from bot.listeners.actions.ramp_buttons import handle_ramp_button
 from bot.listeners.actions.request_buttons import (
     handle_approve,
     handle_cancel,
@@ -34,3 +35,5 @@ def register(app: AsyncApp) -> None:
     app.action(ids.HOME_CHANGE_ROLLOUT)(**after_ack(handle_home_change_button))
     app.action(ids.HOME_CONNECT)(**after_ack(handle_home_connect))
     app.action(ids.HOME_SETTINGS)(**after_ack(handle_home_settings))
+    for ramp_action in (ids.RAMP_PAUSE, ids.RAMP_RESUME, ids.RAMP_ADVANCE, ids.RAMP_ABORT, ids.RAMP_ABORT_STOP):
+        app.action(ramp_action)(**after_ack(handle_ramp_button))

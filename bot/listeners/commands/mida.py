@@ -5,6 +5,7 @@ modal. Who may do what is the services' business (`Access.require_admin`, the ch
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -13,30 +14,38 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.domain import Change, Origin, Person, TeamRef
+from bot.domain import Action, Change, Origin, Person, RampPlan, TeamRef
 from bot.listeners.change_modal import open_change_modal
-from bot.listeners.commands.parser import Command, UsageError, parse
+from bot.listeners.commands.parser import USAGE, Command, UsageError, parse
 from bot.listeners.context import person_of, team_of
 from bot.services.errors import BotError, NotAllowed
 from bot.slack.clients import modal_client
 from bot.slack.notifier import dashboard_url
 from bot.views import messages, modals
 from bot.views.format import Links
+from bot.views.ramps import fmt_interval, ramps_list
 
 AUDIT_EXPORT_TTL = 24 * 3600
 
 
-def _parsed(body: dict) -> Command | UsageError:
+def _parsed(body: dict, min_ramp_interval: float) -> Command | UsageError:
     try:
-        return parse(body.get("text") or "")
+        command = parse(body.get("text") or "")
     except UsageError as err:
         return err
+    if command.interval_seconds is not None and command.interval_seconds < min_ramp_interval:
+        return UsageError(
+            f"A ramp waits at least {fmt_interval(min_ramp_interval)} between steps in this workspace.",
+            USAGE["ramp"],
+        )
+    return command
 
 
-async def ack_mida_command(ack: AsyncAck, body: dict) -> None:
+async def ack_mida_command(ack: AsyncAck, body: dict, context: AsyncBoltContext) -> None:
     """Usage and help are answered in the acknowledgement itself; everything else is acked empty
     and done by `run_mida_command`, after the ack, wherever the queue sends it."""
-    command = _parsed(body)
+    deps: Deps = context["deps"]
+    command = _parsed(body, deps.settings.MIDA_RAMP_MIN_INTERVAL_SECONDS)
     if isinstance(command, UsageError):
         text, blocks = messages.usage_error(command.problem, command.usage)
         await ack(text=text, blocks=blocks)
@@ -144,7 +153,36 @@ async def _audit(call: Invocation) -> None:
     await call.reply(messages.audit_export_message(url, expires))
 
 
+async def _ramp(call: Invocation) -> None:
+    command = call.command
+    assert command.test_id is not None and command.variant_id is not None and command.interval_seconds is not None
+    await open_change_modal(
+        call.deps,
+        call.client,
+        trigger_id=call.body["trigger_id"],
+        team=call.team,
+        person=call.person,
+        channel_id=call.channel_id or "",
+        change=Change(
+            action=Action.SERVE_WINNER,
+            test_id=command.test_id,
+            variant_id=command.variant_id,
+            rollout=command.steps[0],
+        ),
+        origin=Origin.COMMAND,
+        response_url=call.body.get("response_url"),
+        plan=RampPlan(steps=list(command.steps), interval_seconds=command.interval_seconds),
+    )
+
+
+async def _ramps(call: Invocation) -> None:
+    await call.deps.experiments.workspace(call.team)  # not connected: say so, as every command does
+    await call.reply(ramps_list(await call.deps.ramps.list(call.team), time.time()))
+
+
 HANDLERS: dict[str, Callable[[Invocation], Awaitable[None]]] = {
+    "ramp": _ramp,
+    "ramps": _ramps,
     "serve-winner": _change,
     "rollout": _change,
     "stop-serving": _change,
@@ -161,7 +199,7 @@ HANDLERS: dict[str, Callable[[Invocation], Awaitable[None]]] = {
 async def run_mida_command(
     body: dict, respond: AsyncRespond, client: AsyncWebClient, context: AsyncBoltContext, deps: Deps
 ) -> None:
-    command = _parsed(body)
+    command = _parsed(body, deps.settings.MIDA_RAMP_MIN_INTERVAL_SECONDS)
     if isinstance(command, UsageError) or command.name not in HANDLERS:
         return  # usage and help: answered in the ack
     call = Invocation(command, body, team_of(body, context), person_of(body, context), respond, client, deps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ USAGE = {
     "serve-winner": "/mida serve-winner <test_id> [variant_id] [rollout%]",
     "rollout": "/mida rollout <test_id> <percent>",
     "stop-serving": "/mida stop-serving <test_id>",
+    "ramp": "/mida ramp <test_id> <variant_id> <p1>,<p2>,...[ every <N><s|m|h|d>]   e.g. /mida ramp 1234 1 10,25,50,100 every 1d",
+    "ramps": "/mida ramps",
     "audit": "/mida audit [test_id]   or   /mida audit export",
     "settings": "/mida settings",
 }
@@ -48,6 +51,8 @@ class Command:
     phase: ReportPhase | None = None
     export: bool = False
     unknown: str | None = None
+    steps: tuple[float, ...] = ()  # ramp: the rollout of each step
+    interval_seconds: float | None = None  # ramp: the time between steps
 
     @property
     def action(self) -> Action | None:
@@ -64,7 +69,7 @@ def parse(text: str) -> Command:
         return Command("help", unknown=_clip(words[0]))
     usage = USAGE[name]
 
-    if name in {"help", "connect", "disconnect", "status", "list", "settings"}:
+    if name in {"help", "connect", "disconnect", "status", "list", "settings", "ramps"}:
         if args:
             raise UsageError(f"`{name}` takes no arguments.", usage)
         return Command(name)
@@ -94,6 +99,8 @@ def parse(text: str) -> Command:
         if rest:
             raise UsageError("`stop-serving` takes only the test id.", usage)
         return Command(name, test_id=test_id)
+    if name == "ramp":
+        return _ramp(test_id, rest, usage)
     if name == "rollout":
         if len(rest) != 1:
             raise UsageError("Give the new rollout percentage, and nothing else.", usage)
@@ -112,6 +119,36 @@ def parse(text: str) -> Command:
         else:
             variant_id = _variant(rest[0], usage)
     return Command(name, test_id=test_id, variant_id=variant_id, rollout=rollout)
+
+
+DEFAULT_RAMP_INTERVAL = 86400.0
+MAX_RAMP_STEPS = 10
+_INTERVAL = re.compile(r"^(\d{1,6})([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _ramp(test_id: int, rest: list[str], usage: str) -> Command:
+    """<variant_id> <p1>,<p2>,... [every <N><s|m|h|d>]: 2 to 10 steps, strictly increasing, 1–100."""
+    if len(rest) not in (2, 4):
+        raise UsageError("Give the variant id, the rollout steps and, if you like, `every` and an interval.", usage)
+    variant_id = _variant(rest[0], usage)
+    parts = rest[1].split(",")
+    if not 2 <= len(parts) <= MAX_RAMP_STEPS:
+        raise UsageError(f"A ramp has 2 to {MAX_RAMP_STEPS} steps, separated by commas (10,25,50).", usage)
+    steps = tuple(_percent(part, usage) for part in parts)
+    if any(step < 1 for step in steps):
+        raise UsageError("Each step is a rollout from 1 to 100 %.", usage)
+    if any(b <= a for a, b in itertools.pairwise(steps)):
+        raise UsageError("The steps must go up: each one larger than the one before (10,25,50).", usage)
+    interval = DEFAULT_RAMP_INTERVAL
+    if len(rest) == 4:
+        match = _INTERVAL.match(rest[3].lower())
+        if rest[2].lower() != "every" or match is None:
+            raise UsageError(
+                f"`{_clip(' '.join(rest[2:]))}` is not an interval: write it like `every 1d` or `every 6h`.", usage
+            )
+        interval = float(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return Command("ramp", test_id=test_id, variant_id=variant_id, steps=steps, interval_seconds=interval)
 
 
 def _clip(word: str) -> str:

@@ -3,16 +3,29 @@ variant, and turn the submitted values into a request through `ChangeIntake.requ
 
 from __future__ import annotations
 
-from bot.domain import Action, Change, ChangeRequest, Draft, Guardrail, Origin, Person, TeamRef, parse_percent
+from bot.domain import (
+    Action,
+    Change,
+    ChangeRequest,
+    Draft,
+    Evidence,
+    Guardrail,
+    Origin,
+    Person,
+    RampPlan,
+    TeamRef,
+    parse_percent,
+)
 from bot.mida import errors as mida
 from bot.services.changes.intake import ChangeIntake
 from bot.services.changes.state import best_variant, check_state_fits
-from bot.services.errors import InvalidInput, NotAllowed
+from bot.services.errors import ExperimentConflict, InvalidInput, NotAllowed
 from bot.services.experiments import ExperimentService
 from bot.services.guardrails import Guardrails
 from bot.services.mida_errors import translate
 from bot.store.drafts import DraftStore
 from bot.store.keys import new_id
+from bot.store.ramps import RampStore
 
 
 class DraftService:
@@ -23,11 +36,13 @@ class DraftService:
         drafts: DraftStore,
         guardrails: Guardrails,
         intake: ChangeIntake,
+        ramps: RampStore,
     ) -> None:
         self._experiments = experiments
         self._drafts = drafts
         self._guardrails = guardrails
         self._intake = intake
+        self._ramps = ramps
 
     async def open_draft(
         self,
@@ -37,6 +52,7 @@ class DraftService:
         change: Change,
         response_url: str | None = None,
         origin: Origin = Origin.COMMAND,
+        plan: RampPlan | None = None,
     ) -> Draft:
         """Start a confirm modal: Redis only, so it fits before views.open."""
         await self._experiments.workspace(team)
@@ -51,6 +67,7 @@ class DraftService:
             rollout=change.rollout,
             response_url=response_url,
             origin=origin,
+            plan=plan,
         )
         await self._drafts.put(draft)
         return draft
@@ -71,6 +88,8 @@ class DraftService:
                 evidence = await self._experiments.evidence(ws, draft.test_id)
         except mida.MidaError as err:
             raise translate(err, test_id=draft.test_id) from None
+        if draft.plan is not None:
+            await self._fit_plan(team, draft, evidence)
         check_state_fits(draft.action, evidence)
 
         if draft.action is Action.SERVE_WINNER:
@@ -88,6 +107,42 @@ class DraftService:
         await self._drafts.update(draft)
         return draft, await self._warnings(team, draft)
 
+    async def _fit_plan(self, team: TeamRef, draft: Draft, evidence: Evidence) -> None:
+        """A ramp starts by serving its variant at the first step, or, when the experiment already
+        serves that variant below it, by raising the rollout to the first step."""
+        assert draft.plan is not None and draft.variant_id is not None
+        if await self._ramps.active_for(team, draft.test_id) is not None:
+            raise ExperimentConflict(
+                draft.action,
+                "A ramp is already under way on this experiment: pause or abort it on its card first.",
+                evidence,
+                said_by_mida=False,
+            )
+        variant = evidence.variant(draft.variant_id)
+        if variant is None:
+            ids = ", ".join(v.variant_id for v in evidence.variants)
+            raise InvalidInput(
+                "variant",
+                f"Variant {draft.variant_id} is not one of this experiment's variants ({ids}). "
+                f"Run /mida ramp {draft.test_id} <variant_id> <steps> with one of them.",
+            )
+        if not evidence.is_serving:
+            return
+        if evidence.serving_variant_id != draft.variant_id:
+            raise ExperimentConflict(
+                draft.action,
+                "The experiment serves another variant: stop serving it before ramping this one.",
+                evidence,
+                said_by_mida=False,
+            )
+        current = evidence.traffic_allocation or 0
+        if current >= draft.plan.steps[0]:
+            raise InvalidInput(
+                "rollout",
+                f"{variant.label} is already served at {current:g} %: start the ramp with steps above that.",
+            )
+        draft.action = Action.UPDATE_ROLLOUT
+
     async def select_variant(self, team: TeamRef, draft_id: str, variant_id: str) -> tuple[Draft, list[Guardrail]]:
         draft = await self._drafts.get(team, draft_id)
         if draft is None or draft.evidence is None:
@@ -99,7 +154,7 @@ class DraftService:
         return draft, await self._warnings(team, draft)
 
     async def _warnings(self, team: TeamRef, draft: Draft) -> list[Guardrail]:
-        if draft.action is not Action.SERVE_WINNER or draft.evidence is None:
+        if draft.evidence is None or (draft.action is not Action.SERVE_WINNER and draft.plan is None):
             return []
         return await self._guardrails.check(team, draft.channel_id, draft.evidence, draft.variant_id)
 
@@ -124,7 +179,9 @@ class DraftService:
         reason = (reason or "").strip()
 
         rollout: float | None = None
-        if draft.action is not Action.STOP_SERVING:
+        if draft.plan is not None:
+            rollout = draft.plan.steps[0]  # the plan is fixed by the command: a new plan is a new request
+        elif draft.action is not Action.STOP_SERVING:
             rollout = parse_percent(rollout_text or "")
             if rollout is None:
                 raise InvalidInput("rollout", "Enter a rollout between 0 and 100, like 25 or 25%.")
@@ -132,7 +189,12 @@ class DraftService:
                 raise InvalidInput("rollout", f"The rollout is already {rollout:g} %; enter a different one.")
         chosen: str | None = None
         warnings: list[Guardrail] = []
-        if draft.action is Action.SERVE_WINNER:
+        if draft.plan is not None:
+            chosen = draft.variant_id
+            warnings = await self._warnings(team, draft)
+            if warnings and not reason:
+                raise InvalidInput("reason", _reason_needed(warnings))
+        elif draft.action is Action.SERVE_WINNER:
             chosen = (variant_id or "").strip() or None
             if chosen is None or evidence.variant(chosen) is None:
                 raise InvalidInput("variant", "Choose one of the experiment's variants.")
@@ -153,6 +215,7 @@ class DraftService:
             response_url=draft.response_url,
             request_id=draft.id,  # one draft, one request: a second submit of the same modal is refused
             requester_checked=draft.requester_checked,
+            plan=draft.plan,
         )
         await self._drafts.delete(team, draft.id)
         return request

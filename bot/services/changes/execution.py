@@ -20,6 +20,7 @@ from bot.domain import (
     Evidence,
     Failure,
     FailureKind,
+    Origin,
     Outcome,
     RequestStatus,
     TeamRef,
@@ -28,6 +29,7 @@ from bot.domain import (
 from bot.mida import errors as mida
 from bot.mida.models import ServingState
 from bot.services.changes.history import record
+from bot.services.changes.ramps import RampService
 from bot.services.changes.state import applied, changed_since, state_from_answer
 from bot.services.errors import BotError, ExperimentConflict, MidaDown, NotConnected
 from bot.services.experiments import ExperimentService
@@ -56,6 +58,7 @@ class ExecutionService:
         notifier: Notifier,
         followups: FollowupService,
         results_cache: ResultsCache,
+        ramps: RampService,
     ) -> None:
         self._experiments = experiments
         self._requests = requests
@@ -63,6 +66,7 @@ class ExecutionService:
         self._notifier = notifier
         self._followups = followups
         self._results_cache = results_cache
+        self._ramps = ramps
 
     async def execute(self, team: TeamRef, request_id: str, *, recovering: bool = False) -> ChangeRequest | None:
         """Run an approved request against Mida, once.
@@ -119,7 +123,9 @@ class ExecutionService:
             await self._followups.after_serve(finished)
         elif status is RequestStatus.SUCCEEDED and request.change.action is Action.STOP_SERVING:
             await self._followups.after_stop(team, request.change.test_id)
-        await self._notifier.request_updated(finished)
+        await self._ramps.after_execution(finished)
+        if finished.origin is not Origin.RAMP_STEP:  # a ramp's own steps are told on the plan's card
+            await self._notifier.request_updated(finished)
         return finished
 
     async def _run(self, team: TeamRef, request: ChangeRequest, *, recovering: bool) -> tuple[Outcome, RequestStatus]:

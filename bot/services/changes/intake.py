@@ -11,7 +11,19 @@ from __future__ import annotations
 import logging
 import time
 
-from bot.domain import AuditEvent, Change, ChangeRequest, Evidence, Guardrail, Origin, Person, RequestStatus, TeamRef
+from bot.domain import (
+    Action,
+    AuditEvent,
+    Change,
+    ChangeRequest,
+    Evidence,
+    Guardrail,
+    Origin,
+    Person,
+    RampPlan,
+    RequestStatus,
+    TeamRef,
+)
 from bot.services.access import Access, Standing
 from bot.services.changes.history import record
 from bot.services.errors import InvalidInput, NotAMember
@@ -70,6 +82,9 @@ class ChangeIntake:
         response_url: str | None = None,
         request_id: str | None = None,
         requester_checked: bool = False,
+        plan: RampPlan | None = None,
+        ramp_id: str | None = None,
+        ramp_step: int | None = None,
     ) -> ChangeRequest:
         """Record a change under the rules of `channel_id` and queue its card (and its execution
         when no approval is needed).
@@ -86,7 +101,9 @@ class ChangeIntake:
             await self.require_entitled(team, channel_id, requester)
         ws = await self._experiments.workspace(team)
         rules = await self._rules.rules(team, channel_id)
-        needs_approval = rules.needs_approval(change, evidence)
+        # A plan is approved once, as the increase it leads to.
+        leads_to = change if plan is None else change.model_copy(update={"rollout": plan.final})
+        needs_approval = rules.needs_approval(leads_to, evidence)
         now = time.time()
         request = ChangeRequest(
             id=request_id or new_id(),
@@ -105,6 +122,9 @@ class ChangeIntake:
             overrides=list(overrides or []),
             response_url=response_url,
             origin=origin,
+            plan=plan,
+            ramp_id=ramp_id,
+            ramp_step=ramp_step,
         )
         if not await self._requests.create(request):
             raise InvalidInput("reason", "This form was already submitted.")
@@ -120,6 +140,8 @@ class ChangeIntake:
                 "overrides": [o.model_dump(mode="json") for o in request.overrides],
                 "blocks_overridden": [o.code for o in request.overrides if o.blocks],
                 "origin": origin.value,
+                **({"plan": plan.model_dump(mode="json")} if plan is not None else {}),
+                **({"ramp": ramp_id, "step": ramp_step} if ramp_id is not None else {}),
             },
         )
         # The card is posted by whichever process works the queue, not by the one that must ack.
@@ -134,8 +156,58 @@ class ChangeIntake:
                 "action": change.action.value,
                 "test_id": change.test_id,
                 "origin": origin.value,
+                **({"plan": plan.model_dump(mode="json")} if plan is not None else {}),
+                **({"ramp": ramp_id, "step": ramp_step} if ramp_id is not None else {}),
             },
         )
+        return request
+
+    async def request_ramp_step(
+        self, plan_request: ChangeRequest, index: int, rollout: float, evidence: Evidence
+    ) -> ChangeRequest:
+        """A later step of an approved ramp plan: approved already (by the plan's approvers), so
+        queued straight for execution; it has no card of its own (the plan's card tells of it).
+        Its id is derived from the plan and the step, so a step is asked for once whoever asks."""
+        step_id = f"{plan_request.id}-{index}"
+        request = ChangeRequest(
+            id=step_id,
+            team=plan_request.team,
+            project_key=plan_request.project_key,
+            region=plan_request.region,
+            change=Change(action=Action.UPDATE_ROLLOUT, test_id=plan_request.change.test_id, rollout=rollout),
+            requester=plan_request.requester,
+            reason=plan_request.reason,
+            evidence=evidence,
+            channel_id=plan_request.channel_id,
+            status=RequestStatus.APPROVED,
+            approvals=plan_request.approvals,
+            approvals_needed=0,
+            created_at=time.time(),
+            origin=Origin.RAMP_STEP,
+            ramp_id=plan_request.id,
+            ramp_step=index,
+        )
+        if await self._requests.create(request):
+            await record(
+                self._audit,
+                AuditEvent.REQUESTED,
+                request,
+                None,
+                evidence=evidence,
+                detail={
+                    "origin": Origin.RAMP_STEP.value,
+                    "ramp": plan_request.id,
+                    "step": index,
+                    "approved_by": [a.approver.user_id for a in plan_request.approvals],
+                },
+            )
+        else:
+            existing = await self._requests.get(plan_request.team, step_id)
+            assert existing is not None
+            request = existing
+        if request.status is RequestStatus.APPROVED:
+            # Again after a crash between the record and the queue: only one execution can claim it.
+            await self._jobs.enqueue(request.team.key, request.id)
         return request
 
     async def announce(self, team: TeamRef, request_id: str) -> None:

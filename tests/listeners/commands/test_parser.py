@@ -123,3 +123,36 @@ def test_command_like_inputs_parse_or_get_usage(parts):
         assert 0 <= command.rollout <= 100
     if command.test_id is not None:
         assert command.test_id > 0
+
+
+def test_ramp_steps_and_interval():
+    c = parse("ramp 1234 1 10,25,50")
+    assert (c.name, c.test_id, c.variant_id, c.steps, c.interval_seconds) == ("ramp", 1234, "1", (10, 25, 50), 86400)
+    assert parse("ramp #1234 1 10,25%,100 every 6h").interval_seconds == 6 * 3600
+    assert parse("ramp 1234 1 1,2 every 2s").interval_seconds == 2
+    assert parse("ramp 1234 1 1,2 EVERY 3D").interval_seconds == 3 * 86400
+    assert parse("ramps").name == "ramps"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("ramp 1234 1 50,25", "must go up"),
+        ("ramp 1234 1 25,25", "must go up"),
+        ("ramp 1234 1 0,50", "from 1 to 100"),
+        ("ramp 1234 1 10,150", "not a percentage"),
+        ("ramp 1234 1 10", "2 to 10 steps"),
+        ("ramp 1234 1 " + ",".join(str(i) for i in range(1, 12)), "2 to 10 steps"),
+        ("ramp 1234 1 10,20 every", "variant id, the rollout steps"),
+        ("ramp 1234 1 10,20 every 1w", "not an interval"),
+        ("ramp 1234 1 10,20 each 1d", "not an interval"),
+        ("ramp 1234 10,20", "variant id, the rollout steps"),
+        ("ramp 1234 1 10,,20", "not a percentage"),
+        ("ramps 1234", "takes no arguments"),
+    ],
+)
+def test_bad_ramps_say_what_is_wrong_and_the_right_form(text, problem):
+    with pytest.raises(UsageError) as err:
+        parse(text)
+    assert problem in err.value.problem
+    assert err.value.usage.startswith("/mida ramp")
