@@ -140,6 +140,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         rules=rules,
         audit=audit,
         access=access,
+        ramps=RampStore(redis),
     )
     home_tab = HomeTab(home, clients)
     cards = SlackNotifier(settings, redis, clients, requests, rules, links, RampStore(redis))

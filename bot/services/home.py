@@ -29,6 +29,7 @@ from bot.store.audit import AuditLog
 from bot.store.client import AnyRedis, text
 from bot.store.crypto import UndecryptableSecret
 from bot.store.keys import ws_key
+from bot.store.ramps import RampStore
 from bot.store.requests import RequestStore
 from bot.store.rules import RulesStore
 from bot.store.workspaces import WorkspaceStore
@@ -53,8 +54,10 @@ class HomeService:
         rules: RulesStore,
         audit: AuditLog,
         access: Access,
+        ramps: RampStore,
     ) -> None:
         self._redis = redis
+        self._ramps = ramps
         self._workspaces = workspaces
         self._experiments = experiments
         self._requests = requests
@@ -82,6 +85,7 @@ class HomeService:
             pending=pending,
             recent=audit_tail[:MAX_RECENT],
             generated_at=time.time(),
+            ramps=[r for r in await self._ramps.all(team) if not r.state.is_final],
         )
 
     async def for_viewer(self, shared: HomeShared, viewer: str) -> HomeData:

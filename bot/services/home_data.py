@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.domain import AuditEntry, ChangeRequest, Person, Region, TeamRef
+from bot.domain import AuditEntry, ChangeRequest, Person, Ramp, Region, TeamRef
 from bot.mida.models import VariantResult
 from bot.services.errors import BotError
 
@@ -43,6 +43,7 @@ class HomeShared:
     pending: list[ChangeRequest]
     recent: list[AuditEntry]
     generated_at: float
+    ramps: list[Ramp] = field(default_factory=list)  # the ones not finished, newest first
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from bot.views.format import (
     truncate_mrkdwn,
     variant_ref,
 )
+from bot.views.ramps import ramps_text
 
 # "<@U> approved …" when a person acted; "Done: …" when the bot did (execution, expiry, uninstall).
 EVENT_WORDS = {**messages.EVENT_WORDS, AuditEvent.REQUESTED: "asked to"}
@@ -68,6 +69,8 @@ def home_view(data: HomeData) -> dict[str, Any]:
         budget=MAX_VIEW_BLOCKS - len(blocks) - 12,
     )
     blocks.append(divider())
+    if shared.ramps:
+        blocks.append(section(ramps_text(shared.ramps), block_id=ids.HOME_RAMPS))
     blocks.append(
         section(_requests_text("Waiting on you", data.waiting_on_me, waiting=True), block_id=ids.HOME_WAITING)
     )

@@ -64,6 +64,7 @@ HOME_STOP_SERVING = "home_stop_serving"
 HOME_CHANGE_ROLLOUT = "home_change_rollout"
 # App Home blocks (block_id)
 HOME_HEALTH = "home_health"
+HOME_RAMPS = "home_ramps"
 HOME_ADMIN = "home_admin"
 HOME_SERVING = "home_serving"  # the section heading; each experiment is home_serving:<test_id>
 HOME_WAITING = "home_waiting_on_me"

@@ -151,17 +151,28 @@ def ramp_note(ramp: Ramp, kind: str, words: str, post: ExperimentResult | None, 
     return text, blocks[:MAX_MESSAGE_BLOCKS]
 
 
-def ramps_list(ramps: list[Ramp], now: float) -> Message:
+def _ramp_line(ramp: Ramp) -> str:
+    step = f"{len(ramp.done)}/{len(ramp.plan.steps)} steps, at {ramp.current_rollout or 0:g} %"
+    upcoming = ""
+    if ramp.state is RampState.RUNNING and ramp.next_due is not None and ramp.next_index is not None:
+        upcoming = f" · next {ramp.plan.steps[ramp.next_index]:g} % from {slack_date(ramp.next_due)}"
+    return f"• *#{ramp.test_id}* variant {escape(ramp.variant_id)}: {ramp.state.value} · {step}{upcoming}"
+
+
+def ramps_text(ramps: list[Ramp]) -> str:
+    """The Home tab's ramps under way."""
+    lines = [_ramp_line(r) for r in ramps[:10]]
+    more = f"\n…and {len(ramps) - 10} more (`/mida ramps`)." if len(ramps) > 10 else ""
+    return "*Ramps under way*\n" + "\n".join(lines) + more
+
+
+def ramps_list(ramps: list[Ramp]) -> Message:
     """`/mida ramps`: the workspace's ramps, newest first."""
     if not ramps:
         return "No ramps yet.", [section("No ramps yet. Start one with `/mida ramp <test_id> <variant_id> 10,25,50`.")]
     lines = []
     for ramp in ramps[:40]:
-        step = f"{len(ramp.done)}/{len(ramp.plan.steps)} steps, at {ramp.current_rollout or 0:g} %"
-        upcoming = ""
-        if ramp.state is RampState.RUNNING and ramp.next_due is not None and ramp.next_index is not None:
-            upcoming = f" · next {ramp.plan.steps[ramp.next_index]:g} % from {slack_date(ramp.next_due)}"
-        lines.append(f"• *#{ramp.test_id}* variant {escape(ramp.variant_id)}: {ramp.state.value} · {step}{upcoming}")
+        lines.append(_ramp_line(ramp))
     more = [context(f"…and {len(ramps) - 40} more.")] if len(ramps) > 40 else []
     return f"{len(ramps)} ramps", [section("*Ramps*\n" + "\n".join(lines)), *more]
 

@@ -200,3 +200,21 @@ def test_an_unknown_variant_is_refused_with_the_right_form(connected, slack, sla
     text = json.dumps(update.params)
     assert "Variant 9 is not one of" in text and "/mida ramp 1234" in text
     assert mida_sandbox.writes() == []
+
+
+def test_the_home_tab_lists_ramps_under_way_and_an_uninstall_ends_them(connected, slack, slack_api, mida_sandbox, clean_redis):
+    mida_sandbox.set_experiment(1234, post_deploy={"0": [1800, 144], "1": [2200, 110]})  # it pauses
+    ramp_id, _ = start_ramp(slack, slack_api)
+    thread_notes(slack_api, "converts worse")
+    event = {"type": "app_home_opened", "user": ALICE, "channel": "D0001", "tab": "home"}
+    assert slack.event(event).status_code == 200
+    home = slack_api.wait_for(
+        "views.publish", predicate=lambda c: "Ramps under way" in json.dumps(c.params, ensure_ascii=False)
+    )[-1]
+    block = next(b for b in home["view"]["blocks"] if b.get("block_id") == ids.HOME_RAMPS)
+    assert "*#1234* variant 1: paused · 1/3 steps, at 10 %" in block["text"]["text"]
+
+    assert slack.event({"type": "app_uninstalled"}).status_code == 200
+    wait_until(lambda: ramp_of(connected, ramp_id) is None, what="the ramp forgotten")
+    assert not [k for k in clean_redis.keys(f"mida:{{{TEAM}}}:ramp*".encode())]
+    assert not [m for m in clean_redis.zrange(b"mida:due", 0, -1) if m.startswith(b"ramp|")]

@@ -5,7 +5,6 @@ modal. Who may do what is the services' business (`Access.require_admin`, the ch
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -177,7 +176,7 @@ async def _ramp(call: Invocation) -> None:
 
 async def _ramps(call: Invocation) -> None:
     await call.deps.experiments.workspace(call.team)  # not connected: say so, as every command does
-    await call.reply(ramps_list(await call.deps.ramps.list(call.team), time.time()))
+    await call.reply(ramps_list(await call.deps.ramps.list(call.team)))
 
 
 HANDLERS: dict[str, Callable[[Invocation], Awaitable[None]]] = {
