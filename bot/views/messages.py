@@ -67,6 +67,11 @@ COMMANDS: list[tuple[str, str]] = [
     ),
     ("/mida rollout <test_id> <percent>", "Change the rollout of the winner being served."),
     ("/mida stop-serving <test_id>", "Stop serving the winner. Short form: stop."),
+    (
+        "/mida ramp <test_id> <variant_id> <p1>,<p2>,...[ every <N><s|m|h|d>]",
+        "Serve a variant gradually (default every 1d), checking the numbers before each step.",
+    ),
+    ("/mida ramps", "The workspace's ramps: state, steps done, the next one."),
     ("/mida audit [test_id]", "The last actions from the audit log."),
     ("/mida audit export", "A link to download the audit log as CSV."),
     ("/mida settings", "Admins: who must approve which changes, expiry, audit channel, bot admins."),
@@ -89,7 +94,7 @@ def help_message(unknown: str | None = None) -> Message:
     ]
     text = not_a_command + (
         "Mida for Slack: /mida help, connect, disconnect, status, list, results, serve-winner, rollout, "
-        "stop-serving, audit, settings"
+        "stop-serving, ramp, ramps, audit, settings"
     )
     return text, blocks
 
