@@ -15,9 +15,10 @@ import pytest
 
 from bot.domain import TeamRef
 from bot.views import ids
-from tests.e2e.flows import ALICE, BOB, CHANNEL, TEAM, open_change_modal, submit_change
-from tests.support.bot_server import InProcessBot, bot_env
-from tests.support.waiting import wait_until
+from standins.people import ALICE, BOB, CHANNEL, TEAM
+from standins.flows import open_change_modal, submit_change
+from standins.bot_server import InProcessBot, bot_env
+from standins.waiting import wait_until
 
 INTERVAL_ENV = {"MIDA_RAMP_MIN_INTERVAL_SECONDS": "1", "MIDA_WORKER_SWEEP_SECONDS": "0.5"}
 

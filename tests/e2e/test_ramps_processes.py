@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from bot.views import ids
-from tests.e2e.flows import ADMIN, ALICE, BOB, CHANNEL, TEAM, connect, open_change_modal, submit_change
+from standins.people import ADMIN, ALICE, BOB, CHANNEL, TEAM
+from standins.flows import connect, open_change_modal, submit_change
 from tests.e2e.test_ramps import good_numbers, rollout_writes
-from tests.support.bot_server import SIGNING_SECRET, BotProcess, bot_env
-from tests.support.slack_requests import BotClient
-from tests.support.waiting import wait_until
+from standins.bot_server import SIGNING_SECRET, BotProcess, bot_env
+from standins.slack_requests import BotClient
+from standins.waiting import wait_until
 
 
 @pytest.fixture

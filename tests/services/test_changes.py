@@ -40,7 +40,9 @@ from bot.store.drafts import DraftStore
 from bot.store.followups import FollowupStore
 from bot.store.jobs import JobQueue
 from bot.store.rules import RulesStore
-from bot.store.schedule import EXPIRE, FOLLOWUP, Schedule
+from bot.store.schedule import EXPIRE, FOLLOWUP, RAMP, Schedule
+from bot.store.ramps import RampStore
+from bot.services.changes.ramps import RampService
 from bot.services.scheduler import Scheduler
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
@@ -57,12 +59,19 @@ class RecordingNotifier:
     def __init__(self) -> None:
         self.updates: list[RequestStatus] = []
         self.followups: list[tuple[str, float]] = []
+        self.ramps: list[str] = []
 
     async def request_updated(self, request: ChangeRequest) -> None:
         self.updates.append(request.status)
 
     async def followup(self, request: ChangeRequest, result: ExperimentResult, hours: float) -> None:
         self.followups.append((request.id, hours))
+
+    async def ramp_updated(self, ramp) -> None:
+        self.ramps.append(ramp.state.value)
+
+    async def ramp_note(self, ramp, kind, words, post) -> None:
+        self.ramps.append(kind)
 
 
 OUTSIDER = Person(user_id="UX", team_id="T9")  # Slack Connect: a member of another organisation
@@ -105,10 +114,22 @@ class World:
             notifier=self.notifier,
         )
         self.drafting = DraftService(
-            experiments=experiments, drafts=DraftStore(redis), guardrails=Guardrails(self.rules), intake=self.intake
+            experiments=experiments, drafts=DraftStore(redis), guardrails=Guardrails(self.rules), intake=self.intake,
+            ramps=RampStore(redis),
         )
         self.decisions = DecisionService(
             requests=self.requests, rules=self.rules, access=access, audit=self.audit, jobs=self.jobs,
+            notifier=self.notifier,
+        )
+        self.ramps = RampService(
+            ramps=RampStore(redis),
+            schedule=schedule,
+            requests=self.requests,
+            experiments=experiments,
+            rules=self.rules,
+            access=access,
+            audit=self.audit,
+            intake=self.intake,
             notifier=self.notifier,
         )
         self.execution = ExecutionService(
@@ -118,10 +139,12 @@ class World:
             notifier=self.notifier,
             followups=self.followups,
             results_cache=ResultsCache(redis),
+            ramps=self.ramps,
         )
         self.scheduler = Scheduler(schedule)
         self.scheduler.register(EXPIRE, self.decisions.expire_scheduled)
         self.scheduler.register(FOLLOWUP, self.followups.run_scheduled)
+        self.scheduler.register(RAMP, self.ramps.run_scheduled)
 
     async def connect(self, policy: ChannelRules | None = None) -> None:
         await self.jobs.ensure_group()
