@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     MIDA_WORKER_SWEEP_SECONDS: float = Field(default=5.0, gt=0)
     # The shortest time between two steps of a ramp (`/mida ramp ... every <N><s|m|h|d>`).
     MIDA_RAMP_MIN_INTERVAL_SECONDS: float = Field(default=3600.0, gt=0)
+    # Watches: how often a watched experiment is read, how long the bot watches a winner it served
+    # for a regression, after how long unreachable Mida is said, and the reads a workspace's
+    # watches may make a minute; `/mida watch all` watches at most MIDA_WATCH_ALL_LIMIT experiments.
+    MIDA_WATCH_INTERVAL_SECONDS: float = Field(default=900.0, gt=0)
+    MIDA_WATCH_AFTER_SERVE_HOURS: float = Field(default=168.0, ge=0)
+    MIDA_WATCH_UNREACHABLE_SECONDS: float = Field(default=3600.0, gt=0)
+    MIDA_WATCH_READS_PER_MINUTE: int = Field(default=60, ge=1)
+    MIDA_WATCH_ALL_LIMIT: int = Field(default=50, ge=1, le=500)
     MIDA_READ_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     MIDA_TOTAL_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0)
     # The audit log is trimmed to this many entries and to this age, whichever comes first.

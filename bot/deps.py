@@ -29,6 +29,7 @@ from bot.services.results import ResultsService
 from bot.services.scheduler import Scheduler
 from bot.services.settings import SettingsService
 from bot.services.uninstall import UninstallService
+from bot.services.watches import WatchService, WatchTimings
 from bot.slack.clients import SlackClients
 from bot.slack.directory import SlackDirectory
 from bot.slack.home_tab import HomeTab, RefreshingNotifier
@@ -47,7 +48,8 @@ from bot.store.ramps import RampStore
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
 from bot.store.rules import RulesStore
-from bot.store.schedule import EXPIRE, FOLLOWUP, RAMP, Schedule
+from bot.store.schedule import EXPIRE, FOLLOWUP, RAMP, WATCH, Schedule
+from bot.store.watches import WatchStore
 from bot.store.workspaces import WorkspaceStore
 
 
@@ -75,6 +77,7 @@ class Deps:
     execution: ExecutionService
     scheduler: Scheduler
     ramps: RampService
+    watches: WatchService
     audit_trail: AuditTrail
     followups: FollowupService
     results_cache: ResultsCache
@@ -141,6 +144,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         audit=audit,
         access=access,
         ramps=RampStore(redis),
+        watches=WatchStore(redis),
     )
     home_tab = HomeTab(home, clients)
     cards = SlackNotifier(settings, redis, clients, requests, rules, links, RampStore(redis))
@@ -175,6 +179,22 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         intake=intake,
         notifier=notifier,
     )
+    watches = WatchService(
+        store=WatchStore(redis),
+        schedule=schedule,
+        experiments=experiments,
+        requests=requests,
+        rules=rules,
+        ramps=ramps,
+        notifier=notifier,
+        timings=WatchTimings(
+            interval=settings.MIDA_WATCH_INTERVAL_SECONDS,
+            after_serve_hours=settings.MIDA_WATCH_AFTER_SERVE_HOURS,
+            unreachable_after=settings.MIDA_WATCH_UNREACHABLE_SECONDS,
+            reads_per_minute=settings.MIDA_WATCH_READS_PER_MINUTE,
+            watch_all_limit=settings.MIDA_WATCH_ALL_LIMIT,
+        ),
+    )
     drafting = DraftService(
         experiments=experiments, drafts=drafts, guardrails=Guardrails(rules), intake=intake, ramps=ramp_store
     )
@@ -189,6 +209,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         followups=followups,
         results_cache=results_cache,
         ramps=ramps,
+        watches=watches,
     )
     uninstall = UninstallService(
         workspaces=workspaces,
@@ -198,13 +219,14 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         orgs=OrgIndex(redis),
         installations=installations,
         forget_token=authorize.forget if authorize is not None else None,
-        forget_hooks=[home.forget, ramps.forget],
+        forget_hooks=[home.forget, ramps.forget, watches.forget],
     )
     dedupe = Dedupe(redis)
     scheduler = Scheduler(schedule)
     scheduler.register(EXPIRE, decisions.expire_scheduled)
     scheduler.register(FOLLOWUP, followups.run_scheduled)
     scheduler.register(RAMP, ramps.run_scheduled)
+    scheduler.register(WATCH, watches.run_scheduled)
     return Deps(
         settings=settings,
         redis=redis,
@@ -220,7 +242,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         jobs=jobs,
         links=links,
         access=access,
-        connect=ConnectService(workspaces, mida, audit, access),
+        connect=ConnectService(workspaces, mida, audit, access, on_disconnect=[watches.forget]),
         experiments=experiments,
         intake=intake,
         drafting=drafting,
@@ -228,6 +250,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         execution=execution,
         scheduler=scheduler,
         ramps=ramps,
+        watches=watches,
         audit_trail=AuditTrail(experiments, audit),
         followups=followups,
         results_cache=results_cache,

@@ -88,6 +88,8 @@ class Action(StrEnum):
     SERVE_WINNER = "serve_winner"
     UPDATE_ROLLOUT = "update_rollout"
     STOP_SERVING = "stop_serving"
+    PAUSE_EXPERIMENT = "pause_experiment"
+    RESUME_EXPERIMENT = "resume_experiment"
 
     @property
     def heading(self) -> str:
@@ -95,7 +97,21 @@ class Action(StrEnum):
             Action.SERVE_WINNER: "Serve winner",
             Action.UPDATE_ROLLOUT: "Change rollout",
             Action.STOP_SERVING: "Stop serving",
+            Action.PAUSE_EXPERIMENT: "Pause experiment",
+            Action.RESUME_EXPERIMENT: "Resume experiment",
         }[self]
+
+    @property
+    def is_status_change(self) -> bool:
+        """Update Experiment Status (pause, resume), not a change of what is served."""
+        return self in (Action.PAUSE_EXPERIMENT, Action.RESUME_EXPERIMENT)
+
+    @property
+    def target_status(self) -> ExperimentStatus | None:
+        return {
+            Action.PAUSE_EXPERIMENT: ExperimentStatus.INACTIVE,
+            Action.RESUME_EXPERIMENT: ExperimentStatus.LIVE,
+        }.get(self)
 
 
 class Change(_Model):
@@ -117,6 +133,7 @@ class Origin(StrEnum):
     FOLLOWUP = "followup"  # a button on a post-deploy follow-up
     RAMP = "ramp"  # a button on a ramp's plan card (advance now, abort and stop serving)
     RAMP_STEP = "ramp_step"  # a later step of an approved ramp plan, made by the bot when due
+    ALERT = "alert"  # a button on a watch's alert
 
 
 class RampPlan(_Model):
@@ -272,8 +289,15 @@ FINAL_STATUSES = frozenset(
 
 # The only moves a request may make; the store enforces them atomically.
 TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
+    # A pending request is superseded when the experiment changes in Mida before it is decided.
     RequestStatus.PENDING: frozenset(
-        {RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.CANCELLED, RequestStatus.EXPIRED}
+        {
+            RequestStatus.APPROVED,
+            RequestStatus.REJECTED,
+            RequestStatus.CANCELLED,
+            RequestStatus.EXPIRED,
+            RequestStatus.SUPERSEDED,
+        }
     ),
     RequestStatus.APPROVED: frozenset({RequestStatus.EXECUTING}),
     RequestStatus.EXECUTING: frozenset({RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.SUPERSEDED}),
@@ -300,6 +324,7 @@ class FailureKind(StrEnum):
     INVALID_INPUT = "invalid_input"
     RECONNECT_NEEDED = "reconnect_needed"  # Mida refused the API key (401)
     FORBIDDEN = "forbidden"  # 403
+    PLAN_LIMIT = "plan_limit"  # 403 on resuming: the plan's limit of live experiments per project
     UNKNOWN_EXPERIMENT = "unknown_experiment"  # 404
     CONFLICT = "conflict"  # the experiment's state does not allow the change (409, or the bot's own check)
     REJECTED = "rejected"  # 400 and other client errors
@@ -512,6 +537,35 @@ class Ramp(_Model):
         return self.done[-1].rollout if self.done else None
 
 
+class Watch(_Model):
+    """A channel watching an experiment: alerts are posted there (in a card's thread for the watch
+    the bot starts itself after serving, which ends at `until`)."""
+
+    team: TeamRef
+    test_id: int
+    channel_id: str
+    by: Person | None = None  # None: started by the bot after serving
+    created_at: float = Field(default_factory=time.time)
+    thread_ts: str | None = None
+    until: float | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.test_id}|{self.channel_id}" + (f"|{self.thread_ts}" if self.thread_ts else "")
+
+
+class WatchAlert(_Model):
+    """One thing a watch tells its channel: a kind, the words, and what the buttons act on."""
+
+    kind: str  # winner | mismatch | regression | changed | unreachable | reachable
+    test_id: int
+    test_name: str = ""
+    words: str
+    variant_id: str | None = None  # the winner, for "winner"
+    serving: bool = False
+    project_key: str = ""  # for the "Open in Mida" link
+
+
 class Decision(StrEnum):
     """What a click on a card did, for the private answer to the person who clicked."""
 
@@ -607,8 +661,8 @@ class ChannelRules(_Model):
             return False
         if self.mode is ApprovalMode.EVERY_CHANGE:
             return True
-        if change.action is Action.SERVE_WINNER:
-            return True
+        if change.action in (Action.SERVE_WINNER, Action.RESUME_EXPERIMENT):
+            return True  # resuming sends visitors into the test again; pausing is the safe direction
         if change.action is Action.UPDATE_ROLLOUT:
             current = evidence.traffic_allocation
             return current is None or (change.rollout or 0) > current

@@ -145,7 +145,7 @@ class SandboxServer:
     def set_experiment(self, test_id: int, **patch: Any) -> dict[str, Any]:
         """Change an experiment as a person could in Mida's dashboard (serving_variant_id,
         traffic_allocation, status, is_completed, test_name, served_hours_ago, post_deploy:
-        {variant id: [visitors, conversions]} or None)."""
+        {variant id: [visitors, conversions]} or None, counts: the experiment's own numbers, the same way)."""
         return self._control("POST", f"/experiments/{test_id}", json=patch)
 
     def add_experiment(

@@ -49,6 +49,7 @@ from bot.mida.models import (
     RolloutAnswer,
     ServeAnswer,
     ServingState,
+    StatusAnswer,
     Timeseries,
 )
 
@@ -316,6 +317,10 @@ class MidaProject:
     async def update_serving_rollout(self, test_id: int, traffic_allocation: float) -> ServingState:
         body = {"traffic_allocation": _number(traffic_allocation)}
         return await self._write("PATCH", f"/experiment/{int(test_id)}/serving-rollout", body, RolloutAnswer)
+
+    async def update_status(self, test_id: int, status: int) -> StatusAnswer:
+        """Update Experiment Status: 1 starts or resumes, 0 deactivates (pauses), 9 back to draft."""
+        return await self._write("PATCH", f"/experiment/{int(test_id)}/status", {"status": int(status)}, StatusAnswer)
 
     async def stop_serving(self, test_id: int) -> ServingState:
         return await self._write("POST", f"/experiment/{int(test_id)}/stop-serving", {}, ServingState)

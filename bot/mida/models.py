@@ -452,6 +452,15 @@ class ServeAnswer(ServingState):
     traffic_allocation: float = Field(strict=True, allow_inf_nan=False)
 
 
+class StatusAnswer(_Model):
+    """Answer of Update Experiment Status: the status code now set."""
+
+    success: StrictBool
+    test_id: StrictInt
+    status: StrictInt
+    message: str | None = None
+
+
 class RolloutAnswer(ServingState):
     """Answer of serving-rollout: the rollout now applied."""
 

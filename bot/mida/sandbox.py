@@ -949,6 +949,7 @@ PATCH_FIELDS = {
     "test_name",
     "served_hours_ago",
     "post_deploy",
+    "counts",
 }
 
 
@@ -983,6 +984,11 @@ async def control_patch_experiment(request: web.Request) -> web.Response:
             e.serve(str(variant_id), None)
     if "post_deploy" in patch:
         e.post_deploy_counts = _post_deploy_counts(patch["post_deploy"], e)
+    if "counts" in patch:  # the experiment's own (pre-deploy) numbers, as more visitors come
+        for variant_id, (visitors, conversions) in (_post_deploy_counts(patch["counts"], e) or {}).items():
+            variant = e.variant(variant_id)
+            assert variant is not None
+            variant.visitors, variant.conversions = visitors, conversions
     if patch.get("served_hours_ago") is not None and e.served_at is not None:
         e.served_at = _now() - timedelta(hours=float(patch["served_hours_ago"]))
     e.touch()

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.domain import AuditEntry, AuditEvent, Person, Region, TeamRef, Workspace
 from bot.logs import SECRETS
@@ -26,8 +27,17 @@ _API_KEY = re.compile(r"^[\x21-\x7e]{8,512}$")
 
 
 class ConnectService:
-    def __init__(self, workspaces: WorkspaceStore, mida: MidaClient, audit: AuditLog, access: Access) -> None:
+    def __init__(
+        self,
+        workspaces: WorkspaceStore,
+        mida: MidaClient,
+        audit: AuditLog,
+        access: Access,
+        *,
+        on_disconnect: Sequence[Callable[[TeamRef], Awaitable[None]]] = (),
+    ) -> None:
         self._workspaces = workspaces
+        self._on_disconnect = tuple(on_disconnect)
         self._mida = mida
         self._audit = audit
         self._access = access
@@ -98,4 +108,6 @@ class ConnectService:
         removed = await self._workspaces.delete(team)
         if removed:
             await self._audit.append(team, AuditEntry(event=AuditEvent.DISCONNECTED, actor=person))
+            for hook in self._on_disconnect:  # what only a connected workspace has (its watches)
+                await hook(team)
         return removed

@@ -73,6 +73,13 @@ class Forbidden(BotError):
         super().__init__(Failure(kind=FailureKind.FORBIDDEN, message=mida_message, said_by_mida=True, status=403))
 
 
+class PlanLimit(BotError):
+    """Mida refused to make an experiment live (403): the plan's limit of live experiments per project."""
+
+    def __init__(self, mida_message: str) -> None:
+        super().__init__(Failure(kind=FailureKind.PLAN_LIMIT, message=mida_message, said_by_mida=True, status=403))
+
+
 class UnknownExperiment(BotError):
     """Mida answered 404: no such experiment in the connected project."""
 

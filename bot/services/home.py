@@ -32,6 +32,7 @@ from bot.store.keys import ws_key
 from bot.store.ramps import RampStore
 from bot.store.requests import RequestStore
 from bot.store.rules import RulesStore
+from bot.store.watches import WatchStore
 from bot.store.workspaces import WorkspaceStore
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,11 @@ class HomeService:
         audit: AuditLog,
         access: Access,
         ramps: RampStore,
+        watches: WatchStore,
     ) -> None:
         self._redis = redis
         self._ramps = ramps
+        self._watches = watches
         self._workspaces = workspaces
         self._experiments = experiments
         self._requests = requests
@@ -86,6 +89,7 @@ class HomeService:
             recent=audit_tail[:MAX_RECENT],
             generated_at=time.time(),
             ramps=[r for r in await self._ramps.all(team) if not r.state.is_final],
+            watches=await self._watches.all(team),
         )
 
     async def for_viewer(self, shared: HomeShared, viewer: str) -> HomeData:

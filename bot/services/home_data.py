@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.domain import AuditEntry, ChangeRequest, Person, Ramp, Region, TeamRef
+from bot.domain import AuditEntry, ChangeRequest, Person, Ramp, Region, TeamRef, Watch
 from bot.mida.models import VariantResult
 from bot.services.errors import BotError
 
@@ -44,6 +44,7 @@ class HomeShared:
     recent: list[AuditEntry]
     generated_at: float
     ramps: list[Ramp] = field(default_factory=list)  # the ones not finished, newest first
+    watches: list[Watch] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from bot.services.errors import (
     MidaDown,
     MidaRejected,
     MidaUnreadable,
+    PlanLimit,
     RateLimited,
     ReconnectNeeded,
     UnknownExperiment,
@@ -30,7 +31,8 @@ def translate(
     if isinstance(err, mida.MidaUnauthorized):
         return ReconnectNeeded(err.message)
     if isinstance(err, mida.MidaForbidden):
-        return Forbidden(err.message)
+        # Making an experiment live is the one write Mida limits by plan (Update Experiment Status docs).
+        return PlanLimit(err.message) if action is Action.RESUME_EXPERIMENT else Forbidden(err.message)
     if isinstance(err, mida.MidaNotFound):
         return UnknownExperiment(test_id, err.message)
     if isinstance(err, mida.MidaConflict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.domain import ChangeRequest, Ramp, TeamRef
+from bot.domain import ChangeRequest, Ramp, TeamRef, Watch, WatchAlert
 from bot.mida.models import ExperimentResult
 
 
@@ -43,6 +43,9 @@ class Notifier(Protocol):
 
     async def ramp_updated(self, ramp: Ramp) -> None:
         """Re-render the ramp's plan card (the plan request's card)."""
+
+    async def watch_alert(self, watch: Watch, alert: WatchAlert) -> None:
+        """Post an alert where the watch says (the channel, or a card's thread)."""
 
     async def ramp_note(self, ramp: Ramp, kind: str, words: str, post: ExperimentResult | None) -> None:
         """A reply in the plan card's thread: a step, a pause, a wait, a resume, an abort."""

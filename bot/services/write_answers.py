@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from bot.domain import Action, Change
-from bot.mida.models import ServingState
+from bot.mida.models import STATUS_CODE, ServingState, StatusAnswer
 
 
-def contradictions(change: Change, answer: ServingState) -> list[str]:
+def contradictions(change: Change, answer: ServingState | StatusAnswer) -> list[str]:
     """What in the answer says something other than "done as asked" (empty when it agrees)."""
     found: list[str] = []
     if not answer.success:
         found.append("success: false")
     if answer.test_id != change.test_id:
         found.append(f"test_id {answer.test_id}, not {change.test_id}")
+    if isinstance(answer, StatusAnswer):
+        target = change.action.target_status
+        if target is not None and answer.status != STATUS_CODE[target]:
+            found.append(f"status {answer.status}, not {STATUS_CODE[target]}")
+        return found
     if change.action is Action.STOP_SERVING:
         if answer.is_serving:
             found.append("is_serving: true")

@@ -18,7 +18,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain import ChangeRequest, Ramp, TeamRef
+from bot.domain import ChangeRequest, Ramp, TeamRef, Watch, WatchAlert
 from bot.mida.models import ExperimentResult
 from bot.services.home import HomeService
 from bot.services.ports import Notifier
@@ -112,6 +112,9 @@ class RefreshingNotifier:
             await self._inner.ramp_updated(ramp)
         finally:
             self._home_tab.refresh_soon(ramp.team)
+
+    async def watch_alert(self, watch: Watch, alert: WatchAlert) -> None:
+        await self._inner.watch_alert(watch, alert)
 
     async def ramp_note(self, ramp: Ramp, kind: str, words: str, post: ExperimentResult | None) -> None:
         await self._inner.ramp_note(ramp, kind, words, post)

@@ -16,7 +16,7 @@ import httpx
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
-from bot.domain import ChangeRequest, Ramp, RequestStatus
+from bot.domain import ChangeRequest, Ramp, RequestStatus, Watch, WatchAlert
 from bot.links import LinkSigner
 from bot.mida.models import ExperimentResult
 from bot.slack.clients import SlackClients
@@ -30,6 +30,7 @@ from bot.views.cards import request_card, requester_notice, thread_reply
 from bot.views.followups import followup_message
 from bot.views.format import Links
 from bot.views.ramps import ramp_card, ramp_note
+from bot.views.watches import alert_message
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,15 @@ class SlackNotifier:
         await client.chat_postMessage(
             channel=plan_request.channel_id, thread_ts=plan_request.message_ts, text=text, blocks=blocks
         )
+
+    async def watch_alert(self, watch: Watch, alert: WatchAlert) -> None:
+        links = Links(
+            results_url=self._links.results_url(watch.team, alert.test_id),
+            dashboard_url=dashboard_url(self._settings, alert.project_key),
+        )
+        client = await self._clients.for_team(watch.team)
+        text, blocks = alert_message(alert, links)
+        await client.chat_postMessage(channel=watch.channel_id, thread_ts=watch.thread_ts, text=text, blocks=blocks)
 
     async def _fall_back_to_response_url(self, request: ChangeRequest, text: str, blocks: list[dict]) -> None:
         """The bot is not in the channel: answer through the slash command's response URL instead,

@@ -19,6 +19,7 @@ from bot.store.keys import DUE_SCHEDULE, LEGACY_EXPIRY, LEGACY_FOLLOWUPS, MEMBER
 EXPIRE = "expire"  # payload: "<T>|<request id>"
 FOLLOWUP = "followup"  # payload: see store/followups.py
 RAMP = "ramp"  # payload: "<T>|<ramp id>" (the ramp's next step)
+WATCH = "watch"  # payload: "<T>|<test_id>" (the next read of a watched experiment)
 # The sorted sets earlier versions scheduled these in, and the kind each one's members are.
 LEGACY = {LEGACY_EXPIRY: EXPIRE, LEGACY_FOLLOWUPS: FOLLOWUP}
 

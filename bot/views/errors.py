@@ -82,6 +82,8 @@ _ACTION_WORDS = {
     Action.SERVE_WINNER: "serve a winner",
     Action.UPDATE_ROLLOUT: "change the rollout",
     Action.STOP_SERVING: "stop serving",
+    Action.PAUSE_EXPERIMENT: "pause the experiment",
+    Action.RESUME_EXPERIMENT: "resume the experiment",
 }
 
 
@@ -214,6 +216,12 @@ def explain_failure(failure: Failure, *, state: Evidence | None = None, test_id:
             return _unauthorized(msg)
         case FailureKind.FORBIDDEN:
             return _forbidden(msg)
+        case FailureKind.PLAN_LIMIT:
+            return (
+                "Mida's plan allows only so many live experiments per project (two on the Sandbox and "
+                f"Agency Lite plans), and that many are live already (403).{_said(msg)} Pause or end another "
+                "experiment in Mida first, or move to a larger plan. Nothing was changed."
+            )
         case FailureKind.UNKNOWN_EXPERIMENT:
             return _not_found(test_id, msg)
         case FailureKind.CONFLICT:

@@ -320,6 +320,10 @@ def variant_lines_text(
 def change_words(change: Change, evidence: Evidence | None) -> str:
     """mrkdwn: the exact change, e.g. "serve *B* (id `1`) at 25 %", "rollout 25 % → 50 %", "stop serving …"."""
     variants = evidence.variants if evidence else []
+    if change.action is Action.PAUSE_EXPERIMENT:
+        return "pause the experiment (Mida stops bucketing visitors; the data so far is kept)"
+    if change.action is Action.RESUME_EXPERIMENT:
+        return "resume the experiment (visitors are bucketed into its variants again)"
     if change.action is Action.SERVE_WINNER:
         words = f"serve {variant_ref(change.variant_id, variants)}"
         if change.rollout is not None:
@@ -346,14 +350,15 @@ def change_words(change: Change, evidence: Evidence | None) -> str:
 MODE_WORDS = {
     ApprovalMode.OFF: "No approval needed: changes run at once",
     ApprovalMode.SERVING_AND_INCREASES: (
-        "Approval needed for serving a winner and rollout increases (stop-serving and rollout decreases run at once)"
+        "Approval needed for serving a winner, rollout increases and resuming an experiment "
+        "(stop-serving, rollout decreases and pausing run at once)"
     ),
     ApprovalMode.EVERY_CHANGE: "Approval needed for every change",
 }
 
 MODE_OPTION_TEXT = {
     ApprovalMode.OFF: "Off: changes run at once",
-    ApprovalMode.SERVING_AND_INCREASES: "Serving a winner and rollout increases",
+    ApprovalMode.SERVING_AND_INCREASES: "Serving a winner, rollout increases, resuming",
     ApprovalMode.EVERY_CHANGE: "Every change",
 }
 

@@ -34,6 +34,7 @@ from bot.views.format import (
     variant_ref,
 )
 from bot.views.ramps import ramps_text
+from bot.views.watches import watches_text
 
 # "<@U> approved …" when a person acted; "Done: …" when the bot did (execution, expiry, uninstall).
 EVENT_WORDS = {**messages.EVENT_WORDS, AuditEvent.REQUESTED: "asked to"}
@@ -71,6 +72,8 @@ def home_view(data: HomeData) -> dict[str, Any]:
     blocks.append(divider())
     if shared.ramps:
         blocks.append(section(ramps_text(shared.ramps), block_id=ids.HOME_RAMPS))
+    if shared.watches:
+        blocks.append(section(watches_text(shared.watches), block_id=ids.HOME_WATCHES))
     blocks.append(
         section(_requests_text("Waiting on you", data.waiting_on_me, waiting=True), block_id=ids.HOME_WAITING)
     )

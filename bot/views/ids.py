@@ -65,6 +65,7 @@ HOME_CHANGE_ROLLOUT = "home_change_rollout"
 # App Home blocks (block_id)
 HOME_HEALTH = "home_health"
 HOME_RAMPS = "home_ramps"
+HOME_WATCHES = "home_watches"
 HOME_ADMIN = "home_admin"
 HOME_SERVING = "home_serving"  # the section heading; each experiment is home_serving:<test_id>
 HOME_WAITING = "home_waiting_on_me"
@@ -78,3 +79,9 @@ RAMP_RESUME = "ramp_resume"
 RAMP_ADVANCE = "ramp_advance_now"
 RAMP_ABORT = "ramp_abort_hold"
 RAMP_ABORT_STOP = "ramp_abort_stop_serving"
+
+# Watch alerts: Serve's value is "<test_id>|<variant_id>", the others' the test id.
+WATCH_ACTIONS = "watch_actions"
+WATCH_SERVE = "watch_serve_winner"
+WATCH_RESULTS = "watch_results"
+WATCH_PAUSE = "watch_pause_experiment"

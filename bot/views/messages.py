@@ -72,6 +72,15 @@ COMMANDS: list[tuple[str, str]] = [
         "Serve a variant gradually (default every 1d), checking the numbers before each step.",
     ),
     ("/mida ramps", "The workspace's ramps: state, steps done, the next one."),
+    ("/mida pause <test_id>", "Pause the experiment in Mida (through the confirm modal and the channel's rules)."),
+    ("/mida resume <test_id>", "Resume a paused experiment (through the confirm modal; may need approval)."),
+    (
+        "/mida watch <test_id>",
+        "Tell this channel when the test has a winner, a broken split, a regression or a change made in Mida.",
+    ),
+    ("/mida watch all", "Watch every live experiment of the project in this channel (capped)."),
+    ("/mida unwatch <test_id>", "Stop watching the experiment in this channel."),
+    ("/mida watching", "The experiments this channel watches."),
     ("/mida audit [test_id]", "The last actions from the audit log."),
     ("/mida audit export", "A link to download the audit log as CSV."),
     ("/mida settings", "Admins: who must approve which changes, expiry, audit channel, bot admins."),
@@ -94,7 +103,7 @@ def help_message(unknown: str | None = None) -> Message:
     ]
     text = not_a_command + (
         "Mida for Slack: /mida help, connect, disconnect, status, list, results, serve-winner, rollout, "
-        "stop-serving, ramp, ramps, audit, settings"
+        "stop-serving, ramp, ramps, pause, resume, watch, unwatch, watching, audit, settings"
     )
     return text, blocks
 

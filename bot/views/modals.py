@@ -281,7 +281,12 @@ def change_modal(draft: Draft, warnings: Sequence[Guardrail]) -> dict[str, Any]:
     """The confirm modal for a serve / rollout / stop. `private_metadata` is the draft id only."""
     action = draft.action
     evidence = draft.evidence
-    submit = {Action.SERVE_WINNER: "Serve winner", Action.UPDATE_ROLLOUT: "Change rollout"}.get(action, "Stop serving")
+    submit = {
+        Action.SERVE_WINNER: "Serve winner",
+        Action.UPDATE_ROLLOUT: "Change rollout",
+        Action.PAUSE_EXPERIMENT: "Pause",
+        Action.RESUME_EXPERIMENT: "Resume",
+    }.get(action, "Stop serving")
     if draft.plan is not None and evidence is not None:
         return _ramp_modal(draft, evidence, warnings)
     if evidence is None:
@@ -324,6 +329,14 @@ def change_modal(draft: Draft, warnings: Sequence[Guardrail]) -> dict[str, Any]:
         if not evidence.variants:
             middle = [*intro, context("Mida has no variant rows for this experiment yet.")]
         blocks = top + middle + tail
+    elif action.is_status_change:
+        ref = experiment_ref(evidence.test_id, evidence.test_name)
+        what = (
+            f"Mida stops bucketing visitors into {ref}; the data collected so far is kept, and it can be resumed."
+            if action is Action.PAUSE_EXPERIMENT
+            else f"Visitors are bucketed into {ref}'s variants again."
+        )
+        blocks = [*top, section(what), *tail, _reason_input(warnings)]
     elif action is Action.UPDATE_ROLLOUT:
         current = fmt_rollout(evidence.traffic_allocation) if evidence.traffic_allocation is not None else DASH
         tail += [

@@ -17,6 +17,7 @@ from bot.listeners.actions.results_buttons import (
     handle_link_button,
     handle_post_deploy_results,
 )
+from bot.listeners.actions.watch_buttons import handle_watch_change, handle_watch_results
 from bot.listeners.deferred import after_ack
 from bot.views import ids
 
@@ -37,3 +38,6 @@ def register(app: AsyncApp) -> None:
     app.action(ids.HOME_SETTINGS)(**after_ack(handle_home_settings))
     for ramp_action in (ids.RAMP_PAUSE, ids.RAMP_RESUME, ids.RAMP_ADVANCE, ids.RAMP_ABORT, ids.RAMP_ABORT_STOP):
         app.action(ramp_action)(**after_ack(handle_ramp_button))
+    app.action(ids.WATCH_SERVE)(**after_ack(handle_watch_change))
+    app.action(ids.WATCH_PAUSE)(**after_ack(handle_watch_change))
+    app.action(ids.WATCH_RESULTS)(**after_ack(handle_watch_results))

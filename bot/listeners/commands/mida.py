@@ -23,6 +23,7 @@ from bot.slack.notifier import dashboard_url
 from bot.views import messages, modals
 from bot.views.format import Links
 from bot.views.ramps import fmt_interval, ramps_list
+from bot.views.watches import unwatched, watch_all_started, watch_started, watching_list
 
 AUDIT_EXPORT_TTL = 24 * 3600
 
@@ -179,7 +180,34 @@ async def _ramps(call: Invocation) -> None:
     await call.reply(ramps_list(await call.deps.ramps.list(call.team)))
 
 
+async def _watch(call: Invocation) -> None:
+    command, watches = call.command, call.deps.watches
+    if command.every_experiment:
+        chosen, left_out = await watches.watch_all(call.team, call.channel_id or "", call.person)
+        await call.reply(watch_all_started(chosen, left_out))
+        return
+    assert command.test_id is not None
+    watch, added = await watches.watch(call.team, call.channel_id or "", call.person, command.test_id)
+    await call.reply(watch_started(watch, added, call.deps.settings.MIDA_WATCH_INTERVAL_SECONDS))
+
+
+async def _unwatch(call: Invocation) -> None:
+    assert call.command.test_id is not None
+    removed = await call.deps.watches.unwatch(call.team, call.channel_id or "", call.command.test_id)
+    await call.reply(unwatched(call.command.test_id, removed))
+
+
+async def _watching(call: Invocation) -> None:
+    await call.deps.experiments.workspace(call.team)
+    await call.reply(watching_list(await call.deps.watches.watching(call.team, call.channel_id)))
+
+
 HANDLERS: dict[str, Callable[[Invocation], Awaitable[None]]] = {
+    "watch": _watch,
+    "unwatch": _unwatch,
+    "watching": _watching,
+    "pause": _change,
+    "resume": _change,
     "ramp": _ramp,
     "ramps": _ramps,
     "serve-winner": _change,

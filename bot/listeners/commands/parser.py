@@ -21,6 +21,11 @@ USAGE = {
     "stop-serving": "/mida stop-serving <test_id>",
     "ramp": "/mida ramp <test_id> <variant_id> <p1>,<p2>,...[ every <N><s|m|h|d>]   e.g. /mida ramp 1234 1 10,25,50,100 every 1d",
     "ramps": "/mida ramps",
+    "pause": "/mida pause <test_id>",
+    "resume": "/mida resume <test_id>",
+    "watch": "/mida watch <test_id>   or   /mida watch all",
+    "unwatch": "/mida unwatch <test_id>",
+    "watching": "/mida watching",
     "audit": "/mida audit [test_id]   or   /mida audit export",
     "settings": "/mida settings",
 }
@@ -32,7 +37,13 @@ _PHASES = {
     "all": ReportPhase.ALL_TIME,
 }
 _VARIANT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
-_ACTIONS = {"serve-winner": Action.SERVE_WINNER, "rollout": Action.UPDATE_ROLLOUT, "stop-serving": Action.STOP_SERVING}
+_ACTIONS = {
+    "serve-winner": Action.SERVE_WINNER,
+    "rollout": Action.UPDATE_ROLLOUT,
+    "stop-serving": Action.STOP_SERVING,
+    "pause": Action.PAUSE_EXPERIMENT,
+    "resume": Action.RESUME_EXPERIMENT,
+}
 
 
 class UsageError(Exception):
@@ -51,6 +62,7 @@ class Command:
     phase: ReportPhase | None = None
     export: bool = False
     unknown: str | None = None
+    every_experiment: bool = False  # watch all
     steps: tuple[float, ...] = ()  # ramp: the rollout of each step
     interval_seconds: float | None = None  # ramp: the time between steps
 
@@ -69,7 +81,7 @@ def parse(text: str) -> Command:
         return Command("help", unknown=_clip(words[0]))
     usage = USAGE[name]
 
-    if name in {"help", "connect", "disconnect", "status", "list", "settings", "ramps"}:
+    if name in {"help", "connect", "disconnect", "status", "list", "settings", "ramps", "watching"}:
         if args:
             raise UsageError(f"`{name}` takes no arguments.", usage)
         return Command(name)
@@ -81,6 +93,8 @@ def parse(text: str) -> Command:
         if len(args) == 1:
             return Command(name, test_id=_test_id(args[0], usage))
         raise UsageError("`audit` takes one test id, or `export`.", usage)
+    if name == "watch" and len(args) == 1 and args[0].lower() == "all":
+        return Command(name, every_experiment=True)
     if not args:
         raise UsageError("Give the experiment's test id.", usage)
     test_id = _test_id(args[0], usage)
@@ -95,9 +109,9 @@ def parse(text: str) -> Command:
         if phase is None:
             raise UsageError(f"`{_clip(rest[0])}` is not a report phase: use pre, post or all.", usage)
         return Command(name, test_id=test_id, phase=phase)
-    if name == "stop-serving":
+    if name in {"stop-serving", "pause", "resume", "watch", "unwatch"}:
         if rest:
-            raise UsageError("`stop-serving` takes only the test id.", usage)
+            raise UsageError(f"`{name}` takes only the test id.", usage)
         return Command(name, test_id=test_id)
     if name == "ramp":
         return _ramp(test_id, rest, usage)

@@ -99,7 +99,7 @@ class DraftService:
                 draft.variant_id = None
             if draft.variant_id is None:
                 draft.variant_id = best_variant(evidence)
-        if draft.rollout is None and draft.action is not Action.STOP_SERVING:
+        if draft.rollout is None and draft.action in (Action.SERVE_WINNER, Action.UPDATE_ROLLOUT):
             draft.rollout = evidence.traffic_allocation if evidence.traffic_allocation is not None else 100.0
         draft.evidence = evidence
         draft.view_id = view_id
@@ -181,7 +181,7 @@ class DraftService:
         rollout: float | None = None
         if draft.plan is not None:
             rollout = draft.plan.steps[0]  # the plan is fixed by the command: a new plan is a new request
-        elif draft.action is not Action.STOP_SERVING:
+        elif draft.action in (Action.SERVE_WINNER, Action.UPDATE_ROLLOUT):
             rollout = parse_percent(rollout_text or "")
             if rollout is None:
                 raise InvalidInput("rollout", "Enter a rollout between 0 and 100, like 25 or 25%.")

@@ -27,7 +27,7 @@ from bot.domain import (
     Workspace,
 )
 from bot.mida import errors as mida
-from bot.mida.models import ServingState
+from bot.mida.models import STATUS_CODE, ServingState, StatusAnswer
 from bot.services.changes.history import record
 from bot.services.changes.ramps import RampService
 from bot.services.changes.state import applied, changed_since, state_from_answer
@@ -36,6 +36,7 @@ from bot.services.experiments import ExperimentService
 from bot.services.followups import FollowupService
 from bot.services.mida_errors import translate
 from bot.services.ports import Notifier
+from bot.services.watches import WatchService
 from bot.services.write_answers import contradictions, describe
 from bot.store.audit import AuditLog
 from bot.store.requests import RequestStore
@@ -59,6 +60,7 @@ class ExecutionService:
         followups: FollowupService,
         results_cache: ResultsCache,
         ramps: RampService,
+        watches: WatchService,
     ) -> None:
         self._experiments = experiments
         self._requests = requests
@@ -67,6 +69,7 @@ class ExecutionService:
         self._followups = followups
         self._results_cache = results_cache
         self._ramps = ramps
+        self._watches = watches
 
     async def execute(self, team: TeamRef, request_id: str, *, recovering: bool = False) -> ChangeRequest | None:
         """Run an approved request against Mida, once.
@@ -124,8 +127,10 @@ class ExecutionService:
         elif status is RequestStatus.SUCCEEDED and request.change.action is Action.STOP_SERVING:
             await self._followups.after_stop(team, request.change.test_id)
         await self._ramps.after_execution(finished)
+        await self._watches.after_execution(finished)
         if finished.origin is not Origin.RAMP_STEP:  # a ramp's own steps are told on the plan's card
             await self._notifier.request_updated(finished)
+        await self._watches.watch_served(await self._requests.get(team, request_id) or finished)
         return finished
 
     async def _run(self, team: TeamRef, request: ChangeRequest, *, recovering: bool) -> tuple[Outcome, RequestStatus]:
@@ -150,6 +155,7 @@ class ExecutionService:
                 current, "The experiment changed in Mida after this was requested."
             ), RequestStatus.SUPERSEDED
 
+        await self._watches.before_write(request, current)
         try:
             answer = await self._write(ws, change)
         except mida.MidaError as err:
@@ -174,8 +180,12 @@ class ExecutionService:
             RequestStatus.SUCCEEDED,
         )
 
-    async def _write(self, ws: Workspace, change: Change) -> ServingState:
+    async def _write(self, ws: Workspace, change: Change) -> ServingState | StatusAnswer:
         project = self._experiments.project(ws)
+        if change.action.is_status_change:
+            target = change.action.target_status
+            assert target is not None
+            return await project.update_status(change.test_id, STATUS_CODE[target])
         if change.action is Action.SERVE_WINNER:
             assert change.variant_id is not None and change.rollout is not None
             return await project.serve_winner(change.test_id, change.variant_id, change.rollout)

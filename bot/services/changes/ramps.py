@@ -434,6 +434,13 @@ class RampService:
             origin=Origin.RAMP,
         )
 
+    async def supersede(self, team: TeamRef, test_id: int, words: str) -> Ramp | None:
+        """The experiment changed in Mida, outside the bot: its running ramp pauses as superseded."""
+        ramp = await self.active_for(team, test_id)
+        if ramp is None:
+            return None
+        return await self._pause(team, ramp.id, RampHold(kind="drift", words=words))
+
     async def forget(self, team: TeamRef) -> None:
         """An uninstall: every ramp of the workspace, and its due steps."""
         for ramp in await self._ramps.all(team):

@@ -1,0 +1,67 @@
+"""The buttons on a watch's alert: Serve (the serve-winner confirm modal for that experiment and
+variant), Pause experiment (the pause confirm modal), Results (privately)."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncAck, AsyncRespond
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.deps import Deps
+from bot.domain import Action, Change, Origin, parse_test_id
+from bot.listeners.change_modal import open_change_modal
+from bot.listeners.context import person_of, team_of
+from bot.services.errors import BotError, InvalidInput
+from bot.slack.notifier import dashboard_url
+from bot.views import ids, messages
+from bot.views.format import Links
+
+
+async def handle_watch_change(
+    ack: AsyncAck, body: dict, respond: AsyncRespond, client: AsyncWebClient, context: AsyncBoltContext, deps: Deps
+) -> None:
+    await ack()
+    action = body["actions"][0]
+    test_text, _, variant_id = (action.get("value") or "").partition("|")
+    test_id = parse_test_id(test_text)
+    try:
+        if test_id is None:
+            raise InvalidInput("button", "This button does not name an experiment.")
+        if action["action_id"] == ids.WATCH_SERVE:
+            change = Change(action=Action.SERVE_WINNER, test_id=test_id, variant_id=variant_id or None)
+        else:
+            change = Change(action=Action.PAUSE_EXPERIMENT, test_id=test_id)
+        await open_change_modal(
+            deps,
+            client,
+            trigger_id=body["trigger_id"],
+            team=team_of(body, context),
+            person=person_of(body, context),
+            channel_id=(body.get("channel") or {}).get("id", ""),
+            change=change,
+            origin=Origin.ALERT,
+            response_url=body.get("response_url"),
+        )
+    except BotError as err:
+        text, blocks = messages.error_message(err, test_id=test_id)
+        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+
+async def handle_watch_results(
+    ack: AsyncAck, body: dict, respond: AsyncRespond, context: AsyncBoltContext, deps: Deps
+) -> None:
+    await ack()
+    team = team_of(body, context)
+    test_id = parse_test_id(body["actions"][0].get("value") or "")
+    try:
+        if test_id is None:
+            raise InvalidInput("button", "This button does not name an experiment; use /mida results <test_id>.")
+        ws, result = await deps.experiments.result(team, test_id)
+        links = Links(
+            results_url=deps.links.results_url(team, test_id),
+            dashboard_url=dashboard_url(deps.settings, ws.project_key),
+        )
+        text, blocks = messages.results_message(result, result.phase(None), links)
+    except BotError as err:
+        text, blocks = messages.error_message(err)
+    await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
