@@ -210,6 +210,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         results_cache=results_cache,
         ramps=ramps,
         watches=watches,
+        rules=rules,
     )
     uninstall = UninstallService(
         workspaces=workspaces,

@@ -324,6 +324,7 @@ class FailureKind(StrEnum):
     INVALID_INPUT = "invalid_input"
     RECONNECT_NEEDED = "reconnect_needed"  # Mida refused the API key (401)
     FORBIDDEN = "forbidden"  # 403
+    STALE_EVIDENCE = "stale_evidence"  # the numbers changed materially since the request: not executed
     PLAN_LIMIT = "plan_limit"  # 403 on resuming: the plan's limit of live experiments per project
     UNKNOWN_EXPERIMENT = "unknown_experiment"  # 404
     CONFLICT = "conflict"  # the experiment's state does not allow the change (409, or the bot's own check)

@@ -127,3 +127,39 @@ def worse_on(evidence: Evidence, variant_id: str) -> list[tuple[SecondaryMetric,
         if c is not None and c.outcome == WORSE:
             out.append((m.metric, m.analysis, c))
     return out
+
+
+def material_change(before: Evidence, now: Evidence, variant_id: str, rules: ChannelRules | None = None) -> str | None:
+    """What changed materially for serving `variant_id` between the evidence a request pinned and
+    the experiment now — a block appeared, the verdict flipped, the chance (or significance) fell
+    below the test's threshold — in words; None when the decision still stands."""
+    then, current = analysis_of(before, rules), analysis_of(now, rules)
+    if then is None or current is None:
+        return None
+    found: list[str] = []
+    old_blocks = {f.code for f in then.findings.get(variant_id, ())}
+    new_blocks = (
+        [f for f in current.blocks(variant_id) if f.code not in old_blocks] if variant_id in current.findings else []
+    )
+    found += [f"a block appeared: {f.words}" for f in new_blocks]
+    if then.verdict.kind != current.verdict.kind or then.verdict.variant_id != current.verdict.variant_id:
+        found.append(f'the verdict changed from "{then.verdict.words}" to "{current.verdict.words}"')
+    if not any(c.variant_id == variant_id for c in current.comparisons) or not any(
+        c.variant_id == variant_id for c in then.comparisons
+    ):
+        return "; ".join(found) or None
+    old, new = then.comparison(variant_id), current.comparison(variant_id)
+    level = current.level
+    if old.chance_to_beat is not None and new.chance_to_beat is not None:
+        if old.chance_to_beat >= level > new.chance_to_beat:
+            found.append(
+                f"the chance to beat the control fell from {old.chance_to_beat * 100:.1f} % to "
+                f"{new.chance_to_beat * 100:.1f} %, below the test's {current.threshold_percent:g} %"
+            )
+    elif old.outcome != new.outcome and old.p_value is not None and new.p_value is not None:
+        found.append(
+            f"the result went from {old.outcome} (p = {old.p_value:.3g}) to {new.outcome} (p = {new.p_value:.3g})"
+        )
+    if old.lift is not None and new.lift is not None and (old.lift > 0) != (new.lift > 0):
+        found.append(f"the lift went from {old.lift * 100:+.0f} % to {new.lift * 100:+.0f} %")
+    return "; ".join(found) or None

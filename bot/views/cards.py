@@ -261,12 +261,22 @@ def request_card(req: ChangeRequest, links: Links, now: float) -> Message:
                 "type": "actions",
                 "block_id": ids.RESULT_LINKS,
                 "elements": [
+                    *_confirm_again(req),
                     button("Show post-deploy numbers", ids.POST_DEPLOY_RESULTS, value=str(change.test_id)),
                     *link_buttons(links),
                 ],
             },
         ]
     return _fallback(req), blocks[:MAX_MESSAGE_BLOCKS]
+
+
+def _confirm_again(req: ChangeRequest) -> list[dict[str, Any]]:
+    """Stale evidence: the requester opens the confirm modal again, on the numbers as they are now."""
+    failure = req.outcome.failure if req.outcome else None
+    if failure is None or failure.kind is not FailureKind.STALE_EVIDENCE or req.change.variant_id is None:
+        return []
+    value = f"{req.change.test_id}|{req.change.variant_id}"
+    return [button("Review the new numbers", ids.CONFIRM_AGAIN, value=value, style="primary")]
 
 
 def _fallback(req: ChangeRequest) -> str:

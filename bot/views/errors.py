@@ -239,6 +239,11 @@ def explain_failure(failure: Failure, *, state: Evidence | None = None, test_id:
             return _unreadable(msg, maybe_applied=failure.maybe_applied, test_id=test_id)
         case FailureKind.ANSWER_UNREADABLE | FailureKind.ANSWER_CONTRADICTS:
             return _untrusted_answer(failure.kind, msg, state, test_id)
+        case FailureKind.STALE_EVIDENCE:
+            return (
+                f"Not served: the numbers changed since this was asked for — {msg.strip()}. Nothing was sent "
+                "to Mida. The requester can review the new numbers and confirm again."
+            )
         case FailureKind.SUPERSEDED:
             now = f" Now: {describe_state(state)}." if state is not None else ""
             said = f" ({msg.strip()})" if msg.strip() else ""

@@ -85,3 +85,4 @@ WATCH_ACTIONS = "watch_actions"
 WATCH_SERVE = "watch_serve_winner"
 WATCH_RESULTS = "watch_results"
 WATCH_PAUSE = "watch_pause_experiment"
+CONFIRM_AGAIN = "confirm_again"  # a card whose evidence went stale: the serve modal again

@@ -43,6 +43,8 @@ from bot.store.rules import RulesStore
 from bot.store.schedule import EXPIRE, FOLLOWUP, RAMP, Schedule
 from bot.store.ramps import RampStore
 from bot.services.changes.ramps import RampService
+from bot.services.watches import WatchService, WatchTimings
+from bot.store.watches import WatchStore
 from bot.services.scheduler import Scheduler
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
@@ -66,6 +68,9 @@ class RecordingNotifier:
 
     async def followup(self, request: ChangeRequest, result: ExperimentResult, hours: float) -> None:
         self.followups.append((request.id, hours))
+
+    async def watch_alert(self, watch, alert) -> None:
+        self.ramps.append(alert.kind)
 
     async def ramp_updated(self, ramp) -> None:
         self.ramps.append(ramp.state.value)
@@ -132,6 +137,16 @@ class World:
             intake=self.intake,
             notifier=self.notifier,
         )
+        self.watches = WatchService(
+            store=WatchStore(redis),
+            schedule=schedule,
+            experiments=experiments,
+            requests=self.requests,
+            rules=self.rules,
+            ramps=self.ramps,
+            notifier=self.notifier,
+            timings=WatchTimings(interval=900, after_serve_hours=168, unreachable_after=3600, reads_per_minute=60, watch_all_limit=50),
+        )
         self.execution = ExecutionService(
             experiments=experiments,
             requests=self.requests,
@@ -140,6 +155,8 @@ class World:
             followups=self.followups,
             results_cache=ResultsCache(redis),
             ramps=self.ramps,
+            watches=self.watches,
+            rules=self.rules,
         )
         self.scheduler = Scheduler(schedule)
         self.scheduler.register(EXPIRE, self.decisions.expire_scheduled)

@@ -40,4 +40,5 @@ def register(app: AsyncApp) -> None:
         app.action(ramp_action)(**after_ack(handle_ramp_button))
     app.action(ids.WATCH_SERVE)(**after_ack(handle_watch_change))
     app.action(ids.WATCH_PAUSE)(**after_ack(handle_watch_change))
+    app.action(ids.CONFIRM_AGAIN)(**after_ack(handle_watch_change))
     app.action(ids.WATCH_RESULTS)(**after_ack(handle_watch_results))

@@ -1,4 +1,4 @@
-"""The buttons on a watch's alert: Serve (the serve-winner confirm modal for that experiment and
+"""The buttons on a watch's alert — Serve (the serve-winner confirm modal for that experiment and
 variant), Pause experiment (the pause confirm modal), Results (privately)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ async def handle_watch_change(
     try:
         if test_id is None:
             raise InvalidInput("button", "This button does not name an experiment.")
-        if action["action_id"] == ids.WATCH_SERVE:
+        if action["action_id"] in (ids.WATCH_SERVE, ids.CONFIRM_AGAIN):
             change = Change(action=Action.SERVE_WINNER, test_id=test_id, variant_id=variant_id or None)
         else:
             change = Change(action=Action.PAUSE_EXPERIMENT, test_id=test_id)
@@ -39,7 +39,7 @@ async def handle_watch_change(
             person=person_of(body, context),
             channel_id=(body.get("channel") or {}).get("id", ""),
             change=change,
-            origin=Origin.ALERT,
+            origin=Origin.ALERT if action["action_id"] != ids.CONFIRM_AGAIN else Origin.COMMAND,
             response_url=body.get("response_url"),
         )
     except BotError as err:

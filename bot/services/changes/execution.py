@@ -32,6 +32,7 @@ from bot.services.changes.history import record
 from bot.services.changes.ramps import RampService
 from bot.services.changes.state import applied, changed_since, state_from_answer
 from bot.services.errors import BotError, ExperimentConflict, MidaDown, NotConnected
+from bot.services.evidence import material_change
 from bot.services.experiments import ExperimentService
 from bot.services.followups import FollowupService
 from bot.services.mida_errors import translate
@@ -41,6 +42,7 @@ from bot.services.write_answers import contradictions, describe
 from bot.store.audit import AuditLog
 from bot.store.requests import RequestStore
 from bot.store.results_cache import ResultsCache
+from bot.store.rules import RulesStore
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class ExecutionService:
         results_cache: ResultsCache,
         ramps: RampService,
         watches: WatchService,
+        rules: RulesStore,
     ) -> None:
         self._experiments = experiments
         self._requests = requests
@@ -70,6 +73,7 @@ class ExecutionService:
         self._results_cache = results_cache
         self._ramps = ramps
         self._watches = watches
+        self._rules = rules
 
     async def execute(self, team: TeamRef, request_id: str, *, recovering: bool = False) -> ChangeRequest | None:
         """Run an approved request against Mida, once.
@@ -154,6 +158,14 @@ class ExecutionService:
             return _superseded(
                 current, "The experiment changed in Mida after this was requested."
             ), RequestStatus.SUPERSEDED
+        if change.action is Action.SERVE_WINNER and change.variant_id is not None:
+            # The decision was made on the pinned evidence: if the numbers now say otherwise, the
+            # requester decides again rather than the bot serving on what is no longer true.
+            rules = await self._rules.rules(team, request.channel_id)
+            stale = material_change(request.evidence, current, change.variant_id, rules)
+            if stale is not None:
+                failure = Failure(kind=FailureKind.STALE_EVIDENCE, message=stale)
+                return Outcome(ok=False, failure=failure, state_after=current), RequestStatus.FAILED
 
         await self._watches.before_write(request, current)
         try:
