@@ -52,9 +52,10 @@ def open_change_modal(slack: BotClient, slack_api: SlackStandIn, text: str, *, u
     """Send a /mida command that opens the confirm modal; return the modal once filled in."""
     updates = len(slack_api.calls("views.update"))
     assert slack.command(text, user_id=user, channel_id=CHANNEL).status_code == 200
-    opened = slack_api.wait_for("views.open")[-1]
+    # Generous: a worker process that has only just started may take a while on a busy machine.
+    opened = slack_api.wait_for("views.open", timeout=15)[-1]
     assert opened["view"]["callback_id"] == ids.CHANGE_MODAL
-    call = slack_api.wait_for("views.update", count=updates + 1)[-1]
+    call = slack_api.wait_for("views.update", count=updates + 1, timeout=15)[-1]
     return slack_api.view(call["view_id"])
 
 
