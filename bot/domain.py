@@ -461,13 +461,6 @@ class ChangeRequest(_Model):
     ramp_id: str | None = None
     ramp_step: int | None = None
 
-    @property
-    def leads_to(self) -> Change:
-        """The change the approval is for: a plan's last step, else the change itself."""
-        if self.plan is None:
-            return self.change
-        return self.change.model_copy(update={"rollout": self.plan.final})
-
     @field_validator("overrides", mode="before")
     @classmethod
     def _legacy_overrides(cls, value: Any) -> Any:

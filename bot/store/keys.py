@@ -19,6 +19,12 @@ Per workspace (T = TeamRef.key, e.g. "T123" or "E1:T123"):
   mida:{T}:request:<id>:card-lock    string  one card update at a time, with a TTL
   mida:{T}:request:<id>:final-notified string the card's last words were sent, with a TTL
   mida:{T}:home:viewers              zset    who has the Home tab open, with a TTL
+  mida:{T}:ramp:<id>                 hash    a ramp plan being carried out (see store/ramps.py)
+  mida:{T}:ramps                     set     the workspace's ramp ids
+  mida:{T}:ramp-of:<test_id>         string  the experiment's unfinished ramp
+  mida:{T}:watches                   hash    who watches which experiment (see store/watches.py)
+  mida:{T}:watch-state:<test_id>     hash    what the watch last saw and said, per condition
+  mida:{T}:watch-reads:<minute>      string  the watches' Mida reads that minute, with a TTL
   mida:{T}:install:...               Slack installation records (see store/installations.py)
 Per Enterprise Grid org (E = enterprise id; the same slot as an org-wide install, `mida:{E}:install:...`):
   mida:{E}:workspaces                set     team ids of the org's workspaces that may have data here
@@ -31,6 +37,8 @@ Global (one key each, so one slot each; never in the same command or script as a
   mida:due                           zset    "<kind>|<payload>" -> when due (store/schedule.py), kinds:
                                              expire|<T>|<request id>                    (expires_at)
                                              followup|<T>|<request id>|<test id>|<hours>
+                                             ramp|<T>|<ramp id>                         (next step)
+                                             watch|<T>|<test id>                        (next read)
 Read once at startup, then gone (moved into mida:due by Schedule.adopt):
   mida:expiry, mida:followups        zset    the schedules of earlier versions
 The global schedule is a hint (the per-workspace records are the truth): a step that writes both a

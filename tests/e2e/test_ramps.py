@@ -78,6 +78,7 @@ def button_values(call) -> dict[str, str]:
     return {e["action_id"]: e["value"] for block in actions for e in block["elements"]}
 
 
+@pytest.mark.cluster
 def test_a_ramp_serves_each_step_once_in_order_spaced_by_the_interval(connected, slack, slack_api, mida_sandbox, clean_redis):
     mida_sandbox.set_experiment(1234, post_deploy=good_numbers(10))
     ramp_id, view = start_ramp(slack, slack_api)

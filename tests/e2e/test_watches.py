@@ -122,6 +122,7 @@ def test_no_winner_alert_before_the_quiet_rules_are_met(connected, slack, slack_
     assert alerts(slack_api, "Winner ready") == []
 
 
+@pytest.mark.cluster
 def test_a_split_that_breaks_is_said_once_and_pause_sends_the_documented_status(connected, slack, slack_api, mida_sandbox):
     mida_sandbox.add_experiment(5002, [("Control", 1000, 50), ("Green", 1000, 52)], days_running=10)
     watch(slack, slack_api, "watch 5002")

@@ -42,6 +42,7 @@ class Model:
     status: S = S.PENDING
     approvers: set[str] = field(default_factory=set)
     executions: int = 0
+    approved: bool = False  # went through approved (a superseded request may never have)
 
 
 class RequestMachine(RuleBasedStateMachine):
@@ -126,6 +127,7 @@ class RequestMachine(RuleBasedStateMachine):
         got = self.run(self.store.transition(self.team, rid, to, **kw))
         if m.status in allowed_from:
             assert got is not None and got.status is to
+            m.approved = m.approved or to is S.APPROVED or m.status is not S.PENDING
             m.status = to
         else:
             assert got is None
@@ -192,11 +194,13 @@ class RequestMachine(RuleBasedStateMachine):
 
     @rule(rid=requests, to=st.sampled_from([S.SUCCEEDED, S.FAILED, S.SUPERSEDED]))
     def finish(self, rid, to):
-        self._move(rid, to, {S.EXECUTING}, patch={"outcome": {"ok": to is S.SUCCEEDED}})
+        # Superseded also while pending: the experiment changed in Mida before anyone decided.
+        sources = {S.EXECUTING, S.PENDING} if to is S.SUPERSEDED else {S.EXECUTING}
+        self._move(rid, to, sources, patch={"outcome": {"ok": to is S.SUCCEEDED}})
 
     @rule(rid=requests, to=st.sampled_from(list(S)))
     def anything(self, rid, to):
-        allowed = {S.PENDING: {S.REJECTED, S.CANCELLED, S.EXPIRED}, S.APPROVED: {S.EXECUTING},
+        allowed = {S.PENDING: {S.REJECTED, S.CANCELLED, S.EXPIRED, S.SUPERSEDED}, S.APPROVED: {S.EXECUTING},
                    S.EXECUTING: {S.SUCCEEDED, S.FAILED, S.SUPERSEDED}}
         sources = {src for src, targets in allowed.items() if to in targets}
         got = self._move(rid, to, sources)
@@ -216,7 +220,7 @@ class RequestMachine(RuleBasedStateMachine):
             approvers = [a.approver.user_id for a in stored.approvals]
             assert len(approvers) == len(set(approvers)) and set(approvers) == m.approvers
             assert m.requester not in approvers
-            if stored.status in APPROVED_OR_LATER:
+            if stored.status in APPROVED_OR_LATER and (m.approved or stored.status is not S.SUPERSEDED):
                 assert len(set(approvers)) >= stored.approvals_needed
             assert m.executions <= 1
             if rid in self.final_seen:
