@@ -99,7 +99,7 @@ async def test_a_viewer_whose_publish_fails_does_not_stop_the_others(parts, slac
 
 
 async def test_a_workspace_without_a_token_is_skipped(parts, slack_api) -> None:
-    tab, home = parts
+    _, home = parts
     settings = Settings(_env_file=None, **bot_env(  # type: ignore[call-arg]
         redis_url="redis://127.0.0.1:9/0", slack_api_url=slack_api.api_url, mida_api_url="http://127.0.0.1:9/"))
     no_token = HomeTab(home, SlackClients(settings.model_copy(update={"SLACK_BOT_TOKEN": None})), delay=DELAY)
@@ -164,7 +164,7 @@ async def test_the_home_tabs_follow_every_card_update_even_a_failed_one(parts, s
 
 
 async def test_a_followup_is_the_cards_alone(parts, slack_api) -> None:
-    tab, home = parts
+    tab, _ = parts
     cards = Cards()
     await RefreshingNotifier(cards, tab).followup(request(), None, 24.0)  # type: ignore[arg-type]
     assert cards.updated == [("followup", "req-abc", 24.0)]

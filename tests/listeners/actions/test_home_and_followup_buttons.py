@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.domain import Action, ChannelRules, Origin, Person, TeamRef
+from bot.domain import Action, ChannelRules, Origin, TeamRef
 from bot.listeners.actions.followup_buttons import handle_followup_button
 from bot.listeners.actions.home_buttons import handle_home_change_button, handle_home_connect, handle_home_settings
 from bot.services.access import Access
