@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import Action
 from bot.services.errors import BotError
-from tests.support.slack_api import SlackStandIn
+from standins.slack_api import SlackStandIn
 from tests.views import draft
 
 TOKEN = "xoxb-T1-unit-listeners"

@@ -18,8 +18,8 @@ from bot.store.audit import AuditLog
 from bot.store.crypto import SecretBox
 from bot.store.rules import RulesStore
 from bot.store.workspaces import WorkspaceStore
-from tests.support.bot_server import ENCRYPTION_KEY
-from tests.support.sandbox import API_KEY, EU_API_KEY, EU_PROJECT_KEY, PROJECT_KEY
+from standins.bot_server import ENCRYPTION_KEY
+from standins.sandbox import API_KEY, EU_API_KEY, EU_PROJECT_KEY, PROJECT_KEY
 
 TEAM = TeamRef(team_id="T1")
 ADMIN = Person(user_id="U_ADMIN", team_id="T1")

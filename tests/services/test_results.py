@@ -20,8 +20,8 @@ from bot.store.audit import AuditLog
 from bot.store.crypto import SecretBox
 from bot.store.results_cache import ResultsCache
 from bot.store.workspaces import WorkspaceStore
-from tests.support.bot_server import ENCRYPTION_KEY
-from tests.support.sandbox import API_KEY, PROJECT_KEY
+from standins.bot_server import ENCRYPTION_KEY
+from standins.sandbox import API_KEY, PROJECT_KEY
 
 TEAM = TeamRef(team_id="T1")
 SERVING = 1237  # the sandbox's experiment with a variant served three days ago

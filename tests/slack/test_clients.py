@@ -8,7 +8,7 @@ import pytest
 from bot.config import Settings
 from bot.domain import TeamRef
 from bot.slack.clients import MODAL_TIMEOUT, NoToken, SlackClients, modal_client, web_client
-from tests.support.bot_server import bot_env
+from standins.bot_server import bot_env
 
 T1, T2 = TeamRef(team_id="T1"), TeamRef(team_id="T2", enterprise_id="E1")
 

@@ -24,8 +24,8 @@ from bot.store.requests import RequestStore
 from bot.store.rules import RulesStore
 from bot.store.workspaces import WorkspaceStore
 from bot.views.home import home_view
+from standins.bot_server import ENCRYPTION_KEY, bot_env
 from tests.listeners.kit import client_on
-from tests.support.bot_server import ENCRYPTION_KEY, bot_env
 from tests.views import request
 
 TEAM = TeamRef(team_id="T1")

@@ -18,7 +18,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.store.requests import RequestStore
 from bot.store.rules import RulesStore
 from bot.views.cards import request_card
-from tests.support.bot_server import bot_env
+from standins.bot_server import bot_env
 from tests.views import request
 
 REQ = request(id="req-notify", channel_id="C_CARD", approvals=[], approvals_needed=1,

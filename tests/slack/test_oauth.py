@@ -19,7 +19,7 @@ from bot.domain import TeamRef
 from bot.slack.oauth import AUTHORIZE_CACHE_TTL, BOT_SCOPES, InstallationAuthorize, build_oauth_flow, failed_page
 from bot.store.crypto import SecretBox
 from bot.store.installations import RedisInstallationStore, RedisOAuthStateStore
-from tests.support.bot_server import bot_env
+from standins.bot_server import bot_env
 
 
 def bot(team_id: str | None, enterprise_id: str | None = None, *, org_wide: bool = False, token: str = "") -> Bot:

@@ -19,7 +19,7 @@ from bot.links import LinkSigner
 from bot.services.audit_trail import AuditTrail
 from bot.store.audit import AuditLog
 from bot.web.pages import AUDIT_COLUMNS, SECURITY_HEADERS, audit_export_page, audit_rows, results_page
-from tests.support.bot_server import ENCRYPTION_KEY
+from standins.bot_server import ENCRYPTION_KEY
 
 PLAIN = TeamRef(team_id="T1")
 GRID = TeamRef(team_id="T1", enterprise_id="E1")  # the same team id inside an Enterprise Grid org

@@ -23,7 +23,7 @@ from slack_bolt.authorization import AuthorizeResult
 
 from bot.store.dedupe import Dedupe
 from bot.web.slack_events import MAX_BODY, MAX_SKEW, SlackEventsHandler, signature_ok
-from tests.support.slack_requests import sign
+from standins.slack_requests import sign
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NOW = 1_700_000_000

@@ -19,8 +19,8 @@ from bot.services.errors import InvalidInput, MidaDown, UnknownExperiment
 from bot.slack.notifier import dashboard_url
 from bot.views import ids, messages, modals
 from bot.views.format import Links
+from standins.bot_server import bot_env
 from tests.listeners.kit import Recorder, click, client_on
-from tests.support.bot_server import bot_env
 from tests.views import draft, result
 
 TEAM = TeamRef(team_id="T1")

@@ -18,8 +18,8 @@ from bot.listeners.commands.parser import UsageError, parse
 from bot.services.errors import AdminOnly, NotAllowed, NotConnected
 from bot.services.settings import RulesInForce
 from bot.views import messages, modals
+from standins.bot_server import ENCRYPTION_KEY
 from tests.listeners.kit import Recorder, client_on
-from tests.support.bot_server import ENCRYPTION_KEY
 
 TEAM = TeamRef(team_id="T1")
 
