@@ -8,12 +8,13 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain import Action
+from bot.domain import Action, Guardrail
 from bot.services.errors import BotError
 from standins.slack_api import SlackStandIn
 from tests.views import draft
 
 TOKEN = "xoxb-T1-unit-listeners"
+WARNING = Guardrail(code="below_threshold", words="Only 3 days of data.")
 
 
 class Recorder:
@@ -67,4 +68,4 @@ class Drafting:
         self.prepared.append((draft_id, view_id))
         if self.prepare_error is not None:
             raise self.prepare_error
-        return self.draft, ["a warning"]
+        return self.draft, [WARNING]

@@ -13,7 +13,7 @@ from bot.listeners.change_modal import change_from_button, open_change_modal
 from bot.services.errors import NotConnected, UnknownExperiment
 from bot.views import ids, modals
 from bot.views.errors import explain
-from tests.listeners.kit import Drafting, click, client_on
+from tests.listeners.kit import WARNING, Drafting, click, client_on
 
 TEAM = TeamRef(team_id="T1")
 PERSON = Person(user_id="U1", team_id="T1")
@@ -64,7 +64,7 @@ async def test_the_modal_opens_loading_then_shows_the_prepared_draft(slack_api) 
     view_id = opened.response["view"]["id"]
     assert drafting.prepared == [("draft-9", view_id)]  # prepared for the modal that is open
     [updated] = slack_api.calls("views.update")
-    assert updated["view_id"] == view_id and updated["view"] == modals.change_modal(drafting.draft, ["a warning"])
+    assert updated["view_id"] == view_id and updated["view"] == modals.change_modal(drafting.draft, [WARNING])
     assert drafting.opened[0]["origin"] is Origin.FOLLOWUP and drafting.opened[0]["channel_id"] == "C1"
     assert drafting.opened[0]["response_url"] == "https://hooks.slack.com/x"
 

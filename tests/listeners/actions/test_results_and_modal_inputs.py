@@ -20,7 +20,7 @@ from bot.slack.notifier import dashboard_url
 from bot.views import ids, messages, modals
 from bot.views.format import Links
 from standins.bot_server import bot_env
-from tests.listeners.kit import Recorder, click, client_on
+from tests.listeners.kit import WARNING, Recorder, click, client_on
 from tests.views import draft, result
 
 TEAM = TeamRef(team_id="T1")
@@ -97,7 +97,7 @@ class Drafting:
         self.asked.append((team, draft_id, variant_id))
         if self.error is not None:
             raise self.error
-        return self.draft, ["only 3 days of data"]
+        return self.draft, [WARNING]
 
 
 def picked(variant: str) -> dict[str, Any]:
@@ -115,7 +115,7 @@ async def test_picking_a_variant_redraws_the_modal_with_its_guardrails(slack_api
     assert drafting.asked == [(TEAM, "draft-123", "2")]
     [update] = slack_api.calls("views.update")
     assert update["view_id"] == "V7" and update["hash"] == "1700000000.h"  # no overwrite of a newer view
-    assert update["view"] == modals.change_modal(drafting.draft, ["only 3 days of data"])
+    assert update["view"] == modals.change_modal(drafting.draft, [WARNING])
 
 
 async def test_picking_a_variant_of_an_expired_form_changes_nothing(slack_api) -> None:
