@@ -57,11 +57,11 @@ class Drafting:
         self.prepared: list[tuple[str, str | None]] = []
         self.draft = draft(Action.STOP_SERVING, id="draft-9", test_id=1234)
 
-    async def open_draft(self, team, person, channel_id, change, response_url, origin):  # type: ignore[no-untyped-def]
+    async def open_draft(self, team, person, channel_id, change, response_url, origin, plan=None):  # type: ignore[no-untyped-def]
         if self.open_error is not None:
             raise self.open_error
         self.opened.append(dict(team=team, person=person, channel_id=channel_id, change=change,
-                                response_url=response_url, origin=origin))
+                                response_url=response_url, origin=origin, plan=plan))
         return self.draft
 
     async def prepare(self, team, draft_id, view_id):  # type: ignore[no-untyped-def]

@@ -29,6 +29,8 @@ from bot.services.errors import InvalidInput, MidaDown
 from bot.services.experiments import ExperimentService
 from bot.services.home import VIEWER_TTL, HomeService
 from bot.services.ports import Profile
+from bot.store.ramps import RampStore
+from bot.store.watches import WatchStore
 from bot.store.audit import AuditLog
 from bot.store.crypto import SecretBox
 from bot.store.requests import RequestStore
@@ -58,7 +60,8 @@ async def parts(redis, mida_sandbox):  # type: ignore[no-untyped-def]
     requests, audit = RequestStore(redis), AuditLog(redis)
     mida = MidaClient(mida_sandbox.api_url)
     home = HomeService(redis=redis, workspaces=workspaces, experiments=ExperimentService(workspaces, mida),
-                       requests=requests, rules=rules, audit=audit, access=Access(rules, Directory()))
+                       requests=requests, rules=rules, audit=audit, access=Access(rules, Directory()),
+                       ramps=RampStore(redis), watches=WatchStore(redis))
     yield home, workspaces, requests, audit, rules
     await mida.aclose()
 

@@ -18,6 +18,8 @@ from bot.services.home import HomeService
 from bot.services.ports import Profile
 from bot.slack.clients import SlackClients
 from bot.slack.home_tab import HomeTab, RefreshingNotifier
+from bot.store.ramps import RampStore
+from bot.store.watches import WatchStore
 from bot.store.audit import AuditLog
 from bot.store.crypto import SecretBox
 from bot.store.requests import RequestStore
@@ -46,7 +48,7 @@ async def parts(redis, slack_api):  # type: ignore[no-untyped-def]
     mida = MidaClient("http://127.0.0.1:9/{region}")
     home = HomeService(redis=redis, workspaces=workspaces, experiments=ExperimentService(workspaces, mida),
                        requests=RequestStore(redis), rules=rules, audit=AuditLog(redis),
-                       access=Access(rules, Directory()))
+                       access=Access(rules, Directory()), ramps=RampStore(redis), watches=WatchStore(redis))
     settings = Settings(_env_file=None, **bot_env(  # type: ignore[call-arg]
         redis_url="redis://127.0.0.1:9/0", slack_api_url=slack_api.api_url, mida_api_url="http://127.0.0.1:9/"))
     tab = HomeTab(home, SlackClients(settings), delay=DELAY)

@@ -15,6 +15,7 @@ from bot.domain import ChannelRules, RequestStatus
 from bot.links import LinkSigner
 from bot.slack.clients import SlackClients
 from bot.slack.notifier import SlackNotifier
+from bot.store.ramps import RampStore
 from bot.store.requests import RequestStore
 from bot.store.rules import RulesStore
 from bot.views.cards import request_card
@@ -31,7 +32,7 @@ def parts(redis, slack_api, redis_url):  # type: ignore[no-untyped-def]
         redis_url=redis_url, slack_api_url=slack_api.api_url, mida_api_url="http://127.0.0.1:9/"))
     requests, rules = RequestStore(redis), RulesStore(redis)
     notifier = SlackNotifier(settings, redis, SlackClients(settings), requests, rules,
-                             LinkSigner(settings.encryption_keys, settings.PUBLIC_URL))
+                             LinkSigner(settings.encryption_keys, settings.PUBLIC_URL), RampStore(redis))
     return notifier, requests, rules
 
 

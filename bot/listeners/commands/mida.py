@@ -28,12 +28,15 @@ from bot.views.watches import unwatched, watch_all_started, watch_started, watch
 AUDIT_EXPORT_TTL = 24 * 3600
 
 
-def _parsed(body: dict, min_ramp_interval: float) -> Command | UsageError:
+def _parsed(body: dict, deps: Deps | None) -> Command | UsageError:
     try:
         command = parse(body.get("text") or "")
     except UsageError as err:
         return err
-    if command.interval_seconds is not None and command.interval_seconds < min_ramp_interval:
+    if command.interval_seconds is None or deps is None:
+        return command
+    min_ramp_interval = deps.settings.MIDA_RAMP_MIN_INTERVAL_SECONDS
+    if command.interval_seconds < min_ramp_interval:
         return UsageError(
             f"A ramp waits at least {fmt_interval(min_ramp_interval)} between steps in this workspace.",
             USAGE["ramp"],
@@ -41,11 +44,10 @@ def _parsed(body: dict, min_ramp_interval: float) -> Command | UsageError:
     return command
 
 
-async def ack_mida_command(ack: AsyncAck, body: dict, context: AsyncBoltContext) -> None:
+async def ack_mida_command(ack: AsyncAck, body: dict, context: AsyncBoltContext | None = None) -> None:
     """Usage and help are answered in the acknowledgement itself; everything else is acked empty
     and done by `run_mida_command`, after the ack, wherever the queue sends it."""
-    deps: Deps = context["deps"]
-    command = _parsed(body, deps.settings.MIDA_RAMP_MIN_INTERVAL_SECONDS)
+    command = _parsed(body, context.get("deps") if context is not None else None)
     if isinstance(command, UsageError):
         text, blocks = messages.usage_error(command.problem, command.usage)
         await ack(text=text, blocks=blocks)
@@ -226,7 +228,7 @@ HANDLERS: dict[str, Callable[[Invocation], Awaitable[None]]] = {
 async def run_mida_command(
     body: dict, respond: AsyncRespond, client: AsyncWebClient, context: AsyncBoltContext, deps: Deps
 ) -> None:
-    command = _parsed(body, deps.settings.MIDA_RAMP_MIN_INTERVAL_SECONDS)
+    command = _parsed(body, deps)
     if isinstance(command, UsageError) or command.name not in HANDLERS:
         return  # usage and help: answered in the ack
     call = Invocation(command, body, team_of(body, context), person_of(body, context), respond, client, deps)
