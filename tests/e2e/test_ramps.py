@@ -220,3 +220,27 @@ def test_the_home_tab_lists_ramps_under_way_and_an_uninstall_ends_them(connected
     wait_until(lambda: ramp_of(connected, ramp_id) is None, what="the ramp forgotten")
     assert not [k for k in clean_redis.keys(f"mida:{{{TEAM}}}:ramp*".encode())]
     assert not [m for m in clean_redis.zrange(b"mida:due", 0, -1) if m.startswith(b"ramp|")]
+
+
+def test_advance_now_is_a_request_of_its_own_through_the_channel_s_rules(connected, slack, slack_api, mida_sandbox):
+    mida_sandbox.set_experiment(1234, post_deploy=good_numbers(10))
+    ramp_id, _ = start_ramp(slack, slack_api, "ramp 1234 1 10,25,50 every 60s")
+    wait_until(lambda: ramp_of(connected, ramp_id) is not None, what="the ramp started")
+    slack.action(ids.RAMP_ADVANCE, ramp_id, user_id=ALICE, channel_id=CHANNEL)
+    answer = slack_api.wait_for_response("cmd", predicate=lambda r: "next step" in json.dumps(r))[-1]
+    assert "needs approval" in json.dumps(answer)  # an increase, under the default rules
+    card = slack_api.wait_for(
+        "chat.postMessage",
+        predicate=lambda c: ids.REQUEST_ACTIONS in json.dumps(c.params) and "25 %" in json.dumps(c.params, ensure_ascii=False),
+    )[-1]
+    request_id = next(b for b in card["blocks"] if b.get("block_id") == ids.REQUEST_ACTIONS)["elements"][0]["value"]
+    time.sleep(0.5)
+    assert len(rollout_writes(mida_sandbox)) == 1  # nothing before the approval
+    slack.action(ids.APPROVE, request_id, user_id=BOB, channel_id=CHANNEL)
+    wait_until(lambda: len(ramp_of(connected, ramp_id).done) == 2, timeout=15, what="step 2 done")
+    ramp = ramp_of(connected, ramp_id)
+    assert rollout_writes(mida_sandbox)[1] == ("serving-rollout", {"traffic_allocation": 25})
+    assert ramp.advancing is None and [p.user_id for p in ramp.done[1].by] == [ALICE, BOB]
+    assert ramp.next_due is not None and ramp.next_due - ramp.done[1].at >= 59  # the interval starts again
+    time.sleep(2)
+    assert len(rollout_writes(mida_sandbox)) == 2  # the scheduled step 2 was not sent as well
