@@ -14,13 +14,11 @@ through their environment (MIDA_JOB_STALE_AFTER_MS, MIDA_WORKER_SWEEP_SECONDS).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from bot.views.cards import RECONCILED
-from standins.bot_server import BotProcess, bot_env
+from standins.bot_server import bot_env
 from standins.flows import connect_workspace
 from standins.people import BOB, TEAM
 from standins.waiting import wait_until
@@ -56,24 +54,6 @@ def env(clean_redis, redis_url, slack_api, mida_sandbox) -> dict[str, str]:
         MIDA_READ_TIMEOUT_SECONDS="5",
         MIDA_TOTAL_TIMEOUT_SECONDS="8",
     )
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], BotProcess]]:
-    """Start bot processes; every one is stopped at the end of the test."""
-    started: list[BotProcess] = []
-
-    def start(env: dict[str, str]) -> BotProcess:
-        bot = BotProcess(env, tmp_path / f"bot-{len(started)}.log").start()
-        started.append(bot)
-        return bot
-
-    yield start
-    for bot in started:
-        bot.stop()
-    for bot in started:
-        output = bot.output()
-        assert "Traceback" not in output, output[-4000:]
 
 
 @pytest.fixture

@@ -5,16 +5,15 @@ back before writing."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from bot.views import ids
 from standins.people import ADMIN, ALICE, BOB, CHANNEL, TEAM
 from standins.flows import connect, open_change_modal, submit_change
+from tests.e2e.helpers import client_for
 from tests.e2e.test_ramps import good_numbers, rollout_writes
-from standins.bot_server import SIGNING_SECRET, BotProcess, bot_env
+from standins.bot_server import bot_env
 from standins.slack_requests import BotClient
 from standins.waiting import wait_until
 
@@ -32,26 +31,6 @@ def env(clean_redis, redis_url, slack_api, mida_sandbox) -> dict[str, str]:
         MIDA_READ_TIMEOUT_SECONDS="5",
         MIDA_TOTAL_TIMEOUT_SECONDS="8",
     )
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], BotProcess]]:
-    started: list[BotProcess] = []
-
-    def start(env: dict[str, str]) -> BotProcess:
-        bot = BotProcess(env, tmp_path / f"bot-{len(started)}.log").start()
-        started.append(bot)
-        return bot
-
-    yield start
-    for bot in started:
-        bot.stop()
-    for bot in started:
-        assert "Traceback" not in bot.output(), bot.output()[-4000:]
-
-
-def client_for(bot: BotProcess, slack_api) -> BotClient:
-    return BotClient(bot.url, SIGNING_SECRET, response_url=slack_api.response_url("cmd"))
 
 
 def ramp_state(clean_redis, ramp_id: str) -> dict:

@@ -108,6 +108,11 @@ def test_a_test_that_becomes_a_winner_is_announced_once_with_a_serve_button(
     assert view["callback_id"] == ids.CHANGE_MODAL and "Serve winner" in json.dumps(view)
     assert mida_sandbox.writes() == []
 
+    # Results answers privately with the numbers.
+    slack.action(ids.WATCH_RESULTS, "5001", user_id=BOB, channel_id=CHANNEL)
+    numbers = slack_api.wait_for_response("cmd", predicate=lambda r: "4,000" in json.dumps(r) and "Bold" in json.dumps(r))[-1]
+    assert numbers["response_type"] == "ephemeral"
+
 
 def test_no_winner_alert_before_the_quiet_rules_are_met(connected, slack, slack_api, mida_sandbox):
     # A clear winner, but only 3 days running (the channel asks for 7).

@@ -16,8 +16,9 @@ from bot.listeners.actions.request_buttons import (
 from bot.listeners.actions.results_buttons import (
     handle_link_button,
     handle_post_deploy_results,
+    handle_results,
 )
-from bot.listeners.actions.watch_buttons import handle_watch_change, handle_watch_results
+from bot.listeners.actions.watch_buttons import handle_watch_change
 from bot.listeners.deferred import after_ack
 from bot.views import ids
 
@@ -41,4 +42,4 @@ def register(app: AsyncApp) -> None:
     app.action(ids.WATCH_SERVE)(**after_ack(handle_watch_change))
     app.action(ids.WATCH_PAUSE)(**after_ack(handle_watch_change))
     app.action(ids.CONFIRM_AGAIN)(**after_ack(handle_watch_change))
-    app.action(ids.WATCH_RESULTS)(**after_ack(handle_watch_results))
+    app.action(ids.WATCH_RESULTS)(**after_ack(handle_results))

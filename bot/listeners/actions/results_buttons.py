@@ -19,17 +19,31 @@ async def handle_post_deploy_results(
     ack: AsyncAck, body: dict, respond: AsyncRespond, context: AsyncBoltContext, deps: Deps
 ) -> None:
     await ack()
+    await _private_results(body, respond, context, deps, ReportPhase.POST_DEPLOY)
+
+
+async def handle_results(
+    ack: AsyncAck, body: dict, respond: AsyncRespond, context: AsyncBoltContext, deps: Deps
+) -> None:
+    """A watch alert's Results: the experiment's numbers in Mida's default phase."""
+    await ack()
+    await _private_results(body, respond, context, deps, None)
+
+
+async def _private_results(
+    body: dict, respond: AsyncRespond, context: AsyncBoltContext, deps: Deps, phase: ReportPhase | None
+) -> None:
     team = team_of(body, context)
     test_id = parse_test_id(body["actions"][0].get("value") or "")
     try:
         if test_id is None:
             raise InvalidInput("button", "This button does not name an experiment; use /mida results <test_id>.")
-        ws, result = await deps.experiments.result(team, test_id, ReportPhase.POST_DEPLOY)
+        ws, result = await deps.experiments.result(team, test_id, phase)
         links = Links(
             results_url=deps.links.results_url(team, test_id),
             dashboard_url=dashboard_url(deps.settings, ws.project_key),
         )
-        text, blocks = messages.results_message(result, ReportPhase.POST_DEPLOY, links)
+        text, blocks = messages.results_message(result, result.phase(phase), links)
     except BotError as err:
         text, blocks = messages.error_message(err)
     await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)

@@ -1,5 +1,6 @@
 """The buttons on a watch's alert — Serve (the serve-winner confirm modal for that experiment and
-variant), Pause experiment (the pause confirm modal), Results (privately)."""
+variant), Pause experiment (the pause confirm modal); and a stale card's Review the new numbers.
+Results is `results_buttons.handle_results`."""
 
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ from bot.domain import Action, Change, Origin, parse_test_id
 from bot.listeners.change_modal import open_change_modal
 from bot.listeners.context import person_of, team_of
 from bot.services.errors import BotError, InvalidInput
-from bot.slack.notifier import dashboard_url
 from bot.views import ids, messages
-from bot.views.format import Links
 
 
 async def handle_watch_change(
@@ -45,23 +44,3 @@ async def handle_watch_change(
     except BotError as err:
         text, blocks = messages.error_message(err, test_id=test_id)
         await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-
-
-async def handle_watch_results(
-    ack: AsyncAck, body: dict, respond: AsyncRespond, context: AsyncBoltContext, deps: Deps
-) -> None:
-    await ack()
-    team = team_of(body, context)
-    test_id = parse_test_id(body["actions"][0].get("value") or "")
-    try:
-        if test_id is None:
-            raise InvalidInput("button", "This button does not name an experiment; use /mida results <test_id>.")
-        ws, result = await deps.experiments.result(team, test_id)
-        links = Links(
-            results_url=deps.links.results_url(team, test_id),
-            dashboard_url=dashboard_url(deps.settings, ws.project_key),
-        )
-        text, blocks = messages.results_message(result, result.phase(None), links)
-    except BotError as err:
-        text, blocks = messages.error_message(err)
-    await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)

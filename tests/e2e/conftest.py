@@ -1,0 +1,28 @@
+"""Fixtures of the end-to-end tests that start real bot processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from standins.bot_server import BotProcess
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], BotProcess]]:
+    """Start bot processes; every one is stopped at the end of the test."""
+    started: list[BotProcess] = []
+
+    def start(env: dict[str, str]) -> BotProcess:
+        bot = BotProcess(env, tmp_path / f"bot-{len(started)}.log").start()
+        started.append(bot)
+        return bot
+
+    yield start
+    for bot in started:
+        bot.stop()
+    for bot in started:
+        output = bot.output()
+        assert "Traceback" not in output, output[-4000:]
