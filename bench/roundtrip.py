@@ -34,7 +34,7 @@ from bench.load.scenario import APPROVERS, COMMAND_TEXT
 from bench.load.services import Services
 from standins.bot_server import BOT_TOKEN, SIGNING_SECRET, bot_env
 from standins.people import CHANNEL
-from standins.redis_server import ThrowawayRedis
+from standins.redis_server import ThrowawayRedis, free_port
 from standins.sandbox import API_KEY, PROJECT_KEY, REGION
 from standins.slack_requests import sign, slash_command
 
@@ -127,6 +127,7 @@ async def drive(url: str, step: Step, prefix: str, count: int, concurrency: int)
 
 
 RESPONSE_BASE = ""
+WORKDIR = Path(tempfile.gettempdir())  # the run's logs directory, set by main()
 
 
 def step_url(name: str) -> str:
@@ -151,6 +152,12 @@ async def run_step(url: str, pids: dict[str, int], responses: Responses, rate: f
     step.last_reply = max((responses.at[n] for n in step.replies), default=step.last_sent)
     step.cpu_ms = sum(meter.used[n] for n in pids) * 1000 / max(1, len(step.sent))
     step.lag, step.machine = lag.line(), meter.line()
+    if step.sent:
+        first = min(step.sent.values())
+        rows = sorted((sent - first, step.acks.get(n, float("nan")), step.replies.get(n, float("nan")))
+                      for n, sent in step.sent.items())
+        (WORKDIR / f"{prefix}.csv").write_text("sent s,ack s,reply s\n"
+                                              + "".join(f"{a:.4f},{b:.4f},{c:.4f}\n" for a, b, c in rows))
     return step
 
 
@@ -180,11 +187,16 @@ async def bench_target(args: argparse.Namespace, key: str, services: Services, u
         redis.Redis.from_url(redis_url).flushall()
         env = bot_env(redis_url=redis_url, slack_api_url=urls["slack_api_url"], mida_api_url=urls["mida_api_url"],
                       LOG_LEVEL=args.log_level)
+        env["MIDA_METRICS_PORT"] = str(free_port())  # the worker's; 9464 may be taken on a shared machine
         env.update(dict(item.split("=", 1) for item in args.bot_env))
         sub = workdir / key
         sub.mkdir()
-        bot = Bot(key == "serve", env, sub, redis_url, False)
-        bot.start()
+        bot = Bot(key == "serve", env, sub, redis_url, args.cprofile)
+        try:
+            bot.start()
+        except BaseException:
+            bot.stop()
+            raise
         procs, stop, url = bot.procs, bot.stop, bot.url
         services.call("setup", {"bot_url": url, "redis_url": redis_url, "pending": 1})
     pids = {p.name: p.pid for p in procs}
@@ -247,7 +259,7 @@ async def bench(args: argparse.Namespace, services: Services, urls: dict[str, st
 
 
 def main(argv: list[str] | None = None) -> int:
-    global RESPONSE_BASE
+    global RESPONSE_BASE, WORKDIR
     parser = argparse.ArgumentParser(prog="bench.roundtrip", description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", default="plain,serve,procfile", help=f"in order, from {','.join(TARGETS)}")
     parser.add_argument("--rates", default="50,150,300,450,600,750,900", help="offered /mida results per second")
@@ -259,11 +271,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mida-latency", type=float, default=0.0)
     parser.add_argument("--bot-env", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--cprofile", action="store_true", help="the bot under cProfile (<logs>/<target>/*.prof)")
     args = parser.parse_args(argv)
     args.rate_list = [float(r) for r in args.rates.split(",")]
     if not set(args.targets.split(",")) <= set(TARGETS):
         parser.error(f"--targets: a subset of {','.join(TARGETS)}")
-    workdir = Path(tempfile.mkdtemp(prefix="mida-roundtrip-"))
+    workdir = WORKDIR = Path(tempfile.mkdtemp(prefix="mida-roundtrip-"))
     throwaway = ThrowawayRedis()
     services = Services()
     try:
