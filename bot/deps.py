@@ -154,7 +154,8 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         watches=WatchStore(redis),
     )
     home_tab = HomeTab(home, clients)
-    cards = SlackNotifier(settings, redis, clients, requests, rules, links, RampStore(redis))
+    responses = ResponseSession()  # one pooled session for every response_url post of the process
+    cards = SlackNotifier(settings, redis, clients, requests, rules, links, RampStore(redis), responses)
     notifier = RefreshingNotifier(cards, home_tab)  # Home tabs follow the cards
     schedule = Schedule(redis)
     followup_store = FollowupStore(redis, schedule)
@@ -237,6 +238,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
     scheduler.register(WATCH, watches.run_scheduled)
     return Deps(
         headroom=Headroom(settings.MIDA_LOCAL_READS),
+        responses=responses,
         settings=settings,
         redis=redis,
         mida=mida,
