@@ -232,7 +232,7 @@ READS = frozenset({"results", "status", "list"})
 
 
 def is_read(body: dict) -> bool:
-    command = _parsed(body)
+    command = _parsed(body, None)
     if isinstance(command, UsageError):
         return False
     return command.name in READS or (command.name == "audit" and not command.export)
