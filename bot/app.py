@@ -8,6 +8,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
@@ -19,6 +20,7 @@ from bot.services.errors import BotError, StoreUnavailable
 from bot.slack.ack_runner import install_fast_ack
 from bot.slack.clients import web_client
 from bot.slack.lazy_queue import QueuedLazyRunner
+from bot.slack.responses import PooledRespond
 from bot.views import messages, modals
 from bot.views.errors import explain
 
@@ -49,10 +51,15 @@ def create_app(settings: Settings, deps: Deps, **bolt_options: Any) -> AsyncApp:
     )
     runner = install_fast_ack(app)  # answer Slack as soon as a listener acks, not on Bolt's 10 ms poll
     # The slow part of each listener goes through Redis, to whichever process works the queue.
-    runner.lazy_listener_runner = QueuedLazyRunner(deps.redis, logging.getLogger("bot.bolt"), handle_lazy_error)
+    # A read runs in the process that acked when it has room (bot.slack.headroom).
+    runner.lazy_listener_runner = QueuedLazyRunner(
+        deps.redis, logging.getLogger("bot.bolt"), handle_lazy_error, deps.headroom
+    )
 
-    async def inject_deps(context: dict, next: Any) -> None:
+    async def inject_deps(context: AsyncBoltContext, next: Any) -> None:
         context["deps"] = deps
+        if context.response_url is not None:  # Bolt's respond(), over the process's pooled session
+            context["respond"] = PooledRespond(response_url=context.response_url, sessions=deps.responses)
         if correlation_id() is None:  # Socket Mode; over HTTP and from the lazy queue it is set already
             new_correlation_id()
         await next()

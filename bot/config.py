@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # MIDA_WORKER_SWEEP_SECONDS. One Mida call waits at most MIDA_READ_TIMEOUT_SECONDS for an answer
     # and MIDA_TOTAL_TIMEOUT_SECONDS in all (retries included).
     MIDA_JOB_STALE_AFTER_MS: int = Field(default=60_000, ge=100)
+    # Reads after the ack (/mida results, status, list, audit) a process that acks runs itself at
+    # once; past that many at a time they are queued like everything else (bot/slack/headroom.py).
+    # 0: every read through the queue.
+    MIDA_LOCAL_READS: int = Field(default=16, ge=0)
     MIDA_WORKER_SWEEP_SECONDS: float = Field(default=5.0, gt=0)
     # The shortest time between two steps of a ramp (`/mida ramp ... every <N><s|m|h|d>`).
     MIDA_RAMP_MIN_INTERVAL_SECONDS: float = Field(default=3600.0, gt=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from redis.maint_notifications import MaintNotificationsConfig
@@ -32,9 +32,11 @@ from bot.services.uninstall import UninstallService
 from bot.services.watches import WatchService, WatchTimings
 from bot.slack.clients import SlackClients
 from bot.slack.directory import SlackDirectory
+from bot.slack.headroom import Headroom
 from bot.slack.home_tab import HomeTab, RefreshingNotifier
 from bot.slack.notifier import SlackNotifier
 from bot.slack.oauth import InstallationAuthorize, MidaOAuthFlow, build_oauth_flow
+from bot.slack.responses import ResponseSession
 from bot.store.audit import AuditLog
 from bot.store.client import AnyRedis, redis_client
 from bot.store.crypto import SecretBox
@@ -91,8 +93,13 @@ class Deps:
     installations: RedisInstallationStore | None
     authorize: InstallationAuthorize | None
     oauth_flow: MidaOAuthFlow | None
+    # Per process: room for reads after the ack here, and the pooled response_url session.
+    headroom: Headroom = field(default_factory=Headroom)
+    responses: ResponseSession = field(default_factory=ResponseSession)
 
     async def aclose(self) -> None:
+        await self.headroom.aclose()
+        await self.responses.aclose()
         await self.home_tab.aclose()
         await self.mida.aclose()
         await self.redis.aclose()
@@ -147,7 +154,8 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
         watches=WatchStore(redis),
     )
     home_tab = HomeTab(home, clients)
-    cards = SlackNotifier(settings, redis, clients, requests, rules, links, RampStore(redis))
+    responses = ResponseSession()  # one pooled session for every response_url post of the process
+    cards = SlackNotifier(settings, redis, clients, requests, rules, links, RampStore(redis), responses)
     notifier = RefreshingNotifier(cards, home_tab)  # Home tabs follow the cards
     schedule = Schedule(redis)
     followup_store = FollowupStore(redis, schedule)
@@ -229,6 +237,8 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
     scheduler.register(RAMP, ramps.run_scheduled)
     scheduler.register(WATCH, watches.run_scheduled)
     return Deps(
+        headroom=Headroom(settings.MIDA_LOCAL_READS),
+        responses=responses,
         settings=settings,
         redis=redis,
         mida=mida,

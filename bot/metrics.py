@@ -26,12 +26,16 @@ ACK_SECONDS = Histogram(
 )
 WORK = Counter(
     "mida_slack_work",
-    "Listeners' work after the ack (from the lazy queue), by kind and outcome (ok, handled_error: the person was"
+    "Listeners' work after the ack (from the lazy queue, or in the process that acked), by kind and outcome (ok, handled_error: the person was"
     " told what went wrong, unexpected_error)",
     ["kind", "outcome"],
 )
 WORK_SECONDS = Histogram(
     "mida_slack_work_seconds", "Duration of the work after the ack, by kind", ["kind"], buckets=_CALL_BUCKETS
+)
+LOCAL_WORK = Counter(
+    "mida_slack_local_work",
+    "Reads done after the ack in the process that acked, not queued (it had room; bot.slack.headroom)",
 )
 EXECUTIONS = Counter(
     "mida_slack_executions",

@@ -71,9 +71,10 @@ def _add_health_and_metrics(app: web.Application, deps: Deps, embedded_redis: Em
 
 
 @contextlib.asynccontextmanager
-async def background(deps: Deps, bolt: AsyncApp) -> AsyncIterator[None]:
+async def background(deps: Deps, bolt: AsyncApp, *, acks_here: bool = False) -> AsyncIterator[None]:
     """The queues every worker works: changes to execute (and what the schedule says is due), and
-    listeners' lazy work."""
+    listeners' lazy work. `acks_here` (plain `serve`): the lazy work waits while the loop runs late,
+    so this process's acks come first."""
     worker = Worker(
         deps.jobs,
         intake=deps.intake,
@@ -81,7 +82,7 @@ async def background(deps: Deps, bolt: AsyncApp) -> AsyncIterator[None]:
         sweeps=[deps.scheduler.run_due],
         sweep_every=deps.settings.MIDA_WORKER_SWEEP_SECONDS,
     )
-    lazy = LazyConsumer(LazyQueue(deps.redis, deps.jobs.consumer), bolt)
+    lazy = LazyConsumer(LazyQueue(deps.redis, deps.jobs.consumer), bolt, headroom=deps.headroom if acks_here else None)
     tasks = [asyncio.create_task(worker.run()), asyncio.create_task(lazy.run())]
     try:
         yield
@@ -95,7 +96,7 @@ async def background(deps: Deps, bolt: AsyncApp) -> AsyncIterator[None]:
 
 def _background_context(deps: Deps, bolt: AsyncApp):
     async def context(_: web.Application):
-        async with background(deps, bolt):
+        async with background(deps, bolt, acks_here=True):
             yield
 
     return context

@@ -24,9 +24,10 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.util.utils import get_arg_names_of_callable, get_name_for_callable
 
 from bot.logs import correlation_id, set_correlation_id
-from bot.metrics import WORK, WORK_SECONDS
+from bot.metrics import LOCAL_WORK, WORK, WORK_SECONDS
 from bot.services.errors import BotError
 from bot.slack.bodies import bolt_body, request_kind
+from bot.slack.headroom import Headroom, runs_here
 from bot.store.client import AnyRedis
 from bot.store.keys import LAZY_STREAM
 from bot.store.stream_queue import Entry, StreamQueue, add_entry
@@ -40,17 +41,26 @@ ErrorHandler = Callable[[Exception, AsyncBoltRequest], Awaitable[None]]
 
 
 class QueuedLazyRunner(AsyncLazyListenerRunner):
-    reads_request_only = True  # start() copies out body and headers: no need for Bolt's deep copy
+    """Queues each lazy function in `mida:lazy`; a read (`bot.slack.headroom.may_run_here`) runs in
+    this process instead when `headroom` says there is room."""
 
-    def __init__(self, redis: AnyRedis, logger: logging.Logger, on_error: ErrorHandler) -> None:
+    reads_request_only = True  # start() copies out body and headers, or runs on the acked request itself
+
+    def __init__(
+        self, redis: AnyRedis, logger: logging.Logger, on_error: ErrorHandler, headroom: Headroom | None = None
+    ) -> None:
         self.logger = logger
         self._redis = redis
         self._on_error = on_error
+        self._headroom = headroom
         self._pending: set[asyncio.Task[None]] = set()
 
-    async def run(self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest) -> None:
-        """Run a dequeued lazy function with Bolt's arguments; a failure goes to `on_error` (which
-        tells the person), as it would have in the listener itself."""
+    async def run(
+        self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest, *, where: str = "queue"
+    ) -> None:
+        """Run a lazy function (dequeued, or `where="here"`: in the process that acked) with Bolt's
+        arguments; a failure goes to `on_error` (which tells the person), as it would have in the
+        listener itself."""
         kwargs = build_async_required_kwargs(
             logger=self.logger,
             required_arg_names=get_arg_names_of_callable(function),
@@ -73,6 +83,7 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
                 "work after the ack done",
                 extra={
                     "fn": get_name_for_callable(function),
+                    "where": where,
                     "kind": kind,
                     "outcome": outcome,
                     "ms": round(seconds * 1000, 1),
@@ -80,10 +91,28 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
             )
 
     def start(self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest) -> None:
-        # Bolt calls this synchronously; the write is one XADD on the running loop.
-        task = asyncio.ensure_future(self._enqueue(get_name_for_callable(function), request))
+        # Bolt calls this synchronously, after the ack function has started: either task runs once
+        # the ack is on its way (SignallingAck yields first).
+        headroom = self._headroom
+        if headroom is not None and runs_here(function, request.body) and headroom.try_take():
+            # The request the ack was dispatched with: its context has been through the middleware
+            # and authorize already, which is what a second dispatch from the queue would redo.
+            work = self._run_here(headroom, function, request)
+        else:
+            work = self._enqueue(get_name_for_callable(function), request)
+        task = asyncio.ensure_future(work)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    async def _run_here(
+        self, headroom: Headroom, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest
+    ) -> None:
+        LOCAL_WORK.inc()
+        try:
+            await asyncio.sleep(0)  # the ack's answer goes out first
+            await self.run(function, request, where="here")
+        finally:
+            headroom.release()
 
     async def _enqueue(self, name: str, request: AsyncBoltRequest) -> None:
         headers = {k: v for k, v in request.headers.items() if not k.startswith("x-slack-bolt-lazy")}
@@ -158,9 +187,20 @@ class LazyConsumer:
 
     # The work is mostly waiting on Mida and Slack: enough slots for rate × Mida's latency
     # (100 requests/s at 2 s each), and fewer than the Redis connections (bot/deps.py).
-    def __init__(self, queue: LazyQueue, bolt: AsyncApp, *, concurrency: int = 200, block_ms: int = 1000) -> None:
+    # `headroom`: in a process that also acks (`serve`), wait while its loop runs late, so that the
+    # acks come first and the backlog waits in Redis.
+    def __init__(
+        self,
+        queue: LazyQueue,
+        bolt: AsyncApp,
+        *,
+        concurrency: int = 200,
+        block_ms: int = 1000,
+        headroom: Headroom | None = None,
+    ) -> None:
         self._queue = queue
         self._bolt = bolt
+        self._headroom = headroom
         self._slots = asyncio.Semaphore(concurrency)
         self._block_ms = block_ms
         self._stopping = asyncio.Event()
@@ -171,12 +211,16 @@ class LazyConsumer:
         while not self._stopping.is_set():
             try:
                 await self._queue.ensure_group()
+                if self._headroom is not None:
+                    await self._headroom.room()
                 items = await self._queue.next_batch(block_ms=self._block_ms)
                 rounds += 1
                 if rounds % 30 == 0 or not items:
                     items += await self._queue.claim_stale()
                 for item in items:  # the queue never hands out twice what is running here
                     await self._slots.acquire()
+                    if self._headroom is not None:
+                        await self._headroom.room()
                     task = asyncio.create_task(self._run_one(item))
                     self._running.add(task)
                     task.add_done_callback(self._running.discard)

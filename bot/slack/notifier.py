@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 
-import httpx
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
@@ -20,6 +19,7 @@ from bot.domain import ChangeRequest, Ramp, RequestStatus, Watch, WatchAlert
 from bot.links import LinkSigner
 from bot.mida.models import ExperimentResult
 from bot.slack.clients import SlackClients
+from bot.slack.responses import ResponseSession
 from bot.store.client import AnyRedis
 from bot.store.keys import ws_key
 from bot.store.lock import Lock
@@ -52,8 +52,10 @@ class SlackNotifier:
         rules: RulesStore,
         links: LinkSigner,
         ramps: RampStore,
+        responses: ResponseSession | None = None,
     ) -> None:
         self._settings = settings
+        self._responses = responses or ResponseSession()
         self._redis = redis
         self._lock = Lock(redis)
         self._clients = clients
@@ -187,8 +189,6 @@ class SlackNotifier:
         if not request.response_url:
             log.warning("card not posted: bot not in channel and no response URL", extra={"request": request.id})
             return
-        async with httpx.AsyncClient(timeout=10) as http:
-            await http.post(
-                request.response_url,
-                json={"response_type": "in_channel", "text": text, "blocks": [*blocks, invite][:50]},
-            )
+        await self._responses.post_json(
+            request.response_url, {"response_type": "in_channel", "text": text, "blocks": [*blocks, invite][:50]}
+        )

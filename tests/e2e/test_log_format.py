@@ -60,7 +60,9 @@ def assert_no_secret(output: str) -> None:
 
 @pytest.fixture
 def env(clean_redis, redis_url, slack_api, mida_sandbox):
-    return bot_env(redis_url=redis_url, slack_api_url=slack_api.api_url, mida_api_url=mida_sandbox.api_url)
+    # Reads through the queue, so the results command's lines show the id crossing to the worker.
+    return bot_env(redis_url=redis_url, slack_api_url=slack_api.api_url, mida_api_url=mida_sandbox.api_url,
+                   MIDA_LOCAL_READS="0")
 
 
 def test_json_lines_and_one_correlation_id_from_the_ack_to_the_mida_call(tmp_path, env, slack_api):

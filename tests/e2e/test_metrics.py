@@ -84,6 +84,7 @@ def test_the_web_process_and_the_worker_each_serve_their_metrics(
         slack_api_url=slack_api.api_url,
         mida_api_url=mida_sandbox.api_url,
         MIDA_METRICS_PORT=str(worker_port),
+        MIDA_LOCAL_READS="0",  # the read below goes through the queue, so the backlog shows
     )
     worker_url = f"http://127.0.0.1:{worker_port}"
     web = BotProcess(env, tmp_path / "web.log", args=("--no-worker",)).start()

@@ -19,6 +19,7 @@ from bot.listeners.commands.parser import USAGE, Command, UsageError, parse
 from bot.listeners.context import person_of, team_of
 from bot.services.errors import BotError, NotAllowed
 from bot.slack.clients import modal_client
+from bot.slack.headroom import may_run_here
 from bot.slack.notifier import dashboard_url
 from bot.views import messages, modals
 from bot.views.format import Links
@@ -225,6 +226,19 @@ HANDLERS: dict[str, Callable[[Invocation], Awaitable[None]]] = {
 }
 
 
+# Commands that only read and answer: lost in a crash they cost one answer, so they may run in the
+# process that acked when it has room (bot.slack.headroom). Every other command goes through the queue.
+READS = frozenset({"results", "status", "list"})
+
+
+def is_read(body: dict) -> bool:
+    command = _parsed(body, None)
+    if isinstance(command, UsageError):
+        return False
+    return command.name in READS or (command.name == "audit" and not command.export)
+
+
+@may_run_here(is_read)
 async def run_mida_command(
     body: dict, respond: AsyncRespond, client: AsyncWebClient, context: AsyncBoltContext, deps: Deps
 ) -> None:

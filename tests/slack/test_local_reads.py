@@ -1,0 +1,149 @@
+"""Reads after the ack run in the process that acked while it has room; past that, and for every
+write, the work goes through the durable queue, and none of it is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.listeners.commands.mida import is_read
+from bot.slack.bodies import bolt_body
+from bot.slack.headroom import Headroom, may_run_here
+from bot.slack.lazy_queue import LazyQueue, QueuedLazyRunner
+from bot.slack.responses import PooledRespond, ResponseSession
+from bot.store.keys import LAZY_STREAM
+from standins.slack_requests import slash_command
+
+
+def request(text: str) -> AsyncBoltRequest:
+    raw, content_type = slash_command(text)
+    return AsyncBoltRequest(body=bolt_body(raw.decode(), content_type), headers={"content-type": content_type})
+
+
+class Reads:
+    """A lazy function marked as a read, that holds until `release` is set."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.done: list[str] = []
+
+        @may_run_here(is_read)
+        async def run_mida_command(body: dict) -> None:
+            await self.release.wait()
+            self.done.append(body["text"])
+
+        self.function = run_mida_command
+
+
+async def errors(error: Exception, request: AsyncBoltRequest) -> None:
+    raise AssertionError(f"unexpected failure: {error!r}")
+
+
+async def settle(runner: QueuedLazyRunner) -> None:
+    """Until every queued write is in Redis, and the reads here have started."""
+    await asyncio.gather(*(t for t in runner._pending if t.get_coro().__name__ == "_enqueue"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_read_runs_here_and_nothing_is_queued(redis):
+    reads, headroom = Reads(), Headroom(slots=4)
+    runner = QueuedLazyRunner(redis, logging.getLogger("test"), errors, headroom)
+    reads.release.set()
+
+    runner.start(reads.function, request("results 1234"))
+    await settle(runner)
+    while not reads.done:
+        await asyncio.sleep(0.01)
+
+    assert reads.done == ["results 1234"]
+    assert await redis.xlen(LAZY_STREAM) == 0
+    assert headroom.running == 0
+
+
+async def test_reads_past_the_slots_are_queued_and_none_is_lost(redis):
+    reads, headroom = Reads(), Headroom(slots=2)
+    runner = QueuedLazyRunner(redis, logging.getLogger("test"), errors, headroom)
+
+    for n in range(5):
+        runner.start(reads.function, request(f"results {n}"))
+    await settle(runner)
+
+    assert headroom.running == 2  # two run here, held
+    assert await redis.xlen(LAZY_STREAM) == 3  # the other three wait in Redis
+    reads.release.set()
+    while len(reads.done) < 2:
+        await asyncio.sleep(0.01)
+    queue = LazyQueue(redis, "test")
+    await queue.ensure_group()
+    queued = await queue.next_batch(block_ms=100)
+    texts = sorted([*reads.done, *(item.request.body["text"] for item in queued)])
+    assert texts == [f"results {n}" for n in range(5)]
+    assert headroom.running == 0
+
+
+async def test_writes_and_unmarked_work_always_go_through_the_queue(redis):
+    reads, headroom = Reads(), Headroom(slots=8)
+    runner = QueuedLazyRunner(redis, logging.getLogger("test"), errors, headroom)
+
+    async def handle_approve(body: dict) -> None:
+        raise AssertionError("ran in the acking process")
+
+    runner.start(reads.function, request("serve-winner 1234 1 25"))  # a change: the modal, then the queue
+    runner.start(reads.function, request("disconnect"))
+    runner.start(reads.function, request("audit export"))
+    runner.start(handle_approve, request("results 1234"))  # not marked as a read
+    await settle(runner)
+
+    assert await redis.xlen(LAZY_STREAM) == 4
+    assert reads.done == [] and headroom.running == 0
+
+
+async def test_no_slots_means_every_read_is_queued(redis):
+    reads = Reads()
+    runner = QueuedLazyRunner(redis, logging.getLogger("test"), errors, Headroom(slots=0))
+    reads.release.set()
+
+    runner.start(reads.function, request("results 1234"))
+    await settle(runner)
+
+    assert await redis.xlen(LAZY_STREAM) == 1 and reads.done == []
+
+
+def test_which_commands_are_reads():
+    def body(text: str) -> dict:
+        return request(text).body
+
+    assert [is_read(body(t)) for t in ("results 1234", "status", "list", "audit", "audit 1234")] == [True] * 5
+    writes = ("serve-winner 1234 1 25", "rollout 1234 1 50", "stop-serving 1234", "connect", "settings",
+              "disconnect", "audit export", "results", "nonsense")
+    assert [is_read(body(t)) for t in writes] == [False] * len(writes)
+
+
+async def test_a_late_loop_holds_the_consumer_back_until_it_catches_up():
+    headroom = Headroom(hold=0.05)
+    await headroom.room()  # not late: at once
+    headroom.late()
+    waiting = asyncio.create_task(headroom.room())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    await asyncio.wait_for(waiting, timeout=10)
+    await headroom.aclose()
+
+
+async def test_the_pooled_respond_posts_what_bolts_respond_posts(slack_api):
+    sessions = ResponseSession()
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}]
+    for name, respond in (("bolt", AsyncRespond(response_url=slack_api.response_url("bolt"))),
+                          ("pooled", PooledRespond(response_url=slack_api.response_url("pooled"), sessions=sessions))):
+        await respond(text="hi", blocks=blocks, response_type="ephemeral", replace_original=False)
+        await respond({"text": "whole", "response_type": "in_channel"})
+    assert slack_api.responses("pooled") == slack_api.responses("bolt")
+    assert len(slack_api.responses("pooled")) == 2
+    first = sessions.get()
+    await PooledRespond(response_url=slack_api.response_url("pooled"), sessions=sessions)(text="again")
+    assert sessions.get() is first  # one session for the process
+    await sessions.aclose()
