@@ -134,7 +134,9 @@ class ExecutionService:
         await self._watches.after_execution(finished)
         if finished.origin is not Origin.RAMP_STEP:  # a ramp's own steps are told on the plan's card
             await self._notifier.request_updated(finished)
-        await self._watches.watch_served(await self._requests.get(team, request_id) or finished)
+        if status is RequestStatus.SUCCEEDED and request.change.action is Action.SERVE_WINNER:
+            # Read again for the card's ts, which the update above may have just set.
+            await self._watches.watch_served(await self._requests.get(team, request_id) or finished)
         return finished
 
     async def _run(self, team: TeamRef, request: ChangeRequest, *, recovering: bool) -> tuple[Outcome, RequestStatus]:

@@ -16,6 +16,7 @@ from bot.domain import (
     AuditEvent,
     Change,
     ChangeRequest,
+    ChannelRules,
     Evidence,
     Guardrail,
     Origin,
@@ -63,7 +64,9 @@ class ChangeIntake:
     async def require_entitled(self, team: TeamRef, channel_id: str, requester: Person) -> None:
         """Asking for a change is deciding on it when no approval is needed: the same people as
         for approving may ask (see `bot.services.access`)."""
-        rules = await self._rules.rules(team, channel_id)
+        await self._require_standing(team, await self._rules.rules(team, channel_id), requester)
+
+    async def _require_standing(self, team: TeamRef, rules: ChannelRules, requester: Person) -> None:
         standing = await self._access.standing(team, rules, requester.user_id)
         if standing is not Standing.MEMBER:
             raise NotAMember(standing.value)
@@ -97,10 +100,10 @@ class ChangeIntake:
         reason = reason.strip()
         if len(reason) > MAX_REASON:
             raise InvalidInput("reason", f"Keep the reason under {MAX_REASON} characters.")
-        if not requester_checked:
-            await self.require_entitled(team, channel_id, requester)
-        ws = await self._experiments.workspace(team)
         rules = await self._rules.rules(team, channel_id)
+        if not requester_checked:
+            await self._require_standing(team, rules, requester)
+        ws = await self._experiments.workspace(team)
         # A plan is approved once, as the increase it leads to.
         leads_to = change if plan is None else change.model_copy(update={"rollout": plan.final})
         needs_approval = rules.needs_approval(leads_to, evidence)
