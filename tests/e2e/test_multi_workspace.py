@@ -358,7 +358,9 @@ def test_uninstalling_one_workspace_leaves_the_other_and_a_reinstall_starts_clea
     wait_until(lambda: not scheduled_followups(clean_redis), what="the follow-up cancelled")
 
     names = [k.decode() for k in keys(clean_redis, one.team)]
-    assert not [n for n in names if ":install:" in n or n.endswith(":workspace") or ":followups" in n]
+    assert [n for n in names if ":install:" in n] == []
+    assert [n for n in names if n.endswith(":workspace")] == []
+    assert [n for n in names if ":followups" in n] == []
     audit = [json.loads(f[b"entry"]) for _, f in clean_redis.xrange(b"mida:{T0001}:audit")]
     assert any(e["event"] == "cancelled" and e["request_id"] == pending_one
                and e["detail"]["cause"] == "app_uninstalled" for e in audit)
