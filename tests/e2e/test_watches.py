@@ -17,8 +17,8 @@ import pytest
 from bot.domain import ApprovalMode, ChannelRules, TeamRef
 from bot.views import ids
 from standins.bot_server import InProcessBot, bot_env
-from standins.flows import open_change_modal, submit_change
-from standins.people import ALICE, BOB, CHANNEL, TEAM
+from standins.flows import connect_workspace, open_change_modal, submit_change
+from standins.people import ADMIN, ALICE, BOB, CHANNEL, TEAM
 from standins.slack_requests import BotClient
 from standins.bot_server import SIGNING_SECRET
 from standins.waiting import wait_until
@@ -252,3 +252,18 @@ def test_mida_s_plan_limit_on_resuming_is_explained(connected, slack, slack_api,
     card = slack_api.wait_for("chat.update", predicate=lambda c: "live experiments per project" in json.dumps(c.params), timeout=15)[-1]
     assert "Pause or end another experiment" in json.dumps(card.params)
     assert mida_sandbox.experiment(1234)["status"] == 0
+
+
+def test_disconnecting_or_uninstalling_ends_the_watches(connected, slack, slack_api, mida_sandbox, clean_redis):
+    watch(slack, slack_api, "watch 1234")
+    assert [m for m in clean_redis.zrange(b"mida:due", 0, -1) if m.startswith(b"watch|")]
+    assert slack.command("disconnect", user_id=ADMIN, channel_id=CHANNEL).status_code == 200
+    wait_until(lambda: not clean_redis.exists(f"mida:{{{TEAM}}}:watches".encode()), what="the watches ended")
+    assert not [m for m in clean_redis.zrange(b"mida:due", 0, -1) if m.startswith(b"watch|")]
+
+    # Connected again and watching, then uninstalled.
+    connect_workspace(slack, slack_api)
+    watch(slack, slack_api, "watch 1234")
+    assert slack.event({"type": "app_uninstalled"}).status_code == 200
+    wait_until(lambda: not clean_redis.exists(f"mida:{{{TEAM}}}:watches".encode()), what="the watches ended again")
+    assert not [m for m in clean_redis.zrange(b"mida:due", 0, -1) if m.startswith(b"watch|")]
