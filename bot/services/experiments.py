@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from bot.domain import Evidence, SecondaryMetrics, TeamRef, Workspace
 from bot.mida.client import MidaClient, MidaProject
@@ -14,6 +16,10 @@ from bot.store.workspaces import WorkspaceStore
 
 # Enough to show the serving rollout of a page of experiments without flooding Mida.
 _ROLLOUT_LOOKUPS = 8
+
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 class ExperimentService:
@@ -62,7 +68,7 @@ class ExperimentService:
         """`result` and the secondary metrics of the same phase, read at once."""
         ws = await self.workspace(team)
         try:
-            result, secondary = await asyncio.gather(
+            result, secondary = await _beside(
                 self._recorded(ws, self.project(ws).get_result(test_id, phase)), self.secondary(ws, test_id, phase)
             )
         except MidaError as err:
@@ -85,7 +91,7 @@ class ExperimentService:
     async def decision_evidence(self, ws: Workspace, test_id: int) -> Evidence:
         """The evidence a serve is decided on: the result and its secondary metrics. Raises MidaError
         when the result cannot be read."""
-        evidence, secondary = await asyncio.gather(self.evidence(ws, test_id), self.secondary(ws, test_id))
+        evidence, secondary = await _beside(self.evidence(ws, test_id), self.secondary(ws, test_id))
         return evidence.model_copy(update={"secondary": secondary})
 
     async def _recorded(self, ws: Workspace, call):
@@ -97,3 +103,15 @@ class ExperimentService:
             raise
         await self._workspaces.record_call(ws.team, ok=True, error=None)
         return value
+
+
+async def _beside(main: Awaitable[T], extra: Awaitable[U]) -> tuple[T, U]:
+    """Both at once; when `main` fails (or this is cancelled) `extra` is cancelled rather than left
+    calling Mida after the answer has gone (plain `gather` leaves it running)."""
+    side = asyncio.ensure_future(extra)
+    try:
+        first = await main
+        return first, await side
+    finally:
+        if not side.done():
+            side.cancel()
