@@ -1,4 +1,4 @@
-"""The Mida API client: one `httpx.AsyncClient` per process, one `MidaProject` per connected project.
+"""The Mida API client: one aiohttp session per process, one `MidaProject` per connected project.
 
     client = MidaClient("https://api-{region}.mida.so/v2")
     project = client.project("PROJECT_KEY", "us", api_key)
@@ -10,25 +10,32 @@ write was sent but no answer came back, `MidaOutcomeUnknown` says so: read the e
 does its kind `MidaAnswerUnreadable`, for a write answered with a body the bot cannot read.
 
 The API key lives only in the `Authorization` header: never in a URL, a message, a repr or a log line.
+
+aiohttp rather than httpx: httpcore's pool checks every idle connection's socket on each request,
+which made the Mida call most of the CPU a `/mida results` costs under load (bench/roundtrip.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import math
 import random
 import re
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-import httpx
+import aiohttp
 from pydantic import BaseModel, ValidationError
+from yarl import URL
 
 from bot.metrics import MIDA_BREAKER_OPENED, MIDA_REQUEST_SECONDS, MIDA_REQUESTS
 from bot.mida.errors import (
@@ -57,16 +64,11 @@ __all__ = ["BreakerPolicy", "MidaClient", "MidaProject", "RetryPolicy", "Timeout
 
 logger = logging.getLogger(__name__)
 
-# httpx logs every request at INFO and httpcore traces at DEBUG; neither logs headers today, but the
-# bot's own line per call says everything needed, so keep theirs out of the bot's logs.
-for _name in ("httpx", "httpcore"):
-    if logging.getLogger(_name).level == logging.NOTSET:
-        logging.getLogger(_name).setLevel(logging.WARNING)
-
 M = TypeVar("M", bound=BaseModel)
 
-_WRITE_SAFE_TO_RETRY = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-"""Failures that happen before a single byte of the request is sent."""
+_WRITE_SAFE_TO_RETRY = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+"""Failures that happen before a single byte of the request is sent: no connection could be made,
+or none came free in the pool in time."""
 
 _OUTAGE = (MidaUnavailable, MidaOutcomeUnknown, MidaServerError)
 """The "Mida is down" kind of failure, counted by the circuit breaker."""
@@ -75,7 +77,7 @@ _OUTAGE = (MidaUnavailable, MidaOutcomeUnknown, MidaServerError)
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     """Loading the CA bundle takes tens of milliseconds: do it once per process."""
-    return httpx.create_ssl_context()
+    return ssl.create_default_context()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +90,15 @@ class Timeouts:
     pool: float = 5.0
     total: float = 20.0
 
-    def for_attempt(self, remaining: float) -> httpx.Timeout:
+    def for_attempt(self, remaining: float) -> aiohttp.ClientTimeout:
+        """aiohttp's `connect` covers the wait for a pooled connection and the connecting; the
+        write has no timeout of its own there, so the caller bounds the whole attempt."""
         cap = max(remaining, 0.001)
-        return httpx.Timeout(
-            connect=min(self.connect, cap),
-            read=min(self.read, cap),
-            write=min(self.write, cap),
-            pool=min(self.pool, cap),
+        return aiohttp.ClientTimeout(
+            total=None,
+            connect=min(self.pool + self.connect, cap),
+            sock_connect=min(self.connect, cap),
+            sock_read=min(self.read, cap),
         )
 
 
@@ -167,23 +171,19 @@ class MidaClient:
         self,
         base_url_template: str,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
         timeouts: Timeouts = Timeouts(),
         retry: RetryPolicy = RetryPolicy(),
         breaker: BreakerPolicy = BreakerPolicy(),
+        connections: int = 100,
     ) -> None:
         self._template = base_url_template.rstrip("/")
         self._timeouts = timeouts
         self._retry = retry
         self._breaker_policy = breaker
         self._breakers: dict[tuple[str, str], _Breaker] = {}
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            verify=_tls_context(),
-            timeout=timeouts.for_attempt(timeouts.total),
-            headers={"Accept": "application/json", "User-Agent": "mida-slack"},
-            follow_redirects=False,
-        )
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"MidaClient({self._template!r})"
@@ -201,8 +201,22 @@ class MidaClient:
             states[breaker.state()] += 1
         return states
 
+    def _http(self) -> aiohttp.ClientSession:
+        """The pooled session, made on first use in the running loop (a new one if the loop
+        changed, as between tests)."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connections, ssl=_tls_context()),
+                headers={"Accept": "application/json", "User-Agent": "mida-slack"},
+            )
+            self._loop = loop
+        return self._session
+
     async def aclose(self) -> None:
-        await self._http.aclose()
+        session, self._session = self._session, None
+        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
+            await session.close()
 
     async def _exchange(
         self,
@@ -217,6 +231,7 @@ class MidaClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeouts.total
         is_write = method != "GET"
+        target = URL(url + ("?" + urlencode(params) if params else ""), encoded=True)  # quoted here
         attempt = 0
         while True:
             attempt += 1
@@ -224,21 +239,15 @@ class MidaClient:
             remaining = deadline - started
             retry_after: float | None = None
             try:
-                # httpx bounds each phase; the outer timeout bounds the whole attempt (a slow
-                # trickle of bytes), with a hair of grace so httpx's own, more precise, error wins.
+                # aiohttp bounds connecting and each read; the outer timeout bounds the whole
+                # attempt (a slow trickle of bytes, a write that never drains), with a hair of
+                # grace so aiohttp's own, more precise, error wins.
                 async with asyncio.timeout(remaining + 0.05):
-                    response = await self._http.request(
-                        method,
-                        url,
-                        headers=headers,
-                        params=params,
-                        json=body,
-                        timeout=self._timeouts.for_attempt(remaining),
-                    )
+                    response = await self._send(method, target, headers, body, remaining)
             except _WRITE_SAFE_TO_RETRY as exc:
                 error: MidaError = MidaUnavailable(f"Could not reach Mida ({type(exc).__name__})")
                 _log(method, path, None, loop.time() - started, attempt, type(exc).__name__)
-            except (httpx.TransportError, TimeoutError) as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 _log(method, path, None, loop.time() - started, attempt, type(exc).__name__)
                 if is_write:
                     raise MidaOutcomeUnknown(
@@ -247,14 +256,14 @@ class MidaClient:
                     ) from exc
                 error = MidaUnavailable(f"Mida did not answer ({type(exc).__name__})")
             else:
-                _log(method, path, response.status_code, loop.time() - started, attempt, None)
-                if response.is_success:
+                _log(method, path, response.status, loop.time() - started, attempt, None)
+                if 200 <= response.status < 300:
                     return _json(response)
                 error = _error_from(response)
                 if isinstance(error, MidaRateLimited):
                     retry_after = error.retry_after
-                elif response.status_code == 503:
-                    retry_after = _retry_after(response)
+                elif response.status == 503:
+                    retry_after = _retry_after(response.headers)
                 if not _retryable(error, is_write):
                     raise error
             delay = self._retry.delay(attempt, retry_after)
@@ -263,6 +272,37 @@ class MidaClient:
                     error = MidaUnavailable(f"{error.message}; gave up after {attempt} attempts")
                 raise error
             await asyncio.sleep(delay)
+
+    async def _send(
+        self, method: str, target: URL, headers: dict[str, str], body: dict[str, Any] | None, remaining: float
+    ) -> _Answer:
+        async with self._http().request(
+            method,
+            target,
+            headers=headers,
+            json=body,
+            timeout=self._timeouts.for_attempt(remaining),
+            allow_redirects=False,
+        ) as response:
+            content = await response.read()
+            return _Answer(response.status, response.reason, response.headers, content)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """What came back, read whole: status, reason phrase, headers, body."""
+
+    status: int
+    reason: str | None
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def reason_phrase(self) -> str:
+        try:
+            return HTTPStatus(self.status).phrase
+        except ValueError:
+            return self.reason or f"HTTP {self.status}"
 
 
 class MidaProject:
@@ -365,12 +405,12 @@ def _retryable(error: MidaError, is_write: bool) -> bool:
     return not is_write and isinstance(error, MidaServerError)
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: _Answer) -> Any:
     try:
-        return response.json()
+        return json.loads(response.content)
     except ValueError:
         raise MidaBadResponse(
-            f"Mida answered {response.status_code} with a body that is not JSON", status=response.status_code
+            f"Mida answered {response.status} with a body that is not JSON", status=response.status
         ) from None
 
 
@@ -390,21 +430,21 @@ def _problems(exc: ValidationError) -> str:
     return f"Mida's answer has numbers that cannot be right ({'; '.join(impossible[:3])})"
 
 
-def _error_from(response: httpx.Response) -> MidaError:
-    text = response.reason_phrase or f"HTTP {response.status_code}"
+def _error_from(response: _Answer) -> MidaError:
+    text = response.reason_phrase
     try:
-        data = response.json()
+        data = json.loads(response.content)
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), str) and data["error"].strip():
         text = data["error"]
-    if response.status_code == 429:
-        return MidaRateLimited(text, status=429, retry_after=_retry_after(response))
-    return error_for_status(response.status_code, text)
+    if response.status == 429:
+        return MidaRateLimited(text, status=429, retry_after=_retry_after(response.headers))
+    return error_for_status(response.status, text)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("retry-after", "").strip()
     if not value:
         return None
     try:

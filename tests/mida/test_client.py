@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-import httpx
 import pytest
+from aiohttp import web
 
 from bot.mida.client import BreakerPolicy, MidaClient, MidaProject, RetryPolicy, Timeouts
 from bot.mida.errors import (
@@ -203,32 +205,48 @@ async def test_error_text_falls_back_to_the_reason_phrase(project: MidaProject, 
     assert caught.value.status == 418 and caught.value.message == "I'm a Teapot"
 
 
+@contextlib.asynccontextmanager
+async def answering(handler: Callable[[web.Request], Awaitable[web.Response]]) -> AsyncIterator[str]:
+    """A server on loopback answering every request with `handler`; yields its URL template."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}/{{region}}/v2"
+    finally:
+        await runner.cleanup()
+
+
 async def test_non_json_error_and_bad_2xx_bodies() -> None:
     answers = {
-        "/experiments": httpx.Response(502, text="<html>bad gateway</html>"),
-        "/result": httpx.Response(200, text="not json"),
-        "/timeseries": httpx.Response(200, json={"success": True, "timeseries": "nope"}),
-        "/serve-winner": httpx.Response(200, json=["not", "an", "object"]),
+        "/experiments": (502, "<html>bad gateway</html>"),
+        "/result": (200, "not json"),
+        "/timeseries": (200, json.dumps({"success": True, "timeseries": "nope"})),
+        "/serve-winner": (200, json.dumps(["not", "an", "object"])),
     }
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        return next(r for suffix, r in answers.items() if request.url.path.endswith(suffix))
+    async def handler(request: web.Request) -> web.Response:
+        status, text = next(a for suffix, a in answers.items() if request.path.endswith(suffix))
+        return web.Response(status=status, text=text)
 
-    client = MidaClient("https://mida.invalid/{region}/v2", transport=httpx.MockTransport(handler),
-                        timeouts=TIMEOUTS, retry=RetryPolicy(attempts=1), breaker=NO_BREAKER)
-    project = client.project("p", "us", API_KEY)
-    try:
-        with pytest.raises(MidaServerError) as server_error:
-            await project.list_experiments()
-        assert server_error.value.message == "Bad Gateway" and server_error.value.status == 502
-        with pytest.raises(MidaBadResponse):
-            await project.get_result(1)
-        with pytest.raises(MidaBadResponse):
-            await project.get_timeseries(1)
-        with pytest.raises(MidaAnswerUnreadable):
-            await project.serve_winner(1, "1", 100)
-    finally:
-        await client.aclose()
+    async with answering(handler) as url:
+        client = MidaClient(url, timeouts=TIMEOUTS, retry=RetryPolicy(attempts=1), breaker=NO_BREAKER)
+        project = client.project("p", "us", API_KEY)
+        try:
+            with pytest.raises(MidaServerError) as server_error:
+                await project.list_experiments()
+            assert server_error.value.message == "Bad Gateway" and server_error.value.status == 502
+            with pytest.raises(MidaBadResponse):
+                await project.get_result(1)
+            with pytest.raises(MidaBadResponse):
+                await project.get_timeseries(1)
+            with pytest.raises(MidaAnswerUnreadable):
+                await project.serve_winner(1, "1", 100)
+        finally:
+            await client.aclose()
 
 
 async def test_a_write_answered_unreadably_has_an_unknown_outcome_and_is_not_resent(
@@ -260,16 +278,17 @@ async def test_a_read_with_impossible_counts_is_a_bad_response(project: MidaProj
 async def test_project_key_is_url_quoted() -> None:
     seen: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.raw_path.decode())
-        return httpx.Response(200, json={"success": True, "count": 0, "experiments": []})
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.raw_path)
+        return web.json_response({"success": True, "count": 0, "experiments": []})
 
-    client = MidaClient("https://api-{region}.mida.so/v2", transport=httpx.MockTransport(handler))
-    try:
-        await client.project("a/b c?d", "eu", API_KEY).list_experiments()
-    finally:
-        await client.aclose()
-    assert seen == ["/v2/project/a%2Fb%20c%3Fd/experiments?limit=50&offset=0"]
+    async with answering(handler) as url:
+        client = MidaClient(url)
+        try:
+            await client.project("a/b c?d", "eu", API_KEY).list_experiments()
+        finally:
+            await client.aclose()
+    assert seen == ["/eu/v2/project/a%2Fb%20c%3Fd/experiments?limit=50&offset=0"]
 
 
 # ------------------------------------------------------------------------------- retries: reads
@@ -390,7 +409,7 @@ async def test_write_to_nothing_listening_is_retried_then_unavailable(mida_sandb
             await client.project(PROJECT_KEY, "us", API_KEY).serve_winner(1234, "1", 100)
     finally:
         await client.aclose()
-    assert "ConnectError" in caught.value.message and "3 attempts" in caught.value.message
+    assert "ClientConnectorError" in caught.value.message and "3 attempts" in caught.value.message
     assert mida_sandbox.writes() == []
 
 
@@ -457,7 +476,7 @@ async def test_api_key_never_in_logs_messages_or_reprs(
     mida_sandbox: SandboxServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    for name in ("httpx", "httpcore", "bot.mida.client"):  # even with httpx's own logging on
+    for name in ("aiohttp", "bot.mida.client"):  # even with aiohttp's own logging on
         caplog.set_level(logging.DEBUG, logger=name)
     client = MidaClient(mida_sandbox.api_url, timeouts=TIMEOUTS, retry=RETRY, breaker=BreakerPolicy(failures=2, pause=5))
     project = client.project(PROJECT_KEY, "us", API_KEY)
@@ -510,7 +529,7 @@ async def test_one_log_line_per_attempt_with_structured_fields(
         ("GET", "/project/sandbox-project/experiment/1234/result", 200, 2),
     ]
     assert all(isinstance(r.duration, float) for r in records)  # type: ignore[attr-defined]
-    assert not [r for r in caplog.records if r.name.startswith(("httpx", "httpcore"))]
+    assert not [r for r in caplog.records if r.name.startswith("aiohttp")]  # one line per attempt: the bot's
 
 
 async def test_get_metrics_reads_the_secondary_metrics_and_its_documented_errors(
