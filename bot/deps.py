@@ -102,6 +102,7 @@ class Deps:
         await self.responses.aclose()
         await self.home_tab.aclose()
         await self.mida.aclose()
+        await self.workspaces.aclose()
         await self.redis.aclose()
 
 

@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 
 from bot.domain import Person, Region, TeamRef, Workspace
@@ -105,3 +107,49 @@ async def test_health(redis):
     assert health == {"last_ok_at": 300.0, "last_error": "x" * 500, "last_error_at": 200.5}
     other = TeamRef(team_id="T999")
     assert (await store.health(other))["last_error"] is None
+
+
+async def test_successes_close_together_are_written_once_then_the_last_one_late(redis, monkeypatch):
+    monkeypatch.setattr("bot.store.workspaces.OK_EVERY", 0.2)
+    store = WorkspaceStore(redis, SecretBox([SecretBox.generate_key()]))
+    await store.save(workspace())
+    await store.record_call(TEAM, ok=True, now=100.0)
+    await store.record_call(TEAM, ok=True, now=101.0)
+    await store.record_call(TEAM, ok=True, now=102.0)
+    assert (await store.health(TEAM))["last_ok_at"] == 100.0  # the first at once, the rest wait
+    await asyncio.sleep(0.3)
+    assert (await store.health(TEAM))["last_ok_at"] == 102.0  # the newest, within OK_EVERY
+
+
+async def test_an_error_after_waiting_successes_writes_both_and_the_next_success_at_once(redis, monkeypatch):
+    monkeypatch.setattr("bot.store.workspaces.OK_EVERY", 30)
+    store = WorkspaceStore(redis, SecretBox([SecretBox.generate_key()]))
+    await store.save(workspace())
+    await store.record_call(TEAM, ok=True, now=100.0)
+    await store.record_call(TEAM, ok=True, now=101.0)
+    await store.record_call(TEAM, ok=False, error="boom", now=102.0)
+    assert await store.health(TEAM) == {"last_ok_at": 101.0, "last_error": "boom", "last_error_at": 102.0}
+    await store.record_call(TEAM, ok=True, now=103.0)
+    assert (await store.health(TEAM))["last_ok_at"] == 103.0
+
+
+async def test_a_waiting_success_does_not_bring_back_the_health_of_a_disconnected_workspace(redis, monkeypatch):
+    monkeypatch.setattr("bot.store.workspaces.OK_EVERY", 0.2)
+    store = WorkspaceStore(redis, SecretBox([SecretBox.generate_key()]))
+    other_process = WorkspaceStore(redis, SecretBox([SecretBox.generate_key()]))
+    await store.save(workspace())
+    await store.record_call(TEAM, ok=True, now=100.0)
+    await store.record_call(TEAM, ok=True, now=101.0)  # waits
+    assert await other_process.delete(TEAM) is True
+    await asyncio.sleep(0.3)
+    assert not await redis.exists(ws_key(TEAM, "health"))
+
+
+async def test_closing_writes_the_waiting_successes(redis, monkeypatch):
+    monkeypatch.setattr("bot.store.workspaces.OK_EVERY", 30)
+    store = WorkspaceStore(redis, SecretBox([SecretBox.generate_key()]))
+    await store.save(workspace())
+    await store.record_call(TEAM, ok=True, now=100.0)
+    await store.record_call(TEAM, ok=True, now=101.0)
+    await store.aclose()
+    assert (await store.health(TEAM))["last_ok_at"] == 101.0
