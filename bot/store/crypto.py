@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+_OPENED_KEPT = 1024
 
 
 class UndecryptableSecret(Exception):
@@ -25,6 +28,30 @@ class SecretBox:
             raise ValueError("each encryption key must be a Fernet key (run `mida-slack keygen`)") from None
         self._primary = fernets[0]
         self._all = MultiFernet(fernets)
+        # Each request reads its workspace's key: two Fernet decryptions (HMAC and AES) per request
+        # otherwise. A token is one encryption of one secret, so what it opens to never changes.
+        self._opened: OrderedDict[bytes, tuple[str, bool]] = OrderedDict()
+
+    def _open(self, token: bytes | str) -> tuple[str, bool]:
+        """The secret and whether only an older key opens it; raises UndecryptableSecret."""
+        raw = _as_bytes(token)
+        opened = self._opened.get(raw)
+        if opened is not None:
+            self._opened.move_to_end(raw)
+            return opened
+        try:
+            plain = self._all.decrypt(raw).decode("utf-8")
+        except (InvalidToken, UnicodeDecodeError, TypeError, ValueError):
+            raise UndecryptableSecret("no configured encryption key decrypts this secret") from None
+        try:
+            self._primary.decrypt(raw)
+            older = False
+        except InvalidToken:
+            older = True
+        self._opened[raw] = (plain, older)
+        if len(self._opened) > _OPENED_KEPT:
+            self._opened.popitem(last=False)
+        return plain, older
 
     @staticmethod
     def generate_key() -> str:
@@ -34,17 +61,13 @@ class SecretBox:
         return self._all.encrypt(plain.encode("utf-8"))
 
     def decrypt(self, token: bytes | str) -> str:
-        try:
-            return self._all.decrypt(_as_bytes(token)).decode("utf-8")
-        except (InvalidToken, UnicodeDecodeError, TypeError, ValueError):
-            raise UndecryptableSecret("no configured encryption key decrypts this secret") from None
+        return self._open(token)[0]
 
     def needs_rotation(self, token: bytes | str) -> bool:
-        """True when the token decrypts only with an older key (not the first one)."""
+        """True when the token decrypts only with an older key (not the first one), or not at all."""
         try:
-            self._primary.decrypt(_as_bytes(token))
-            return False
-        except (InvalidToken, TypeError, ValueError):
+            return self._open(token)[1]
+        except UndecryptableSecret:
             return True
 
     def rotate(self, token: bytes | str) -> bytes:

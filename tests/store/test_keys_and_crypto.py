@@ -67,3 +67,20 @@ def test_is_valid_id():
     assert is_valid_id(new_id()) and is_valid_id("abc-DEF_123")
     for bad in ("", "a:b", "a b", "{x}", "x" * 65, "é"):
         assert not is_valid_id(bad)
+
+
+def test_secretbox_remembers_what_a_token_opens_to_but_never_a_token_it_cannot_open(monkeypatch):
+    monkeypatch.setattr("bot.store.crypto._OPENED_KEPT", 2)
+    old, new = SecretBox.generate_key(), SecretBox.generate_key()
+    token = SecretBox([old]).encrypt("mk_secret_1")
+    box = SecretBox([new, old])
+    assert box.decrypt(token) == "mk_secret_1" and box.needs_rotation(token)
+    assert box.decrypt(token) == "mk_secret_1" and box.needs_rotation(token)  # remembered: the same
+    tampered = token[:-2] + (b"A" if token[-2:-1] != b"A" else b"B") + token[-1:]
+    with pytest.raises(UndecryptableSecret):
+        box.decrypt(tampered)
+    assert box.needs_rotation(tampered)
+    for i in range(3):
+        assert box.decrypt(box.encrypt(f"mk_other_{i}")) == f"mk_other_{i}"
+    assert len(box._opened) == 2
+    assert SecretBox([new]).needs_rotation(token)  # a box without the old key cannot open it
