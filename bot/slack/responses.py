@@ -2,13 +2,15 @@
 
 Bolt's `respond()` builds a new `AsyncWebhookClient` for every call, and with no session given
 slack_sdk opens (and closes) a new aiohttp session, so a new TCP and TLS connection, for each
-answer. `PooledRespond` is Bolt's `AsyncRespond` with the process's session passed in; the bot's
-middleware puts it in each request's context, where Bolt's `respond` argument is read from.
+answer. `PooledRespond` is Bolt's `AsyncRespond` posting the same message over the process's
+session (one JSON POST: the webhook client's own machinery cost as much CPU as the post); the
+bot's middleware puts it in each request's context, where Bolt's `respond` argument is read from.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,11 +19,15 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.context.respond.internals import _build_message
 from slack_sdk.models.attachments import Attachment
 from slack_sdk.models.blocks import Block
-from slack_sdk.webhook.async_client import AsyncWebhookClient, WebhookResponse
+from slack_sdk.webhook import WebhookResponse
 
 __all__ = ["PooledRespond", "ResponseSession"]
 
 TIMEOUT = 10
+_JSON = {"Content-Type": "application/json;charset=utf-8"}
+# Failures before Slack can have read the message (a pooled connection Slack had closed): tried
+# once more, as slack_sdk's webhook client does.
+_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError)
 
 
 class ResponseSession:
@@ -40,9 +46,19 @@ class ResponseSession:
         return self._session
 
     async def post_json(self, url: str, body: dict[str, Any]) -> int:
-        async with self.get().post(url, json=body) as answer:
-            await answer.read()
-            return answer.status
+        return (await self.post(url, body)).status_code
+
+    async def post(self, url: str, body: dict[str, Any]) -> WebhookResponse:
+        data = json.dumps(body)
+        try:
+            return await self._post_once(url, data)
+        except _NOT_SENT:
+            return await self._post_once(url, data)
+
+    async def _post_once(self, url: str, data: str) -> WebhookResponse:
+        async with self.get().post(url, data=data, headers=_JSON) as answer:
+            text = await answer.text()
+            return WebhookResponse(url=url, status_code=answer.status, body=text, headers=dict(answer.headers))
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -89,5 +105,4 @@ class PooledRespond(AsyncRespond):
             )
         else:
             raise ValueError(f"The arg is unexpected type ({type(text)})")
-        client = AsyncWebhookClient(url=self.response_url, session=self._sessions.get(), timeout=TIMEOUT)
-        return await client.send_dict(message)
+        return await self._sessions.post(self.response_url, message)
