@@ -472,7 +472,14 @@ def _log(method: str, path: str, status: int | None, duration: float, attempt: i
     MIDA_REQUEST_SECONDS.labels(method, route).observe(duration)
     extra = {"method": method, "path": path, "status": status, "duration": round(duration, 4), "attempt": attempt}
     outcome = str(status) if status is not None else f"no answer ({error})"
-    level = logging.INFO if status is not None and status < 500 else logging.WARNING
+    # A read that was answered is DEBUG (its count and latency are in the metrics); a write, or
+    # anything not answered as asked, is INFO or WARNING.
+    if status is None or status >= 500:
+        level = logging.WARNING
+    elif method == "GET" and status < 300:
+        level = logging.DEBUG
+    else:
+        level = logging.INFO
     if error is not None:
         extra["error"] = error
     logger.log(

@@ -529,6 +529,10 @@ async def test_one_log_line_per_attempt_with_structured_fields(
         ("GET", "/project/sandbox-project/experiment/1234/result", 200, 2),
     ]
     assert all(isinstance(r.duration, float) for r in records)  # type: ignore[attr-defined]
+    assert [r.levelno for r in records] == [logging.WARNING, logging.DEBUG]  # an answered read: DEBUG
+    caplog.clear()
+    await project.serve_winner(1234, "1", 30)
+    assert [r.levelno for r in caplog.records if r.name == "bot.mida.client"] == [logging.INFO]  # a write: INFO
     assert not [r for r in caplog.records if r.name.startswith("aiohttp")]  # one line per attempt: the bot's
 
 
