@@ -70,6 +70,13 @@ def create_app(settings: Settings, deps: Deps, **bolt_options: Any) -> AsyncApp:
     return app
 
 
+def lazy_runner(app: AsyncApp) -> QueuedLazyRunner:
+    """The runner `create_app` gave the app's listeners' work after the ack."""
+    runner = app._async_listener_runner.lazy_listener_runner
+    assert isinstance(runner, QueuedLazyRunner)
+    return runner
+
+
 def not_installed_text(settings: Settings) -> str:
     where = f" at {settings.PUBLIC_URL}/slack/install" if settings.PUBLIC_URL else ""
     return (

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
-from bot.app import create_app
+from bot.app import create_app, lazy_runner
 from bot.config import Settings
 from bot.deps import DEPS, Deps, build_deps
 from bot.embedded_redis import EmbeddedRedis
@@ -51,6 +51,9 @@ def build_web_app(
     app.router.add_get("/audit/{token}", audit_export_page)
 
     if run_worker:
+        # Reads waiting for room wait here, not in Redis; at shutdown, those still waiting go there.
+        deps.headroom.waits_here = True
+        app.on_shutdown.append(_hand_over(bolt))
         app.cleanup_ctx.append(_background_context(deps, bolt))
     app.on_cleanup.append(_close(deps))
     return app
@@ -100,6 +103,13 @@ def _background_context(deps: Deps, bolt: AsyncApp):
             yield
 
     return context
+
+
+def _hand_over(bolt: AsyncApp):
+    async def hand_over(_: web.Application) -> None:
+        await lazy_runner(bolt).hand_over()
+
+    return hand_over
 
 
 def _close(deps: Deps):

@@ -1,22 +1,27 @@
 """Whether the process that acked has room to do a read's work itself, instead of queueing it.
 
 A read (`/mida results`, `status`, `list`, `audit`) changes nothing: lost in a crash, it costs the
-person one answer, and they can ask again. So when this process has room, its work after the ack
-runs right here, in a task on the same event loop, sparing the Redis round trip and Bolt's second
-dispatch. Writes and approvals never run here: they always go through the durable queue.
+person one answer, and they can ask again. So its work after the ack runs right here, in a task on
+the same event loop, sparing the Redis round trip and Bolt's second dispatch. Writes and approvals
+never run here: they always go through the durable queue.
 
-"Room" is fewer than `slots` reads running here; past that, reads are queued like the rest (and
-worked by a `worker`, or by `serve`'s own consumer later), so the work in flight here stays bounded
-and each ack waits behind a few reads' steps at most. The consumer of plain `serve` also waits while
-the event loop runs late (a 10 ms timer firing more than `max_lag` late within the last `hold`
-seconds: acks are waiting for the CPU), so under overload the backlog waits in Redis and the acks
-keep priority over the work after them.
+"Room" is fewer than `slots` reads running here, or fewer than `busy_slots` while the event loop
+runs late (a 10 ms timer firing more than `max_lag` late within the last `hold` seconds: acks are
+waiting for the CPU). Past that, a read waits:
+- in this process, in arrival order, when this process works the queue itself (plain `serve`,
+  `waits_here`): there, a trip through Redis would only add work for the same CPU (a shutdown hands
+  the reads still waiting to the queue, bot.slack.lazy_queue);
+- in the queue otherwise (`serve --no-worker`), for a `worker` process to do.
+So the work in flight here stays bounded, each ack waits behind a few reads' steps at most, and
+under overload the backlog waits while the acks keep priority over the work after them. The
+consumer of plain `serve` also waits while the loop runs late (`room`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -45,14 +50,28 @@ def runs_here(function: Callable[..., Any], body: dict) -> bool:
 
 
 class Headroom:
-    """Counts the reads running in this process and watches how late its event loop runs."""
+    """Counts the reads running in this process, keeps those waiting for room, and watches how late
+    its event loop runs."""
 
-    def __init__(self, slots: int = 16, *, max_lag: float = 0.025, hold: float = 0.2, tick: float = 0.01) -> None:
+    def __init__(
+        self,
+        slots: int = 16,
+        *,
+        busy_slots: int | None = None,
+        max_waiting: int = 10_000,
+        max_lag: float = 0.025,
+        hold: float = 0.2,
+        tick: float = 0.01,
+    ) -> None:
         self.slots = slots
+        self.busy_slots = max(1, slots // 4) if busy_slots is None else busy_slots
+        self.max_waiting = max_waiting
+        self.waits_here = False  # plain `serve`: set by bot.server
         self._max_lag = max_lag
         self._hold = hold
         self._tick = tick
         self._running = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
         self._late_until = 0.0
         self._watch: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -61,20 +80,65 @@ class Headroom:
     def running(self) -> int:
         return self._running
 
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
     def busy(self) -> bool:
         """The loop ran late a moment ago: acks are waiting for the CPU."""
         loop = self._watching()
         return loop.time() < self._late_until
 
+    def _limit(self) -> int:
+        return min(self.slots, self.busy_slots) if self.busy() else self.slots
+
     def try_take(self) -> bool:
-        """A slot for one read, if there is room; `release()` it when the read is done."""
-        if self._running >= self.slots:
+        """A slot for one read, if there is room and none is waiting for one; `release()` it when
+        the read is done."""
+        if self._waiting or self._running >= self._limit():
             return False
         self._running += 1
         return True
 
+    def queue_up(self) -> asyncio.Future[None] | None:
+        """A place in line for a read without room, if it may wait here rather than in the queue;
+        `await headroom.turn(place)`, then `release()` when the read is done."""
+        if not (self.waits_here and self.slots > 0 and len(self._waiting) < self.max_waiting):
+            return None
+        place: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(place)
+        self._admit()
+        return place
+
+    async def turn(self, place: asyncio.Future[None]) -> None:
+        """Until `place` (from `queue_up`) has a slot."""
+        try:
+            await place
+        except asyncio.CancelledError:
+            if place.done() and not place.cancelled():
+                self.release()  # given a slot just as it was cancelled
+            elif place in self._waiting:
+                self._waiting.remove(place)
+            raise
+
+    def leave(self, place: asyncio.Future[None]) -> None:
+        """Give up a place in line that has no slot yet (its read is going elsewhere)."""
+        if not place.done():
+            place.cancel()
+        if place in self._waiting:
+            self._waiting.remove(place)
+
     def release(self) -> None:
         self._running -= 1
+        self._admit()
+
+    def _admit(self) -> None:
+        limit = self._limit() if self._waiting else 0
+        while self._waiting and self._running < limit:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                self._running += 1
+                turn.set_result(None)
 
     async def room(self) -> None:
         """Until the loop has stopped running late (for a consumer that must not crowd out acks)."""
@@ -100,6 +164,7 @@ class Headroom:
             await asyncio.sleep(self._tick)
             if loop.time() - due > self._max_lag:
                 self._late_until = loop.time() + self._hold
+            self._admit()  # the loop has caught up: more of the reads waiting may start
 
     async def aclose(self) -> None:
         if self._watch is not None and not self._watch.done():

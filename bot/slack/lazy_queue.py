@@ -11,11 +11,13 @@ work can live in another process, and a process that dies mid-way leaves its ent
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.kwargs_injection.async_utils import build_async_required_kwargs
@@ -38,6 +40,7 @@ GROUP = "lazy"
 
 
 ErrorHandler = Callable[[Exception, AsyncBoltRequest], Awaitable[None]]
+Place = asyncio.Future[None]
 
 
 class QueuedLazyRunner(AsyncLazyListenerRunner):
@@ -54,6 +57,8 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
         self._on_error = on_error
         self._headroom = headroom
         self._pending: set[asyncio.Task[None]] = set()
+        # Reads waiting here for room: what to queue instead if the process stops first.
+        self._waiting: dict[asyncio.Task[Any], tuple[Callable[..., Awaitable[None]], AsyncBoltRequest, Place]] = {}
 
     async def run(
         self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest, *, where: str = "queue"
@@ -93,26 +98,62 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
     def start(self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest) -> None:
         # Bolt calls this synchronously, after the ack function has started: either task runs once
         # the ack is on its way (SignallingAck yields first).
-        headroom = self._headroom
-        if headroom is not None and runs_here(function, request.body) and headroom.try_take():
+        headroom = self._headroom if runs_here(function, request.body) else None
+        work: Awaitable[None]
+        place: asyncio.Future[None] | None = None
+        if headroom is not None and headroom.try_take():
             # The request the ack was dispatched with: its context has been through the middleware
             # and authorize already, which is what a second dispatch from the queue would redo.
             work = self._run_here(headroom, function, request)
+        elif headroom is not None and (place := headroom.queue_up()) is not None:
+            work = self._wait_then_run_here(headroom, place, function, request)
         else:
             work = self._enqueue(get_name_for_callable(function), request)
         task = asyncio.ensure_future(work)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+        if place is not None:
+            self._waiting[task] = (function, request, place)
 
     async def _run_here(
         self, headroom: Headroom, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest
     ) -> None:
+        """With a slot taken."""
         LOCAL_WORK.inc()
         try:
             await asyncio.sleep(0)  # the ack's answer goes out first
             await self.run(function, request, where="here")
         finally:
             headroom.release()
+
+    async def _wait_then_run_here(
+        self,
+        headroom: Headroom,
+        place: asyncio.Future[None],
+        function: Callable[..., Awaitable[None]],
+        request: AsyncBoltRequest,
+    ) -> None:
+        try:
+            await headroom.turn(place)
+        finally:
+            self._waiting.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+        await self._run_here(headroom, function, request)
+
+    async def hand_over(self) -> None:
+        """Queue the reads still waiting for room here, so that stopping the process (a deploy)
+        does not lose them: whichever process works the queue next answers them."""
+        headroom = self._headroom
+        if headroom is None:
+            return
+        waiting = list(self._waiting.items())
+        self._waiting.clear()
+        for task, (_, _, place) in waiting:
+            task.cancel()
+            headroom.leave(place)  # out of the line, even for a task that never started
+        for task, (function, request, _) in waiting:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self._enqueue(get_name_for_callable(function), request)
 
     async def _enqueue(self, name: str, request: AsyncBoltRequest) -> None:
         headers = {k: v for k, v in request.headers.items() if not k.startswith("x-slack-bolt-lazy")}

@@ -85,6 +85,59 @@ async def test_reads_past_the_slots_are_queued_and_none_is_lost(redis):
     assert headroom.running == 0
 
 
+async def test_in_plain_serve_reads_past_the_slots_wait_here_in_order_and_none_is_lost(redis):
+    reads, headroom = Reads(), Headroom(slots=2, max_waiting=2)
+    headroom.waits_here = True  # this process works the queue itself: Redis would add only work
+    runner = QueuedLazyRunner(redis, logging.getLogger("test"), errors, headroom)
+
+    for n in range(5):
+        runner.start(reads.function, request(f"results {1000 + n}"))
+    await settle(runner)
+
+    assert (headroom.running, headroom.waiting) == (2, 2)
+    assert await redis.xlen(LAZY_STREAM) == 1  # past max_waiting: the queue after all
+    reads.release.set()
+    while len(reads.done) < 4:
+        await asyncio.sleep(0.01)
+    assert reads.done == [f"results {1000 + n}" for n in range(4)]  # in arrival order
+    assert (headroom.running, headroom.waiting) == (0, 0)
+
+
+async def test_at_shutdown_the_reads_still_waiting_go_to_the_queue(redis):
+    reads, headroom = Reads(), Headroom(slots=1)
+    headroom.waits_here = True
+    runner = QueuedLazyRunner(redis, logging.getLogger("test"), errors, headroom)
+    for n in range(3):
+        runner.start(reads.function, request(f"results {1000 + n}"))
+    await settle(runner)
+    assert (headroom.running, headroom.waiting) == (1, 2)
+    runner.start(reads.function, request("results 1003"))  # its task has not even started
+
+    await runner.hand_over()
+
+    assert headroom.waiting == 0
+    queue = LazyQueue(redis, "test")
+    await queue.ensure_group()
+    queued = await queue.next_batch(block_ms=100)
+    assert [item.request.body["text"] for item in queued] == ["results 1001", "results 1002", "results 1003"]
+    reads.release.set()
+    while not reads.done:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert reads.done == ["results 1000"] and headroom.running == 0  # the handed over did not run here too
+
+
+async def test_while_the_loop_runs_late_fewer_reads_start_here():
+    headroom = Headroom(slots=8, busy_slots=2, hold=5)
+    assert [headroom.try_take() for _ in range(3)] == [True, True, True]
+    headroom.late()
+    assert not headroom.try_take()  # 3 running, 2 allowed while late
+    for _ in range(3):
+        headroom.release()
+    assert [headroom.try_take() for _ in range(3)] == [True, True, False]
+    await headroom.aclose()
+
+
 async def test_writes_and_unmarked_work_always_go_through_the_queue(redis):
     reads, headroom = Reads(), Headroom(slots=8)
     runner = QueuedLazyRunner(redis, logging.getLogger("test"), errors, headroom)
