@@ -134,9 +134,11 @@ def step_url(name: str) -> str:
     return RESPONSE_BASE + name
 
 
-async def run_step(url: str, pids: dict[str, int], responses: Responses, rate: float, seconds: float, prefix: str,
-                   concurrency: int, grace: float, others: dict[str, int]) -> Step:
+async def run_step(url: str, pids: dict[str, int], services: Services, responses: Responses, rate: float,
+                   seconds: float, prefix: str, concurrency: int, grace: float, others: dict[str, int]) -> Step:
     step = Step(rate)
+    services.call("forget")  # each step meets the stand-ins as the first one did
+    responses.seen = 0
     lag = LoopLag()
     with CpuMeter({**pids, **others}) as meter, lag:
         await drive(url, step, prefix, max(1, int(rate * seconds)), concurrency)
@@ -204,9 +206,9 @@ async def bench_target(args: argparse.Namespace, key: str, services: Services, u
     steps: list[Step] = []
     overload: Step | None = None
     try:
-        await run_step(url, pids, responses, 100, 2, f"{key}-warm", args.concurrency, args.grace, others)
+        await run_step(url, pids, services, responses, 100, 2, f"{key}-warm", args.concurrency, args.grace, others)
         for rate in args.rate_list:
-            step = await run_step(url, pids, responses, rate, args.step, f"{key}-{rate:g}", args.concurrency,
+            step = await run_step(url, pids, services, responses, rate, args.step, f"{key}-{rate:g}", args.concurrency,
                                   args.grace, others)
             steps.append(step)
             print(row(TARGETS[key], f"{rate:g}/s", step), flush=True)
@@ -217,7 +219,7 @@ async def bench_target(args: argparse.Namespace, key: str, services: Services, u
         capacity = max((s.rate for s in steps if s.sustained), default=0.0)
         if args.overload and capacity:
             await asyncio.sleep(args.pause)
-            overload = await run_step(url, pids, responses, 2 * capacity, args.overload, f"{key}-over",
+            overload = await run_step(url, pids, services, responses, 2 * capacity, args.overload, f"{key}-over",
                                       args.concurrency, args.grace, others)
             print(row(TARGETS[key], f"2 × {capacity:g} = {2 * capacity:g}/s for {args.overload:g} s", overload))
             print(f"    drained {overload.last_reply - overload.last_sent:.1f} s after the last request; "

@@ -3,6 +3,7 @@ threads never share a GIL with the load generator; the parent talks to them over
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import traceback
 from multiprocessing.connection import Connection
@@ -19,6 +20,7 @@ def _services_main(conn: Connection) -> None:
 
     slack_api = SlackStandIn().start()
     sandbox = SandboxServer().start()
+    gc.freeze()  # start-up's objects out of every collection here (see "forget")
     conn.send({
         "slack_api_url": slack_api.api_url,
         "mida_api_url": sandbox.api_url,
@@ -37,6 +39,14 @@ def _services_main(conn: Connection) -> None:
                     sandbox.clear_faults()
                     if arg:
                         sandbox.fault(latency=float(arg))
+                    conn.send(("ok", None))
+                elif command == "forget":
+                    # What was recorded so far (every Slack call and response_url post, every Mida
+                    # request): kept, it grows the heap each collection here walks, and a later
+                    # target would meet stand-ins slower than an earlier one did.
+                    slack_api.clear()
+                    sandbox.clear_requests()
+                    gc.collect()
                     conn.send(("ok", None))
                 elif command == "responses":
                     # What was posted to response_urls from index `arg` on: (name, at, text, results?).
