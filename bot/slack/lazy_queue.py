@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -43,6 +44,12 @@ ErrorHandler = Callable[[Exception, AsyncBoltRequest], Awaitable[None]]
 Place = asyncio.Future[None]
 
 
+@functools.cache
+def _arg_names(function: Callable[..., Awaitable[None]]) -> list[str]:
+    """Bolt reads a listener's signature with `inspect` on each call; a listener's never changes."""
+    return get_arg_names_of_callable(function)
+
+
 class QueuedLazyRunner(AsyncLazyListenerRunner):
     """Queues each lazy function in `mida:lazy`; a read (`bot.slack.headroom.may_run_here`) runs in
     this process instead when `headroom` says there is room."""
@@ -68,7 +75,7 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
         listener itself."""
         kwargs = build_async_required_kwargs(
             logger=self.logger,
-            required_arg_names=get_arg_names_of_callable(function),
+            required_arg_names=_arg_names(function),
             request=request,
             response=None,
             this_func=function,
