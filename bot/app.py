@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -15,9 +17,11 @@ from slack_bolt.response import BoltResponse
 from bot.config import Settings
 from bot.deps import Deps
 from bot.listeners import register_listeners
+from bot.listeners.commands import MIDA_COMMAND
+from bot.listeners.commands.mida import is_read, run_mida_command
 from bot.logs import correlation_id, new_correlation_id
 from bot.services.errors import BotError, StoreUnavailable
-from bot.slack.ack_runner import install_fast_ack
+from bot.slack.ack_runner import count_ack, install_fast_ack
 from bot.slack.clients import web_client
 from bot.slack.lazy_queue import QueuedLazyRunner
 from bot.slack.responses import PooledRespond
@@ -68,6 +72,36 @@ def create_app(settings: Settings, deps: Deps, **bolt_options: Any) -> AsyncApp:
     app.error(handle_listener_error)
     register_listeners(app)
     return app
+
+
+def direct_reads(settings: Settings, deps: Deps, bolt: AsyncApp) -> Callable[[AsyncBoltRequest], bool] | None:
+    """For a `/mida` read (`results`, `status`, `list`, `audit`) with one workspace's token: acks it
+    and starts its work as Bolt would, without Bolt's dispatch (its middleware, listener matching
+    and runner were a fifth of such a request's CPU). The work itself is the listener's own
+    `run_mida_command`, run here or queued exactly as from Bolt (bot.slack.lazy_queue). What this
+    skips is what decides nothing for such a command: Bolt's authorize is the one token's, the
+    ack is empty. With OAuth (each workspace its own installation) Bolt's authorize decides, so
+    every request goes through Bolt; so does anything else."""
+    if settings.oauth_enabled:
+        return None
+    runner = lazy_runner(bolt)
+    logger = logging.getLogger("bot.bolt")
+
+    def take(request: AsyncBoltRequest) -> bool:
+        started = time.time()
+        body = request.body
+        if body.get("command") != MIDA_COMMAND or not is_read(body):
+            return False
+        context = request.context
+        context["deps"] = deps
+        context["client"] = bolt.client
+        context["logger"] = logger
+        context["respond"] = PooledRespond(response_url=context.response_url, sessions=deps.responses)
+        runner.start(run_mida_command, request)
+        count_ack(request, time.time() - started)
+        return True
+
+    return take
 
 
 def lazy_runner(app: AsyncApp) -> QueuedLazyRunner:

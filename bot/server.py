@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
-from bot.app import create_app, lazy_runner
+from bot.app import create_app, direct_reads, lazy_runner
 from bot.config import Settings
 from bot.deps import DEPS, Deps, build_deps
 from bot.embedded_redis import EmbeddedRedis
@@ -43,7 +43,8 @@ def build_web_app(
     app[DEPS] = deps
     if settings.SLACK_SIGNING_SECRET is not None:  # absent in Socket Mode, where Slack calls no URL
         secret = settings.SLACK_SIGNING_SECRET.get_secret_value()
-        app.router.add_post("/slack/events", SlackEventsHandler(bolt, secret, deps.dedupe).handle)
+        events = SlackEventsHandler(bolt, secret, deps.dedupe, direct_reads(settings, deps, bolt))
+        app.router.add_post("/slack/events", events.handle)
     if deps.oauth_flow is not None:  # SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: installs from any workspace
         OAuthRoutes(deps.oauth_flow).add_to(app)
     _add_health_and_metrics(app, deps, embedded_redis)

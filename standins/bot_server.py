@@ -77,6 +77,7 @@ class InProcessBot:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner = None
         self.deps = None
+        self.app = None
 
     def start(self) -> InProcessBot:
         from bot.config import Settings
@@ -94,6 +95,7 @@ class InProcessBot:
         from bot.server import build_web_app
 
         app = build_web_app(settings)
+        self.app = app
         self.deps = app[DEPS]
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

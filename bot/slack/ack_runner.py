@@ -39,7 +39,7 @@ from slack_bolt.util.utils import get_name_for_callable
 from bot.metrics import ACK_SECONDS, ACKS
 from bot.slack.bodies import request_kind
 
-__all__ = ["FastAckRunner", "SignallingAck", "install_fast_ack"]
+__all__ = ["FastAckRunner", "SignallingAck", "count_ack", "install_fast_ack"]
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class FastAckRunner(AsyncioListenerRunner):
 
         acked = ack.first_response
         if acked is not None:
-            _count_ack(request, time.time() - starting_time)
+            count_ack(request, time.time() - starting_time)
         if response is None and acked is None:
             self.logger.warning(warning_did_not_call_ack(listener_name))
             return None
@@ -199,7 +199,7 @@ class FastAckRunner(AsyncioListenerRunner):
             await self.listener_completion_handler.handle(request=request, response=response)
 
 
-def _count_ack(request: AsyncBoltRequest, seconds: float) -> None:
+def count_ack(request: AsyncBoltRequest, seconds: float) -> None:
     kind = request_kind(request.body)
     ACKS.labels(kind).inc()
     ACK_SECONDS.labels(kind).observe(seconds)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -42,11 +43,16 @@ def signature_ok(secret: bytes, timestamp: str | None, signature: str | None, bo
     return hmac.compare_digest(expected, signature)
 
 
+Shortcut = Callable[[AsyncBoltRequest], bool]
+"""Takes a request Bolt need not dispatch (acked empty, its work started), or says False."""
+
+
 class SlackEventsHandler:
-    def __init__(self, bolt: AsyncApp, signing_secret: str, dedupe: Dedupe) -> None:
+    def __init__(self, bolt: AsyncApp, signing_secret: str, dedupe: Dedupe, shortcut: Shortcut | None = None) -> None:
         self._bolt = bolt
         self._secret = signing_secret.encode()
         self._dedupe = dedupe
+        self._shortcut = shortcut
 
     async def handle(self, request: web.Request) -> web.Response:
         new_correlation_id()  # this request's, for every line about it here and in the worker
@@ -74,6 +80,8 @@ class SlackEventsHandler:
         if not await self._first_delivery(signature or "", request):
             return web.Response(status=200, text="")
         try:
+            if self._shortcut is not None and self._shortcut(bolt_request):
+                return web.Response(status=200, text="")
             answer = await self._bolt.async_dispatch(bolt_request)
         except Exception as err:
             # Bolt's own payload helpers (and its error handler) raise on a signed body of a shape
