@@ -55,7 +55,7 @@ class Headroom:
 
     def __init__(
         self,
-        slots: int = 16,
+        slots: int = 4,
         *,
         busy_slots: int | None = None,
         max_waiting: int = 10_000,
