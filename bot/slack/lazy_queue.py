@@ -146,9 +146,11 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
             self._waiting.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         await self._run_here(headroom, function, request)
 
-    async def hand_over(self) -> None:
+    async def hand_over(self, *, finish_within: float = 10.0) -> None:
         """Queue the reads still waiting for room here, so that stopping the process (a deploy)
-        does not lose them: whichever process works the queue next answers them."""
+        does not lose them: whichever process works the queue next answers them. The work already
+        running here (and the entries being queued) get `finish_within` seconds to end before the
+        process closes its connections under them."""
         headroom = self._headroom
         if headroom is None:
             return
@@ -161,6 +163,8 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await self._enqueue(get_name_for_callable(function), request)
+        if self._pending:
+            await asyncio.wait(list(self._pending), timeout=finish_within)
 
     async def _enqueue(self, name: str, request: AsyncBoltRequest) -> None:
         headers = {k: v for k, v in request.headers.items() if not k.startswith("x-slack-bolt-lazy")}
