@@ -81,4 +81,10 @@ QUEUE_LENGTH = Gauge(
 QUEUE_OLDEST_AGE = Gauge(
     "mida_slack_queue_oldest_entry_age_seconds", "Age of the oldest entry not yet done (0 when empty)", ["queue"]
 )
+LOCAL_READS = Gauge(
+    "mida_slack_local_reads",
+    "Reads after the ack in this process: running, or waiting in line for room (plain serve keeps its"
+    " backlog of reads here, not in mida:lazy)",
+    ["state"],
+)
 APPROVALS_PENDING = Gauge("mida_slack_approvals_pending", "Change requests waiting for approval, every workspace")

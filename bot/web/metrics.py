@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from redis.exceptions import RedisError
 
 from bot.deps import DEPS, Deps
-from bot.metrics import APPROVALS_PENDING, MIDA_BREAKERS, QUEUE_LENGTH, QUEUE_OLDEST_AGE
+from bot.metrics import APPROVALS_PENDING, LOCAL_READS, MIDA_BREAKERS, QUEUE_LENGTH, QUEUE_OLDEST_AGE
 from bot.store.keys import JOBS_STREAM, LAZY_STREAM
 from bot.store.stream_queue import backlog
 
@@ -27,6 +27,8 @@ QUEUES = {"jobs": JOBS_STREAM, "lazy": LAZY_STREAM}
 async def read_gauges(deps: Deps) -> None:
     for state, count in deps.mida.breaker_states().items():
         MIDA_BREAKERS.labels(state).set(count)
+    LOCAL_READS.labels("running").set(deps.headroom.running)
+    LOCAL_READS.labels("waiting").set(deps.headroom.waiting)
     now = time.time()
     try:
         for name, stream in QUEUES.items():

@@ -12,6 +12,7 @@ from standins.bot_server import SIGNING_SECRET, bot_env
 from standins.flows import connect_workspace
 from standins.people import ALICE, CHANNEL
 from standins.slack_requests import BotClient
+from tests.e2e.test_metrics import scrape, value
 
 
 def queued(log: str) -> int:
@@ -35,6 +36,9 @@ def test_reads_waiting_in_line_at_a_shutdown_are_answered_by_the_next_process(
         assert answer.status_code == 200 and not answer.text.strip()
     time.sleep(0.5)
     assert clean_redis.xlen("mida:lazy") == 0  # the two without room wait in the process, not in Redis
+    samples = scrape(first.url)  # ...and an operator sees them there
+    assert value(samples, "mida_slack_local_reads", state="running") == 1
+    assert value(samples, "mida_slack_local_reads", state="waiting") == 2
     queued_before = queued(first.output())
 
     first.stop()  # SIGTERM, as a deploy does
