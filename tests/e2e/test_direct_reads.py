@@ -64,8 +64,7 @@ def test_what_is_not_a_read_still_goes_through_bolt(connected, slack, slack_api)
     handler._shortcut = spy
     try:
         usage = slack.command("results", user_id=ALICE, channel_id=CHANNEL)  # answered in the ack, by Bolt
-        assert "Usage" in usage.text or "usage" in usage.text
-        assert "help" not in taken
+        assert "Usage" in usage.text
         slack.command("help", user_id=ALICE, channel_id=CHANNEL)
         slack.command("serve-winner 1234 1 25", user_id=ALICE, channel_id=CHANNEL)
         slack.command("audit export", user_id=ALICE, channel_id=CHANNEL)
