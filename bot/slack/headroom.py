@@ -5,9 +5,10 @@ person one answer, and they can ask again. So its work after the ack runs right 
 the same event loop, sparing the Redis round trip and Bolt's second dispatch. Writes and approvals
 never run here: they always go through the durable queue.
 
-"Room" is fewer than `slots` reads running here, or fewer than `busy_slots` while the event loop
-runs late (a 10 ms timer firing more than `max_lag` late within the last `hold` seconds: acks are
-waiting for the CPU). Past that, a read waits:
+"Room" is fewer than `slots` reads running here. While the event loop runs late (a 10 ms timer
+firing more than `max_lag` late within the last `hold` seconds: acks are waiting for the CPU) it is
+fewer than `busy_slots` in plain `serve`, and none with `--no-worker`, whose worker processes have
+CPUs of their own. Past that, a read waits:
 - in this process, in arrival order, when this process works the queue itself (plain `serve`,
   `waits_here`): there, a trip through Redis would only add work for the same CPU (a shutdown hands
   the reads still waiting to the queue, bot.slack.lazy_queue);
@@ -90,7 +91,10 @@ class Headroom:
         return loop.time() < self._late_until
 
     def _limit(self) -> int:
-        return min(self.slots, self.busy_slots) if self.busy() else self.slots
+        if not self.busy():
+            return self.slots
+        # Late: with a worker to hand the reads to (`--no-worker`), this process only acks.
+        return min(self.slots, self.busy_slots) if self.waits_here else 0
 
     def try_take(self) -> bool:
         """A slot for one read, if there is room and none is waiting for one; `release()` it when

@@ -127,8 +127,19 @@ async def test_at_shutdown_the_reads_still_waiting_go_to_the_queue(redis):
     assert reads.done == ["results 1000"] and headroom.running == 0  # the handed over did not run here too
 
 
+async def test_while_the_loop_runs_late_a_process_with_workers_to_hand_reads_to_starts_none():
+    headroom = Headroom(slots=8, busy_slots=2, hold=5)  # waits_here False: `serve --no-worker`
+    assert headroom.try_take()
+    headroom.late()
+    assert not headroom.try_take()
+    headroom.release()
+    assert not headroom.try_take()
+    await headroom.aclose()
+
+
 async def test_while_the_loop_runs_late_fewer_reads_start_here():
     headroom = Headroom(slots=8, busy_slots=2, hold=5)
+    headroom.waits_here = True  # plain `serve`: the reads must go on here
     assert [headroom.try_take() for _ in range(3)] == [True, True, True]
     headroom.late()
     assert not headroom.try_take()  # 3 running, 2 allowed while late
