@@ -55,9 +55,9 @@ class Settings(BaseSettings):
     # and MIDA_TOTAL_TIMEOUT_SECONDS in all (retries included).
     MIDA_JOB_STALE_AFTER_MS: int = Field(default=60_000, ge=100)
     # Reads after the ack (/mida results, status, list, audit) a process that acks runs itself at
-    # once (a quarter of them while its loop runs late); past that many they wait: in the process
-    # in plain `serve`, in the queue with `--no-worker` (bot/slack/headroom.py). 0: every read
-    # through the queue. Each read is a few ms of CPU between waits: 4 keep the CPU busy, more only
+    # once (while its loop runs late: a quarter in plain serve, none with --no-worker); past that
+    # many they wait: in the process in plain `serve`, in the queue with `--no-worker`
+    # (bot/slack/headroom.py). 0: every read through the queue. Each read is a few ms of CPU between waits: 4 keep the CPU busy, more only
     # make the acks wait behind them (bench/roundtrip.py at twice capacity: ack p99 50 ms with 4,
     # 235 ms with 16).
     MIDA_LOCAL_READS: int = Field(default=4, ge=0)
