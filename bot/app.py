@@ -97,7 +97,7 @@ def direct_reads(settings: Settings, deps: Deps, bolt: AsyncApp) -> Callable[[As
         context["client"] = bolt.client
         context["logger"] = logger
         context["respond"] = PooledRespond(response_url=context.response_url, sessions=deps.responses)
-        runner.start(run_mida_command, request)
+        runner.start(run_mida_command, request, read=True)  # is_read said so above
         count_ack(request, time.time() - started)
         return True
 

@@ -102,10 +102,16 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
                 },
             )
 
-    def start(self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest) -> None:
+    def start(
+        self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest, *, read: bool | None = None
+    ) -> None:
+        """`read`: whether the work is a read, when the caller has already told (else asked of
+        `function`, see bot.slack.headroom.may_run_here)."""
         # Bolt calls this synchronously, after the ack function has started: either task runs once
         # the ack is on its way (SignallingAck yields first).
-        headroom = self._headroom if runs_here(function, request.body) else None
+        if read is None:
+            read = runs_here(function, request.body)
+        headroom = self._headroom if read else None
         work: Awaitable[None]
         place: asyncio.Future[None] | None = None
         if headroom is not None and headroom.try_take():
