@@ -61,9 +61,7 @@ def create_app(settings: Settings, deps: Deps, **bolt_options: Any) -> AsyncApp:
     )
 
     async def inject_deps(context: AsyncBoltContext, next: Any) -> None:
-        context["deps"] = deps
-        if context.response_url is not None:  # Bolt's respond(), over the process's pooled session
-            context["respond"] = PooledRespond(response_url=context.response_url, sessions=deps.responses)
+        with_deps(context, deps)
         if correlation_id() is None:  # Socket Mode; over HTTP and from the lazy queue it is set already
             new_correlation_id()
         await next()
@@ -72,6 +70,14 @@ def create_app(settings: Settings, deps: Deps, **bolt_options: Any) -> AsyncApp:
     app.error(handle_listener_error)
     register_listeners(app)
     return app
+
+
+def with_deps(context: AsyncBoltContext, deps: Deps) -> None:
+    """What every listener finds in its context: the services, and Bolt's respond() over the
+    process's pooled session."""
+    context["deps"] = deps
+    if context.response_url is not None:
+        context["respond"] = PooledRespond(response_url=context.response_url, sessions=deps.responses)
 
 
 def direct_reads(settings: Settings, deps: Deps, bolt: AsyncApp) -> Callable[[AsyncBoltRequest], bool] | None:
@@ -92,11 +98,9 @@ def direct_reads(settings: Settings, deps: Deps, bolt: AsyncApp) -> Callable[[As
         body = request.body
         if body.get("command") != MIDA_COMMAND or not is_read(body):
             return False
-        context = request.context
-        context["deps"] = deps
-        context["client"] = bolt.client
-        context["logger"] = logger
-        context["respond"] = PooledRespond(response_url=context.response_url, sessions=deps.responses)
+        with_deps(request.context, deps)
+        request.context["client"] = bolt.client
+        request.context["logger"] = logger
         runner.start(run_mida_command, request, read=True)  # is_read said so above
         count_ack(request, time.time() - started)
         return True
