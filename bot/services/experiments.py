@@ -27,7 +27,10 @@ class ExperimentService:
         self._workspaces = workspaces
         self._mida = mida
 
-    async def workspace(self, team: TeamRef) -> Workspace:
+    async def workspace(self, team: TeamRef, known: Workspace | None = None) -> Workspace:
+        """`known`: the workspace as just read for this request (it is not read again)."""
+        if known is not None and known.team == team:
+            return known
         ws = await self._workspaces.get(team)
         if ws is None:
             raise NotConnected()
@@ -36,9 +39,11 @@ class ExperimentService:
     def project(self, ws: Workspace) -> MidaProject:
         return self._mida.project(ws.project_key, ws.region.value, ws.api_key)
 
-    async def list(self, team: TeamRef) -> tuple[Workspace, list[Experiment], dict[int, float | None]]:
+    async def list(
+        self, team: TeamRef, known: Workspace | None = None
+    ) -> tuple[Workspace, list[Experiment], dict[int, float | None]]:
         """Experiments of the project and, for those serving, their rollout %."""
-        ws = await self.workspace(team)
+        ws = await self.workspace(team, known)
         project = self.project(ws)
         try:
             listing = await self._recorded(ws, project.list_experiments(limit=100))
@@ -63,10 +68,10 @@ class ExperimentService:
         return ws, result
 
     async def result_and_secondary(
-        self, team: TeamRef, test_id: int, phase: ReportPhase | None = None
+        self, team: TeamRef, test_id: int, phase: ReportPhase | None = None, known: Workspace | None = None
     ) -> tuple[Workspace, ExperimentResult, SecondaryMetrics]:
         """`result` and the secondary metrics of the same phase, read at once."""
-        ws = await self.workspace(team)
+        ws = await self.workspace(team, known)
         try:
             result, secondary = await _beside(
                 self._recorded(ws, self.project(ws).get_result(test_id, phase)), self.secondary(ws, test_id, phase)

@@ -96,10 +96,14 @@ class Headroom:
         # Late: with a worker to hand the reads to (`--no-worker`), this process only acks.
         return min(self.slots, self.busy_slots) if self.waits_here else 0
 
+    def has_room(self) -> bool:
+        """Whether `try_take` would give a slot now."""
+        return not self._waiting and self._running < self._limit()
+
     def try_take(self) -> bool:
         """A slot for one read, if there is room and none is waiting for one; `release()` it when
         the read is done."""
-        if self._waiting or self._running >= self._limit():
+        if not self.has_room():
             return False
         self._running += 1
         return True

@@ -41,6 +41,8 @@ GROUP = "lazy"
 
 
 ErrorHandler = Callable[[Exception, AsyncBoltRequest], Awaitable[None]]
+FirstDelivery = Callable[[], Awaitable[bool]]
+"""Whether this is the request's first delivery (False: a replay, whose work must not run again)."""
 Place = asyncio.Future[None]
 
 
@@ -63,7 +65,8 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
         self._redis = redis
         self._on_error = on_error
         self._headroom = headroom
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending: set[asyncio.Future[None]] = set()
+        self._handing_over = False
         # Reads waiting here for room: what to queue instead if the process stops first.
         self._waiting: dict[asyncio.Task[Any], tuple[Callable[..., Awaitable[None]], AsyncBoltRequest, Place]] = {}
 
@@ -103,15 +106,24 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
             )
 
     def start(
-        self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest, *, read: bool | None = None
+        self,
+        function: Callable[..., Awaitable[None]],
+        request: AsyncBoltRequest,
+        *,
+        read: bool | None = None,
+        first_delivery: FirstDelivery | None = None,
     ) -> None:
         """`read`: whether the work is a read, when the caller has already told (else asked of
-        `function`, see bot.slack.headroom.may_run_here)."""
+        `function`, see bot.slack.headroom.may_run_here). `first_delivery`: for a request acked
+        before its replay check (bot.web.slack_events), asked first; a replay's work is not started."""
+        if first_delivery is not None:
+            self._track(asyncio.ensure_future(self._start_if_first(function, request, read, first_delivery)))
+            return
         # Bolt calls this synchronously, after the ack function has started: either task runs once
         # the ack is on its way (SignallingAck yields first).
         if read is None:
             read = runs_here(function, request.body)
-        headroom = self._headroom if read else None
+        headroom = self._headroom if read and not self._handing_over else None
         work: Awaitable[None]
         place: asyncio.Future[None] | None = None
         if headroom is not None and headroom.try_take():
@@ -123,10 +135,25 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
         else:
             work = self._enqueue(get_name_for_callable(function), request)
         task = asyncio.ensure_future(work)
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._track(task)
         if place is not None:
             self._waiting[task] = (function, request, place)
+
+    def _track(self, task: asyncio.Future[None]) -> None:
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _start_if_first(
+        self,
+        function: Callable[..., Awaitable[None]],
+        request: AsyncBoltRequest,
+        read: bool | None,
+        first_delivery: FirstDelivery,
+    ) -> None:
+        if await first_delivery():
+            self.start(function, request, read=read)
+        else:
+            log.info("a replayed request: its work is not started again", extra={"kind": request_kind(request.body)})
 
     async def _run_here(
         self, headroom: Headroom, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest
@@ -160,6 +187,7 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
         headroom = self._headroom
         if headroom is None:
             return
+        self._handing_over = True  # what starts from now on goes to the queue
         waiting = list(self._waiting.items())
         self._waiting.clear()
         for task, (_, _, place) in waiting:
@@ -169,8 +197,12 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await self._enqueue(get_name_for_callable(function), request)
-        if self._pending:
-            await asyncio.wait(list(self._pending), timeout=finish_within)
+        deadline = asyncio.get_running_loop().time() + finish_within
+        while self._pending:  # a replay check ending now starts its work (queued) as another task
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            await asyncio.wait(list(self._pending), timeout=remaining)
 
     async def _enqueue(self, name: str, request: AsyncBoltRequest) -> None:
         headers = {k: v for k, v in request.headers.items() if not k.startswith("x-slack-bolt-lazy")}

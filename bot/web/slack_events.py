@@ -7,6 +7,7 @@ request, and a modal's body can hold an API key someone just typed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -21,6 +22,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.logs import new_correlation_id
 from bot.slack.bodies import bolt_body
+from bot.slack.lazy_queue import FirstDelivery
 from bot.store.dedupe import Dedupe
 
 log = logging.getLogger(__name__)
@@ -43,8 +45,9 @@ def signature_ok(secret: bytes, timestamp: str | None, signature: str | None, bo
     return hmac.compare_digest(expected, signature)
 
 
-Shortcut = Callable[[AsyncBoltRequest], bool]
-"""Takes a request Bolt need not dispatch (acked empty, its work started), or says False."""
+Shortcut = Callable[[AsyncBoltRequest, FirstDelivery], bool]
+"""Takes a request Bolt need not dispatch, or says False. A request it takes is acked empty at once,
+before the replay check: its work asks `FirstDelivery` before it has any effect."""
 
 
 class SlackEventsHandler:
@@ -77,10 +80,11 @@ class SlackEventsHandler:
             return web.Response(status=400, text="malformed payload")
         if not isinstance(bolt_request.body, dict) or not bolt_request.body:
             return web.Response(status=400, text="malformed payload")
-        if not await self._first_delivery(signature or "", request):
-            return web.Response(status=200, text="")
+        first_delivery = functools.partial(self._first_delivery, signature or "")
         try:
-            if self._shortcut is not None and self._shortcut(bolt_request):
+            if self._shortcut is not None and self._shortcut(bolt_request, first_delivery):
+                return web.Response(status=200, text="")
+            if not await first_delivery():
                 return web.Response(status=200, text="")
             answer = await self._bolt.async_dispatch(bolt_request)
         except Exception as err:
@@ -91,7 +95,7 @@ class SlackEventsHandler:
             return web.Response(status=400, text="malformed payload")
         return await to_aiohttp_response(answer)
 
-    async def _first_delivery(self, signature: str, request: web.Request) -> bool:
+    async def _first_delivery(self, signature: str) -> bool:
         """A signed request seen before (a replay) has no second effect. Slack's own event
         retries carry X-Slack-Retry-Num and are deduplicated by event id in the listener."""
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -233,6 +234,27 @@ def test_a_replayed_slash_command_has_no_second_effect(connected, slack_api, log
     assert replay.status_code == 200 and replay.text == ""
     time.sleep(0.5)
     assert len(slack_api.calls("views.open")) == 1
+    assert_no_traceback(logs)
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["after", "at-once"])
+def test_a_replayed_read_is_answered_once(connected, slack_api, mida_sandbox, logs, together):
+    """A read is acked before its replay check (bot.app.direct_reads): the check is its work's."""
+    body = slash_command("results 1234", user_id=ALICE, channel_id=CHANNEL, response_url=slack_api.response_url("r"))[0]
+    headers = signed(body)
+    mida_sandbox.clear_requests()
+    if together:
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda _: post_raw(connected, body, headers), range(2)))
+    else:
+        answers = [post_raw(connected, body, headers)]
+        slack_api.wait_for_response("r")
+        answers.append(post_raw(connected, body, headers))
+    assert [(a.status_code, a.text) for a in answers] == [(200, ""), (200, "")]
+    slack_api.wait_for_response("r")
+    time.sleep(0.5)
+    assert len(slack_api.responses("r")) == 1
+    assert len(mida_sandbox.requests(path_contains="/experiment/1234/result")) == 1
     assert_no_traceback(logs)
 
 

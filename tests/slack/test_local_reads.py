@@ -127,6 +127,61 @@ async def test_at_shutdown_the_reads_still_waiting_go_to_the_queue(redis):
     assert reads.done == ["results 1000"] and headroom.running == 0  # the handed over did not run here too
 
 
+class Delivery:
+    """A replay check that answers when told to."""
+
+    def __init__(self) -> None:
+        self.verdict: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.asked = 0
+
+    async def __call__(self) -> bool:
+        self.asked += 1
+        return await self.verdict
+
+
+async def test_work_acked_before_its_replay_check_starts_only_on_a_first_delivery(redis):
+    reads, headroom = Reads(), Headroom(slots=1)
+    runner = QueuedLazyRunner(redis, logging.getLogger("test"), errors, headroom)
+    reads.release.set()
+    first, replay, queued_replay = Delivery(), Delivery(), Delivery()
+
+    runner.start(reads.function, request("results 1"), read=True, first_delivery=first)
+    runner.start(reads.function, request("results 2"), read=True, first_delivery=replay)
+    runner.start(reads.function, request("serve-winner 1234 1 25"), first_delivery=queued_replay)
+    await settle(runner)
+    assert (first.asked, replay.asked, queued_replay.asked) == (1, 1, 1)
+    assert reads.done == [] and headroom.running == 0  # nothing starts before the check says
+
+    replay.verdict.set_result(False)
+    queued_replay.verdict.set_result(False)
+    first.verdict.set_result(True)
+    while runner._pending:
+        await asyncio.sleep(0.01)
+    assert reads.done == ["results 1"]
+    assert await redis.xlen(LAZY_STREAM) == 0  # the replayed write was not queued either
+
+
+async def test_a_read_whose_replay_check_ends_during_a_hand_over_goes_to_the_queue(redis):
+    reads, headroom = Reads(), Headroom(slots=4)
+    headroom.waits_here = True
+    runner = QueuedLazyRunner(redis, logging.getLogger("test"), errors, headroom)
+    delivery = Delivery()
+    runner.start(reads.function, request("results 1234"), read=True, first_delivery=delivery)
+    await settle(runner)
+
+    handing_over = asyncio.create_task(runner.hand_over(finish_within=5))
+    await asyncio.sleep(0.05)
+    delivery.verdict.set_result(True)
+    await asyncio.wait_for(handing_over, timeout=10)
+
+    queue = LazyQueue(redis, "test")
+    await queue.ensure_group()
+    assert [item.request.body["text"] for item in await queue.next_batch(block_ms=100)] == ["results 1234"]
+    reads.release.set()
+    await asyncio.sleep(0.05)
+    assert reads.done == [] and headroom.running == 0
+
+
 async def test_while_the_loop_runs_late_a_process_with_workers_to_hand_reads_to_starts_none():
     headroom = Headroom(slots=8, busy_slots=2, hold=5)  # waits_here False: `serve --no-worker`
     assert headroom.try_take()

@@ -13,7 +13,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.domain import Action, Change, Origin, Person, RampPlan, TeamRef
+from bot.domain import Action, Change, Origin, Person, RampPlan, TeamRef, Workspace
 from bot.listeners.change_modal import open_change_modal
 from bot.listeners.commands.parser import USAGE, Command, UsageError, parse
 from bot.listeners.context import person_of, team_of
@@ -70,6 +70,7 @@ class Invocation:
     respond: AsyncRespond
     client: AsyncWebClient
     deps: Deps
+    workspace: Workspace | None = None  # read beside the replay check (bot.app.direct_reads), if it was
 
     @property
     def channel_id(self) -> str | None:
@@ -119,13 +120,13 @@ async def _disconnect(call: Invocation) -> None:
 
 
 async def _status(call: Invocation) -> None:
-    ws = await call.deps.experiments.workspace(call.team)
+    ws = await call.deps.experiments.workspace(call.team, call.workspace)
     in_force = await call.deps.settings_service.in_force(call.team, call.channel_id)
     await call.reply(messages.status_message(ws, in_force.rules, in_force.bot_admins, in_force.channel_override))
 
 
 async def _list(call: Invocation) -> None:
-    ws, experiments, rollouts = await call.deps.experiments.list(call.team)
+    ws, experiments, rollouts = await call.deps.experiments.list(call.team, call.workspace)
     await call.reply(
         messages.experiments_message(experiments, rollouts, dashboard_url(call.deps.settings, ws.project_key))
     )
@@ -134,7 +135,9 @@ async def _list(call: Invocation) -> None:
 async def _results(call: Invocation) -> None:
     command = call.command
     assert command.test_id is not None
-    ws, result, secondary = await call.deps.experiments.result_and_secondary(call.team, command.test_id, command.phase)
+    ws, result, secondary = await call.deps.experiments.result_and_secondary(
+        call.team, command.test_id, command.phase, call.workspace
+    )
     links = Links(
         results_url=call.deps.links.results_url(call.team, command.test_id),
         dashboard_url=dashboard_url(call.deps.settings, ws.project_key),
@@ -245,7 +248,9 @@ async def run_mida_command(
     command = _parsed(body, deps)
     if isinstance(command, UsageError) or command.name not in HANDLERS:
         return  # usage and help: answered in the ack
-    call = Invocation(command, body, team_of(body, context), person_of(body, context), respond, client, deps)
+    call = Invocation(
+        command, body, team_of(body, context), person_of(body, context), respond, client, deps, context.get("workspace")
+    )
     try:
         await HANDLERS[command.name](call)
     except BotError as err:
