@@ -121,9 +121,7 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
             return
         # Bolt calls this synchronously, after the ack function has started: either task runs once
         # the ack is on its way (SignallingAck yields first).
-        if read is None:
-            read = runs_here(function, request.body)
-        headroom = self._headroom if read and not self._handing_over else None
+        headroom = self._headroom_for(function, request, read)
         work: Awaitable[None]
         place: asyncio.Future[None] | None = None
         if headroom is not None and headroom.try_take():
@@ -139,6 +137,14 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
         if place is not None:
             self._waiting[task] = (function, request, place)
 
+    def _headroom_for(
+        self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest, read: bool | None
+    ) -> Headroom | None:
+        """The headroom to ask for a slot, for a read; None: the work goes to the queue."""
+        if read is None:
+            read = runs_here(function, request.body)
+        return self._headroom if read and not self._handing_over else None
+
     def _track(self, task: asyncio.Future[None]) -> None:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
@@ -150,18 +156,28 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
         read: bool | None,
         first_delivery: FirstDelivery,
     ) -> None:
-        if await first_delivery():
-            self.start(function, request, read=read)
-        else:
+        if not await first_delivery():
             log.info("a replayed request: its work is not started again", extra={"kind": request_kind(request.body)})
+            return
+        headroom = self._headroom_for(function, request, read)
+        if headroom is not None and headroom.try_take():
+            await self._run_here(headroom, function, request, acked=True)  # in this task: no second wait for the loop
+        else:
+            self.start(function, request, read=read)
 
     async def _run_here(
-        self, headroom: Headroom, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest
+        self,
+        headroom: Headroom,
+        function: Callable[..., Awaitable[None]],
+        request: AsyncBoltRequest,
+        *,
+        acked: bool = False,
     ) -> None:
-        """With a slot taken."""
+        """With a slot taken. `acked`: the ack's answer has gone out already."""
         LOCAL_WORK.inc()
         try:
-            await asyncio.sleep(0)  # the ack's answer goes out first
+            if not acked:
+                await asyncio.sleep(0)  # the ack's answer goes out first
             await self.run(function, request, where="here")
         finally:
             headroom.release()
