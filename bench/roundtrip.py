@@ -207,8 +207,9 @@ async def bench_target(args: argparse.Namespace, key: str, services: Services, u
     overload: Step | None = None
     try:
         await run_step(url, pids, services, responses, 100, 2, f"{key}-warm", args.concurrency, args.grace, others)
-        for rate in args.rate_list:
-            step = await run_step(url, pids, services, responses, rate, args.step, f"{key}-{rate:g}", args.concurrency,
+        for n, rate in enumerate(args.rate_list, 1):
+            # Named by position too: a rate given twice gets response_urls of its own.
+            step = await run_step(url, pids, services, responses, rate, args.step, f"{key}-{n}-{rate:g}", args.concurrency,
                                   args.grace, others)
             steps.append(step)
             print(row(TARGETS[key], f"{rate:g}/s", step), flush=True)

@@ -62,7 +62,7 @@ def _services_main(conn: Connection) -> None:
                     }))
                 else:
                     conn.send(("error", f"unknown command {command!r}"))
-            except Exception:  # noqa: BLE001 -- reported to the parent, which stops the run
+            except Exception:  # reported to the parent, which stops the run
                 conn.send(("error", traceback.format_exc()))
     finally:
         sandbox.stop()
