@@ -63,6 +63,7 @@ class Headroom:
         max_lag: float = 0.025,
         hold: float = 0.2,
         tick: float = 0.01,
+        idle_after: float = 0.2,
     ) -> None:
         self.slots = slots
         self.busy_slots = max(1, slots // 4) if busy_slots is None else busy_slots
@@ -71,6 +72,8 @@ class Headroom:
         self._max_lag = max_lag
         self._hold = hold
         self._tick = tick
+        self._idle_after = idle_after
+        self._asked_until = 0.0  # the watch goes on until then, or while reads run or wait
         self._running = 0
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._late_until = 0.0
@@ -160,19 +163,25 @@ class Headroom:
 
     def _watching(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
+        self._asked_until = loop.time() + self._idle_after
         if self._loop is not loop or self._watch is None or self._watch.done():
             self._loop = loop
             self._watch = loop.create_task(self._watch_loop())
         return loop
 
     async def _watch_loop(self) -> None:
+        """Ticks while anyone asks and while reads run or wait; an idle process is not woken a
+        hundred times a second for nothing (the next question starts the watch again)."""
         loop = asyncio.get_running_loop()
         while True:
             due = loop.time() + self._tick
             await asyncio.sleep(self._tick)
-            if loop.time() - due > self._max_lag:
-                self._late_until = loop.time() + self._hold
+            now = loop.time()
+            if now - due > self._max_lag:
+                self._late_until = now + self._hold
             self._admit()  # the loop has caught up: more of the reads waiting may start
+            if not self._running and not self._waiting and now > self._asked_until:
+                return
 
     async def aclose(self) -> None:
         if self._watch is not None and not self._watch.done():

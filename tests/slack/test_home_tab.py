@@ -18,12 +18,12 @@ from bot.services.home import HomeService
 from bot.services.ports import Profile
 from bot.slack.clients import SlackClients
 from bot.slack.home_tab import HomeTab, RefreshingNotifier
-from bot.store.ramps import RampStore
-from bot.store.watches import WatchStore
 from bot.store.audit import AuditLog
 from bot.store.crypto import SecretBox
+from bot.store.ramps import RampStore
 from bot.store.requests import RequestStore
 from bot.store.rules import RulesStore
+from bot.store.watches import WatchStore
 from bot.store.workspaces import WorkspaceStore
 from bot.views.home import home_view
 from standins.bot_server import ENCRYPTION_KEY, bot_env

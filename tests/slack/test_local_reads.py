@@ -242,6 +242,21 @@ def test_which_commands_are_reads():
     assert [is_read(body(t)) for t in writes] == [False] * len(writes)
 
 
+async def test_the_watch_stops_when_nothing_is_asked_and_starts_again_when_something_is():
+    headroom = Headroom(slots=2, tick=0.005, idle_after=0.05)
+    assert headroom.try_take()
+    watch = headroom._watch
+    assert watch is not None
+    await asyncio.sleep(0.2)
+    assert not watch.done()  # a read is running: its slot must be given back to someone waiting
+    headroom.release()
+    await asyncio.wait_for(watch, timeout=5)  # idle: no more ticks
+    assert headroom.try_take()
+    assert headroom._watch is not None and not headroom._watch.done()
+    headroom.release()
+    await headroom.aclose()
+
+
 async def test_a_late_loop_holds_the_consumer_back_until_it_catches_up():
     headroom = Headroom(hold=0.05)
     await headroom.room()  # not late: at once
@@ -256,7 +271,7 @@ async def test_a_late_loop_holds_the_consumer_back_until_it_catches_up():
 async def test_the_pooled_respond_posts_what_bolts_respond_posts(slack_api):
     sessions = ResponseSession()
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}]
-    for name, respond in (("bolt", AsyncRespond(response_url=slack_api.response_url("bolt"))),
+    for _name, respond in (("bolt", AsyncRespond(response_url=slack_api.response_url("bolt"))),
                           ("pooled", PooledRespond(response_url=slack_api.response_url("pooled"), sessions=sessions))):
         await respond(text="hi", blocks=blocks, response_type="ephemeral", replace_original=False)
         await respond({"text": "whole", "response_type": "in_channel"})
