@@ -10,7 +10,8 @@ results message recorded by the Slack stand-in), lost (no good ack, or no result
 `--grace` s after the step), acks later than Slack's 3 s, and CPU per full request (CPU time of the
 target's processes from the step's first request until its last reply, / requests). Capacity: the
 highest rate with reply p99 ≤ 100 ms and nothing lost. Overload: 2 × capacity for `--overload` s;
-its ack p99, lost, and the drain (from the last request sent to the last reply).
+its ack p99, lost, and the drain (from the last request sent to the last reply). Before all that,
+each target's CPU at rest (`--idle` s, set up, before any load).
 """
 
 from __future__ import annotations
@@ -206,6 +207,12 @@ async def bench_target(args: argparse.Namespace, key: str, services: Services, u
     steps: list[Step] = []
     overload: Step | None = None
     try:
+        if args.idle:
+            with CpuMeter(pids) as meter:
+                await asyncio.sleep(args.idle)
+            print(f"    {TARGETS[key]}, idle for {args.idle:g} s: "
+                  + ", ".join(f"{name} {100 * used / meter.wall:.1f} % of a core" for name, used in meter.used.items()),
+                  flush=True)
         await run_step(url, pids, services, responses, 100, 2, f"{key}-warm", args.concurrency, args.grace, others)
         for n, rate in enumerate(args.rate_list, 1):
             # Named by position too: a rate given twice gets response_urls of its own.
@@ -270,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overload", type=float, default=10, help="seconds at 2 × capacity (0: skip)")
     parser.add_argument("--grace", type=float, default=30, help="seconds after a step for its replies to arrive")
     parser.add_argument("--pause", type=float, default=1, help="seconds between steps")
+    parser.add_argument("--idle", type=float, default=10, help="seconds of CPU measured at rest first (0: skip)")
     parser.add_argument("--concurrency", type=int, default=1000, help="connections at most")
     parser.add_argument("--mida-latency", type=float, default=0.0)
     parser.add_argument("--bot-env", action="append", default=[], metavar="KEY=VALUE")
