@@ -156,7 +156,12 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
         read: bool | None,
         first_delivery: FirstDelivery,
     ) -> None:
-        if not await first_delivery():
+        try:
+            first = await first_delivery()
+        except Exception as err:  # not knowing whether it is a replay, do nothing, and say so
+            await self._on_error(err, request)
+            return
+        if not first:
             log.info("a replayed request: its work is not started again", extra={"kind": request_kind(request.body)})
             return
         headroom = self._headroom_for(function, request, read)

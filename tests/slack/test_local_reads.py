@@ -161,6 +161,25 @@ async def test_work_acked_before_its_replay_check_starts_only_on_a_first_deliver
     assert await redis.xlen(LAZY_STREAM) == 0  # the replayed write was not queued either
 
 
+async def test_a_replay_check_that_fails_starts_nothing_and_the_person_hears_it(redis):
+    told: list[Exception] = []
+
+    async def tell(error: Exception, request: AsyncBoltRequest) -> None:
+        told.append(error)
+
+    async def broken() -> bool:
+        raise ValueError("no answer")
+
+    reads, headroom = Reads(), Headroom(slots=1)
+    runner = QueuedLazyRunner(redis, logging.getLogger("test"), tell, headroom)
+    reads.release.set()
+    runner.start(reads.function, request("results 1234"), read=True, first_delivery=broken)
+    while runner._pending:
+        await asyncio.sleep(0.01)
+    assert [type(e) for e in told] == [ValueError]
+    assert reads.done == [] and await redis.xlen(LAZY_STREAM) == 0 and headroom.running == 0
+
+
 async def test_a_read_whose_replay_check_ends_during_a_hand_over_goes_to_the_queue(redis):
     reads, headroom = Reads(), Headroom(slots=4)
     headroom.waits_here = True
