@@ -122,20 +122,24 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
         # Bolt calls this synchronously, after the ack function has started: either task runs once
         # the ack is on its way (SignallingAck yields first).
         headroom = self._headroom_for(function, request, read)
-        work: Awaitable[None]
-        place: asyncio.Future[None] | None = None
         if headroom is not None and headroom.try_take():
             # The request the ack was dispatched with: its context has been through the middleware
             # and authorize already, which is what a second dispatch from the queue would redo.
-            work = self._run_here(headroom, function, request)
-        elif headroom is not None and (place := headroom.queue_up()) is not None:
-            work = self._wait_then_run_here(headroom, place, function, request)
+            self._track(asyncio.ensure_future(self._run_here(headroom, function, request)))
         else:
-            work = self._enqueue(get_name_for_callable(function), request)
-        task = asyncio.ensure_future(work)
-        self._track(task)
-        if place is not None:
+            self._start_without_slot(function, request, headroom)
+
+    def _start_without_slot(
+        self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest, headroom: Headroom | None
+    ) -> None:
+        """A read waits here for a slot (when it may), anything else goes to the queue."""
+        place = headroom.queue_up() if headroom is not None else None
+        if headroom is not None and place is not None:
+            task = asyncio.ensure_future(self._wait_then_run_here(headroom, place, function, request))
             self._waiting[task] = (function, request, place)
+        else:
+            task = asyncio.ensure_future(self._enqueue(get_name_for_callable(function), request))
+        self._track(task)
 
     def _headroom_for(
         self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest, read: bool | None
@@ -168,7 +172,7 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
         if headroom is not None and headroom.try_take():
             await self._run_here(headroom, function, request, acked=True)  # in this task: no second wait for the loop
         else:
-            self.start(function, request, read=read)
+            self._start_without_slot(function, request, headroom)
 
     async def _run_here(
         self,
