@@ -19,7 +19,7 @@ from bot.deps import Deps
 from bot.domain import Workspace
 from bot.listeners import register_listeners
 from bot.listeners.commands import MIDA_COMMAND
-from bot.listeners.commands.mida import is_read, run_mida_command
+from bot.listeners.commands.mida import is_read, read_early, run_mida_command
 from bot.listeners.context import team_of
 from bot.logs import correlation_id, new_correlation_id
 from bot.services.errors import BotError, StoreUnavailable
@@ -98,7 +98,7 @@ def direct_reads(settings: Settings, deps: Deps, bolt: AsyncApp) -> Shortcut | N
     runner = lazy_runner(bolt)
     logger = logging.getLogger("bot.bolt")
 
-    def take(request: AsyncBoltRequest, first_delivery: FirstDelivery) -> bool:
+    def take(request: AsyncBoltRequest, first_delivery: FirstDelivery, likely_first: bool) -> bool:
         started = time.time()
         body = request.body
         if body.get("command") != MIDA_COMMAND or not is_read(body):
@@ -107,7 +107,7 @@ def direct_reads(settings: Settings, deps: Deps, bolt: AsyncApp) -> Shortcut | N
         request.context["client"] = bolt.client
         request.context["logger"] = logger
         if deps.headroom.has_room():  # likely to run here, where the workspace is wanted first
-            first_delivery = _reading_workspace(first_delivery, deps, request)
+            first_delivery = _reading_workspace(first_delivery, deps, request, early=likely_first)
         runner.start(run_mida_command, request, read=True, first_delivery=first_delivery)  # is_read said so
         count_ack(request, time.time() - started)
         return True
@@ -115,16 +115,27 @@ def direct_reads(settings: Settings, deps: Deps, bolt: AsyncApp) -> Shortcut | N
     return take
 
 
-def _reading_workspace(first_delivery: FirstDelivery, deps: Deps, request: AsyncBoltRequest) -> FirstDelivery:
+def _reading_workspace(
+    first_delivery: FirstDelivery, deps: Deps, request: AsyncBoltRequest, *, early: bool
+) -> FirstDelivery:
     """The replay check, with the workspace read beside it: one Redis round trip's wait, not two.
     The listener finds it as `context["workspace"]`; a failed read leaves it to the listener, which
-    meets the same failure and says so."""
+    meets the same failure and says so. `early` (a request likely a first delivery, see
+    bot.web.slack_events.RecentSignatures): meanwhile the command's Mida reads start with the
+    workspace seen last (`read_early`); the listener uses them only if this read finds the same
+    one, and a replay cancels them, so they change no answer, only how soon it comes."""
 
     async def check() -> bool:
         team = team_of(request.body, request.context)
+        reads = read_early(request.body, team, deps) if early else None
         first, ws = await asyncio.gather(first_delivery(), deps.workspaces.get(team), return_exceptions=True)
         if isinstance(ws, Workspace):
             request.context["workspace"] = ws
+        if reads is not None:
+            if first is True:
+                request.context["early_read"] = reads
+            else:
+                reads.cancel()
         if isinstance(first, BaseException):
             raise first
         return first

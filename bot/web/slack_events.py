@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 MAX_SKEW = 300
 REPLAY_TTL = MAX_SKEW * 2
+FRESH = 3  # seconds between a request's timestamp and now within which it may be guessed a first delivery
 
 
 def signature_ok(secret: bytes, timestamp: str | None, signature: str | None, body: bytes, now: float) -> bool:
@@ -45,9 +46,38 @@ def signature_ok(secret: bytes, timestamp: str | None, signature: str | None, bo
     return hmac.compare_digest(expected, signature)
 
 
-Shortcut = Callable[[AsyncBoltRequest, FirstDelivery], bool]
+Shortcut = Callable[[AsyncBoltRequest, FirstDelivery, bool], bool]
 """Takes a request Bolt need not dispatch, or says False. A request it takes is acked empty at once,
-before the replay check: its work asks `FirstDelivery` before it has any effect."""
+before the replay check: its work asks `FirstDelivery` before it has any effect. The third argument,
+`likely_first`: fresh and not seen by this process before (`RecentSignatures`), so reads that
+decide nothing may start before the check answers."""
+
+
+class RecentSignatures:
+    """The signatures of the fresh requests this process has seen in the last 2 × FRESH seconds at
+    least: a guess, before Redis answers, that a request is a first delivery. It bounds what a
+    captured request replayed many times can cost before the check: once per process, only while
+    fresh. The replay check in Redis stays the answer."""
+
+    def __init__(self, fresh: float = FRESH) -> None:
+        self._fresh = fresh
+        self._window = 2 * fresh  # a replay may be fresh up to 2 × FRESH after the first (clock skew)
+        self._current: set[str] = set()
+        self._previous: set[str] = set()
+        self._since = time.monotonic()
+
+    def first_here(self, signature: str, timestamp: str, now: float) -> bool:
+        """`timestamp`, `signature`: checked already (signature_ok)."""
+        if abs(now - int(timestamp)) > self._fresh:
+            return False
+        elapsed = time.monotonic() - self._since
+        if elapsed > self._window:
+            self._previous = self._current if elapsed <= 2 * self._window else set()
+            self._current, self._since = set(), time.monotonic()
+        if signature in self._current or signature in self._previous:
+            return False
+        self._current.add(signature)
+        return True
 
 
 class SlackEventsHandler:
@@ -56,6 +86,7 @@ class SlackEventsHandler:
         self._secret = signing_secret.encode()
         self._dedupe = dedupe
         self._shortcut = shortcut
+        self._recent = RecentSignatures()
 
     async def handle(self, request: web.Request) -> web.Response:
         new_correlation_id()  # this request's, for every line about it here and in the worker
@@ -67,7 +98,8 @@ class SlackEventsHandler:
             return web.Response(status=413, text="request body too large")
         timestamp = request.headers.get("X-Slack-Request-Timestamp")
         signature = request.headers.get("X-Slack-Signature")
-        if not signature_ok(self._secret, timestamp, signature, body, time.time()):
+        now = time.time()
+        if not signature_ok(self._secret, timestamp, signature, body, now):
             log.info("refused a request with a bad or missing signature", extra={"path": request.path})
             return web.Response(status=401, text="invalid signature")
         try:  # parsed once, here; Bolt answers 500 to some bodies it cannot parse
@@ -80,9 +112,12 @@ class SlackEventsHandler:
             return web.Response(status=400, text="malformed payload")
         if not isinstance(bolt_request.body, dict) or not bolt_request.body:
             return web.Response(status=400, text="malformed payload")
-        first_delivery = functools.partial(self._first_delivery, signature or "")
+        assert signature is not None and timestamp is not None  # signature_ok
+        first_delivery = functools.partial(self._first_delivery, signature)
         try:
-            if self._shortcut is not None and self._shortcut(bolt_request, first_delivery):
+            if self._shortcut is not None and self._shortcut(
+                bolt_request, first_delivery, self._recent.first_here(signature, timestamp, now)
+            ):
                 return web.Response(status=200, text="")
             if not await first_delivery():
                 return web.Response(status=200, text="")

@@ -55,8 +55,8 @@ def test_what_is_not_a_read_still_goes_through_bolt(connected, slack, slack_api)
     shortcut = handler._shortcut
     assert shortcut is not None
 
-    def spy(request, first_delivery):  # type: ignore[no-untyped-def]
-        took = shortcut(request, first_delivery)
+    def spy(request, first_delivery, likely_first):  # type: ignore[no-untyped-def]
+        took = shortcut(request, first_delivery, likely_first)
         if took:
             taken.append(request.body.get("text"))
         return took

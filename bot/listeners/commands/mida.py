@@ -18,6 +18,7 @@ from bot.listeners.change_modal import open_change_modal
 from bot.listeners.commands.parser import USAGE, Command, UsageError, parse
 from bot.listeners.context import person_of, team_of
 from bot.services.errors import BotError, NotAllowed
+from bot.services.experiments import EarlyRead
 from bot.slack.clients import modal_client
 from bot.slack.headroom import may_run_here
 from bot.slack.notifier import dashboard_url
@@ -71,6 +72,7 @@ class Invocation:
     client: AsyncWebClient
     deps: Deps
     workspace: Workspace | None = None  # read beside the replay check (bot.app.direct_reads), if it was
+    early: EarlyRead | None = None  # this command's Mida reads, started before that (`read_early`)
 
     @property
     def channel_id(self) -> str | None:
@@ -136,7 +138,7 @@ async def _results(call: Invocation) -> None:
     command = call.command
     assert command.test_id is not None
     ws, result, secondary = await call.deps.experiments.result_and_secondary(
-        call.team, command.test_id, command.phase, call.workspace
+        call.team, command.test_id, command.phase, call.workspace, call.early
     )
     links = Links(
         results_url=call.deps.links.results_url(call.team, command.test_id),
@@ -241,6 +243,15 @@ def is_read(body: dict) -> bool:
     return command.name in READS or (command.name == "audit" and not command.export)
 
 
+def read_early(body: dict, team: TeamRef, deps: Deps) -> EarlyRead | None:
+    """For `/mida results`, its Mida reads started at once with the workspace last seen here (see
+    `ExperimentService.early_result`), to hand to `run_mida_command` as `context["early_read"]`."""
+    command = _parsed(body, deps)
+    if isinstance(command, UsageError) or command.name != "results" or command.test_id is None:
+        return None
+    return deps.experiments.early_result(team, command.test_id, command.phase)
+
+
 @may_run_here(is_read)
 async def run_mida_command(
     body: dict, respond: AsyncRespond, client: AsyncWebClient, context: AsyncBoltContext, deps: Deps
@@ -249,7 +260,15 @@ async def run_mida_command(
     if isinstance(command, UsageError) or command.name not in HANDLERS:
         return  # usage and help: answered in the ack
     call = Invocation(
-        command, body, team_of(body, context), person_of(body, context), respond, client, deps, context.get("workspace")
+        command,
+        body,
+        team_of(body, context),
+        person_of(body, context),
+        respond,
+        client,
+        deps,
+        context.get("workspace"),
+        context.get("early_read"),
     )
     try:
         await HANDLERS[command.name](call)
