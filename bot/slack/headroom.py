@@ -6,7 +6,9 @@ the same event loop, sparing the Redis round trip and Bolt's second dispatch. Wr
 never run here: they always go through the durable queue.
 
 "Room" is fewer than `slots` reads running here. While the event loop runs late (a 10 ms timer
-firing more than `max_lag` late within the last `hold` seconds: acks are waiting for the CPU) it is
+firing more than `max_lag` late twice within `hold` seconds, the second time within the last `hold`
+seconds: acks are waiting for the CPU; one late tick alone is a stall, a collection or another
+process taking the CPU for a moment, after which the loop is on time again) it is
 fewer than `busy_slots` in plain `serve`, and none with `--no-worker`, whose worker processes have
 CPUs of their own. Past that, a read waits:
 - in this process, in arrival order, when this process works the queue itself (plain `serve`,
@@ -77,6 +79,7 @@ class Headroom:
         self._running = 0
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._late_until = 0.0
+        self._late_at = float("-inf")  # the last late tick
         self._watch: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -178,7 +181,9 @@ class Headroom:
             await asyncio.sleep(self._tick)
             now = loop.time()
             if now - due > self._max_lag:
-                self._late_until = now + self._hold
+                if now - self._late_at <= self._hold:  # late again: load, not a single stall
+                    self._late_until = now + self._hold
+                self._late_at = now
             self._admit()  # the loop has caught up: more of the reads waiting may start
             if not self._running and not self._waiting and now > self._asked_until:
                 return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -272,6 +273,23 @@ async def test_the_watch_stops_when_nothing_is_asked_and_starts_again_when_somet
     await asyncio.wait_for(watch, timeout=5)  # idle: no more ticks
     assert headroom.try_take()
     assert headroom._watch is not None and not headroom._watch.done()
+    headroom.release()
+    await headroom.aclose()
+
+
+async def test_one_stall_of_the_loop_is_not_load_a_second_soon_after_is():
+    headroom = Headroom(slots=4, tick=0.005, max_lag=0.1, hold=1.0)
+    assert headroom.try_take()  # the watch runs while a read does
+
+    async def stall() -> None:  # the loop blocked, as by a long collection or the CPU taken away
+        await asyncio.sleep(0.02)
+        time.sleep(0.2)
+        await asyncio.sleep(0.02)
+
+    await stall()
+    assert not headroom.busy()  # on time again: the reads go on here
+    await stall()
+    assert headroom.busy()  # late twice within `hold`: the acks are waiting for the CPU
     headroom.release()
     await headroom.aclose()
 
