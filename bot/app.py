@@ -132,7 +132,9 @@ def _reading_workspace(
         if isinstance(ws, Workspace):
             request.context["workspace"] = ws
         if reads is not None:
-            if first is True:
+            # Kept only for work that starts now, here (the runner takes the slot in this same step):
+            # a read that waits or is queued reads afresh when its turn comes.
+            if first is True and deps.headroom.has_room():
                 request.context["early_read"] = reads
             else:
                 reads.cancel()
