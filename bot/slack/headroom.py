@@ -6,11 +6,12 @@ the same event loop, sparing the Redis round trip and Bolt's second dispatch. Wr
 never run here: they always go through the durable queue.
 
 "Room" is fewer than `slots` reads running here. While the event loop runs late (a 10 ms timer
-firing more than `max_lag` late twice within `hold` seconds, the second time within the last `hold`
-seconds: acks are waiting for the CPU; one late tick alone is a stall, a collection or another
-process taking the CPU for a moment, after which the loop is on time again) it is
+firing more than `max_lag` late `late_ticks` times within `hold` seconds, the last time within the
+last `hold` seconds, or once more while it still counts as late: acks are waiting for the CPU) it is
 fewer than `busy_slots` in plain `serve`, and none with `--no-worker`, whose worker processes have
-CPUs of their own. Past that, a read waits:
+CPUs of their own. Fewer late ticks are no load: a stall (a collection, the CPU taken by another
+process or the hypervisor) makes one, and the requests that arrived during it one more while the
+loop catches up; holding the reads back then only made their answers later. Past that, a read waits:
 - in this process, in arrival order, when this process works the queue itself (plain `serve`,
   `waits_here`): there, a trip through Redis would only add work for the same CPU (a shutdown hands
   the reads still waiting to the queue, bot.slack.lazy_queue);
@@ -64,6 +65,7 @@ class Headroom:
         max_waiting: int = 10_000,
         max_lag: float = 0.025,
         hold: float = 0.2,
+        late_ticks: int = 3,
         tick: float = 0.01,
         idle_after: float = 0.2,
     ) -> None:
@@ -79,7 +81,7 @@ class Headroom:
         self._running = 0
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._late_until = 0.0
-        self._late_at = float("-inf")  # the last late tick
+        self._late_at: deque[float] = deque(maxlen=late_ticks)  # the last late ticks
         self._watch: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -181,9 +183,10 @@ class Headroom:
             await asyncio.sleep(self._tick)
             now = loop.time()
             if now - due > self._max_lag:
-                if now - self._late_at <= self._hold:  # late again: load, not a single stall
-                    self._late_until = now + self._hold
-                self._late_at = now
+                self._late_at.append(now)
+                full = len(self._late_at) == self._late_at.maxlen
+                if now < self._late_until or (full and now - self._late_at[0] <= self._hold):
+                    self._late_until = now + self._hold  # load, not a stall and its catching up
             self._admit()  # the loop has caught up: more of the reads waiting may start
             if not self._running and not self._waiting and now > self._asked_until:
                 return

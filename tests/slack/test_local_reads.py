@@ -277,19 +277,33 @@ async def test_the_watch_stops_when_nothing_is_asked_and_starts_again_when_somet
     await headroom.aclose()
 
 
-async def test_one_stall_of_the_loop_is_not_load_a_second_soon_after_is():
+async def _stall() -> None:  # the loop blocked, as by a long collection or the CPU taken away
+    await asyncio.sleep(0.02)
+    time.sleep(0.2)
+    await asyncio.sleep(0.02)
+
+
+async def test_a_stall_and_its_catching_up_are_not_load_a_third_late_tick_soon_after_is():
     headroom = Headroom(slots=4, tick=0.005, max_lag=0.1, hold=1.0)
     assert headroom.try_take()  # the watch runs while a read does
-
-    async def stall() -> None:  # the loop blocked, as by a long collection or the CPU taken away
-        await asyncio.sleep(0.02)
-        time.sleep(0.2)
-        await asyncio.sleep(0.02)
-
-    await stall()
+    await _stall()
     assert not headroom.busy()  # on time again: the reads go on here
-    await stall()
-    assert headroom.busy()  # late twice within `hold`: the acks are waiting for the CPU
+    await _stall()
+    assert not headroom.busy()  # the requests that arrived during a stall, caught up with
+    await _stall()
+    assert headroom.busy()  # late three times within `hold`: the acks are waiting for the CPU
+    headroom.release()
+    await headroom.aclose()
+
+
+async def test_one_late_tick_while_late_keeps_the_loop_counted_late():
+    headroom = Headroom(slots=4, tick=0.005, max_lag=0.1, hold=1.0)
+    assert headroom.try_take()
+    headroom.late()  # late until `hold` from now
+    await asyncio.sleep(0.5)
+    await _stall()  # one late tick, within the hold
+    await asyncio.sleep(0.55)  # past the first hold, within the one the late tick began
+    assert headroom.busy()
     headroom.release()
     await headroom.aclose()
 
