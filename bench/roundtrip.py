@@ -1,17 +1,22 @@
 """The full job of `/mida results`, from the command sent to the results message at its
 response_url, for the bot and for the obvious Bolt app (`bench/plain_bolt.py`), in one run on one
 machine, at open-loop rates from 50/s up to overload, then twice each target's capacity for 10 s.
+All targets are up for the whole run and each rate is measured on each of them in turn (starting
+with another target at each rate), so a machine that slows down for a while slows all of them, not
+the one whose turn it was.
 
     .venv/bin/python -m bench.roundtrip                      # plain app, `serve`, Procfile shape
     .venv/bin/python -m bench.roundtrip --rates 50,150,300 --targets plain,serve
 
-Per rate and target: ack p50 / p99 (the HTTP answer to the command), reply p50 / p99 (sent → the
-results message recorded by the Slack stand-in), lost (no good ack, or no results message within
-`--grace` s after the step), acks later than Slack's 3 s, and CPU per full request (CPU time of the
-target's processes from the step's first request until its last reply, / requests). Capacity: the
-highest rate with reply p99 ≤ 100 ms and nothing lost. Overload: 2 × capacity for `--overload` s;
-its ack p99, lost, and the drain (from the last request sent to the last reply). Before all that,
-each target's CPU at rest (`--idle` s, set up, before any load).
+Per rate and target (after a 1 s warm-up at 100/s, not counted, since the target sat idle while
+the others were measured; and until it is quiet again after): ack p50 / p99 (the HTTP answer to
+the command), reply p50 / p99 (sent → the results message recorded by the Slack stand-in), lost
+(no good ack, or no results message within `--grace` s after the step), acks later than Slack's
+3 s, and CPU per full request (CPU time of the target's processes from the step's first request
+until its last reply, / requests). Capacity: the highest rate with reply p99 ≤ 100 ms and nothing
+lost. Overload, after all the rates: 2 × capacity for `--overload` s; its ack p99, lost, and the
+drain (from the last request sent to the last reply). Before all that, the targets' CPU at rest
+(`--idle` s, all set up, before any load).
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-import redis
 
 from bench.load.generator import pct
 from bench.load.machine import CpuMeter, LoopLag, load_average
@@ -42,6 +47,7 @@ from standins.slack_requests import sign, slash_command
 TARGETS = {"plain": "plain Bolt app", "serve": "bot, one `serve`", "procfile": "bot, `serve --no-worker` + `worker`"}
 SLACK_ACK_LIMIT = 3.0
 REPLY_P99_MS = 100.0
+WARM_RATE, WARM_SECONDS = 100, 1.0
 
 
 @dataclass
@@ -174,95 +180,138 @@ HEAD = ("| target | offered | sent | ack p50 ms | ack p99 ms | reply p50 ms | re
         "| CPU ms / request |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 
 
-async def bench_target(args: argparse.Namespace, key: str, services: Services, urls: dict[str, str],
-                       redis_url: str, workdir: Path, others: dict[str, int]) -> tuple[list[Step], Step | None]:
+@dataclass
+class Target:
+    """One app under test, up for the whole run (so each rate meets all targets within a minute of
+    each other, not one target's run after another's), and what it measured."""
+
+    key: str
+    url: str
+    procs: list[Proc]
+    others: dict[str, int]  # the stand-ins', the load generator's and its own Redis's pids
+    steps: list[Step] = field(default_factory=list)
+    overload: Step | None = None
+    climbing: bool = True
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {p.name: p.pid for p in self.procs}
+
+    @property
+    def capacity(self) -> float:
+        return max((s.rate for s in self.steps if s.sustained), default=0.0)
+
+    def measure(self, step: Step) -> None:
+        self.steps.append(step)
+        print(row(TARGETS[self.key], f"{step.rate:g}/s", step), flush=True)
+        print(f"    {step.machine}; {step.lag}", flush=True)
+        if not step.sustained and step.ms(step.replies, 0.99) > 1000:
+            self.climbing = False  # well past overload: the higher rates say nothing more
+
+
+def start_target(args: argparse.Namespace, key: str, services: Services, urls: dict[str, str], workdir: Path,
+                 others: dict[str, int], stack: ExitStack) -> Target:
     if key == "plain":
         env = {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN,
                "SLACK_API_URL": urls["slack_api_url"], "MIDA_API_URL": urls["mida_api_url"],
                "MIDA_PROJECT_KEY": PROJECT_KEY, "MIDA_REGION": REGION, "MIDA_API_KEY": API_KEY,
                "LOG_LEVEL": args.log_level}
         proc = Proc("plain", [sys.executable, "-m", "bench.plain_bolt"], env, workdir / "plain.log")
-        procs: list[Proc] = [proc]
+        stack.callback(proc.stop)
         proc.start()
-        stop = proc.stop
-        url = proc.url
-    else:
-        redis.Redis.from_url(redis_url).flushall()
-        env = bot_env(redis_url=redis_url, slack_api_url=urls["slack_api_url"], mida_api_url=urls["mida_api_url"],
-                      LOG_LEVEL=args.log_level)
-        env["MIDA_METRICS_PORT"] = str(free_port())  # the worker's; 9464 may be taken on a shared machine
-        env.update(dict(item.split("=", 1) for item in args.bot_env))
-        sub = workdir / key
-        sub.mkdir()
-        bot = Bot(key == "serve", env, sub, redis_url, args.cprofile)
-        try:
-            bot.start()
-        except BaseException:
-            bot.stop()
-            raise
-        procs, stop, url = bot.procs, bot.stop, bot.url
-        services.call("setup", {"bot_url": url, "redis_url": redis_url, "pending": 1})
-    pids = {p.name: p.pid for p in procs}
+        return Target(key, proc.url, [proc], others)
+    throwaway = ThrowawayRedis()  # a Redis of its own: the other bot's keys and CPU are not in its way
+    stack.callback(throwaway.stop)
+    throwaway.start()
+    env = bot_env(redis_url=throwaway.url, slack_api_url=urls["slack_api_url"], mida_api_url=urls["mida_api_url"],
+                  LOG_LEVEL=args.log_level)
+    env["MIDA_METRICS_PORT"] = str(free_port())  # the worker's; 9464 may be taken on a shared machine
+    env.update(dict(item.split("=", 1) for item in args.bot_env))
+    sub = workdir / key
+    sub.mkdir()
+    bot = Bot(key == "serve", env, sub, throwaway.url, args.cprofile)
+    stack.callback(bot.stop)
+    bot.start()
+    services.call("setup", {"bot_url": bot.url, "redis_url": throwaway.url, "pending": 1})
+    assert throwaway.proc is not None
+    return Target(key, bot.url, bot.procs, {**others, "redis": throwaway.proc.pid})
+
+
+async def settle(target: Target, limit: float = 60) -> float:
+    """Until the target's processes are quiet (under 5 % of a core for 0.5 s): one still working
+    through a backlog would take the CPU from the next target's step. The seconds it took."""
+    began = time.monotonic()
+    while time.monotonic() - began < limit:
+        with CpuMeter(target.pids) as meter:
+            await asyncio.sleep(0.5)
+        if sum(meter.used.values()) < 0.05 * meter.wall:
+            break
+    return time.monotonic() - began
+
+
+async def one_step(args: argparse.Namespace, target: Target, services: Services, rate: float, seconds: float,
+                   prefix: str) -> Step:
+    """A short warm-up (each target sat idle while the others were measured), the step, then
+    until the target is quiet again."""
     responses = Responses(services)
-    steps: list[Step] = []
-    overload: Step | None = None
-    try:
-        if args.idle:
-            with CpuMeter(pids) as meter:
-                await asyncio.sleep(args.idle)
-            print(f"    {TARGETS[key]}, idle for {args.idle:g} s: "
-                  + ", ".join(f"{name} {100 * used / meter.wall:.1f} % of a core" for name, used in meter.used.items()),
-                  flush=True)
-        await run_step(url, pids, services, responses, 100, 2, f"{key}-warm", args.concurrency, args.grace, others)
-        for n, rate in enumerate(args.rate_list, 1):
-            # Named by position too: a rate given twice gets response_urls of its own.
-            step = await run_step(url, pids, services, responses, rate, args.step, f"{key}-{n}-{rate:g}", args.concurrency,
-                                  args.grace, others)
-            steps.append(step)
-            print(row(TARGETS[key], f"{rate:g}/s", step), flush=True)
-            print(f"    {step.machine}; {step.lag}", flush=True)
-            if not step.sustained and step.ms(step.replies, 0.99) > 1000:
-                break  # well past overload: the higher rates say nothing more
-            await asyncio.sleep(args.pause)
-        capacity = max((s.rate for s in steps if s.sustained), default=0.0)
-        if args.overload and capacity:
-            await asyncio.sleep(args.pause)
-            overload = await run_step(url, pids, services, responses, 2 * capacity, args.overload, f"{key}-over",
-                                      args.concurrency, args.grace, others)
-            print(row(TARGETS[key], f"2 × {capacity:g} = {2 * capacity:g}/s for {args.overload:g} s", overload))
-            print(f"    drained {overload.last_reply - overload.last_sent:.1f} s after the last request; "
-                  f"{overload.machine}; {overload.lag}", flush=True)
-        for p in procs:
-            errors = p.log_errors()
-            if errors:
-                print(f"    {p.name}: {errors} ERROR/traceback lines in {p.log_path}")
-    finally:
-        stop()
-    return steps, overload
+    await run_step(target.url, target.pids, services, responses, WARM_RATE, WARM_SECONDS, f"{prefix}-warm",
+                   args.concurrency, args.grace, target.others)
+    step = await run_step(target.url, target.pids, services, responses, rate, seconds, prefix, args.concurrency,
+                          args.grace, target.others)
+    took = await settle(target)
+    if took > 1:
+        step.machine += f"; quiet again {took:.0f} s after its last reply"
+    return step
 
 
-async def bench(args: argparse.Namespace, services: Services, urls: dict[str, str], redis_url: str,
-                workdir: Path, others: dict[str, int]) -> int:
+async def bench(args: argparse.Namespace, services: Services, urls: dict[str, str], workdir: Path,
+                others: dict[str, int]) -> int:
     print(f"machine: {os.cpu_count()} CPUs, {load_average()}; logs in {workdir}")
     print(f"Mida sandbox latency {args.mida_latency:g} s; {args.step:g} s per rate; grace {args.grace:g} s\n")
     services.call("latency", args.mida_latency)
-    print(HEAD, flush=True)
-    found: dict[str, tuple[list[Step], Step | None]] = {}
-    for key in args.targets.split(","):
-        found[key] = await bench_target(args, key, services, urls, redis_url, workdir, others)
+    with ExitStack() as stack:
+        targets = [start_target(args, key, services, urls, workdir, others, stack) for key in args.targets.split(",")]
+        if args.idle:
+            pids = {name if name == t.key else f"{t.key} {name}": pid for t in targets for name, pid in t.pids.items()}
+            with CpuMeter(pids) as meter:
+                await asyncio.sleep(args.idle)
+            print(f"idle for {args.idle:g} s, all set up: "
+                  + ", ".join(f"{name} {100 * used / meter.wall:.1f} % of a core" for name, used in meter.used.items()),
+                  flush=True)
+        print(HEAD, flush=True)
+        for n, rate in enumerate(args.rate_list, 1):
+            # Each rate starts with another target, so none is always measured first or last.
+            for target in targets[(n - 1) % len(targets):] + targets[:(n - 1) % len(targets)]:
+                if target.climbing:
+                    # Named by position too: a rate given twice gets response_urls of its own.
+                    target.measure(await one_step(args, target, services, rate, args.step, f"{target.key}-{n}-{rate:g}"))
+                    await asyncio.sleep(args.pause)
+        for target in targets:
+            if args.overload and target.capacity:
+                over = await one_step(args, target, services, 2 * target.capacity, args.overload, f"{target.key}-over")
+                target.overload = over
+                print(row(TARGETS[target.key], f"2 × {target.capacity:g} = {over.rate:g}/s for {args.overload:g} s", over))
+                print(f"    drained {over.last_reply - over.last_sent:.1f} s after the last request; "
+                      f"{over.machine}; {over.lag}", flush=True)
+                await asyncio.sleep(args.pause)
+        for target in targets:
+            for p in target.procs:
+                errors = p.log_errors()
+                if errors:
+                    print(f"    {p.name}: {errors} ERROR/traceback lines in {p.log_path}")
     print("\nsummary\n" + HEAD)
-    for key, (steps, overload) in found.items():
-        for step in steps:
-            print(row(TARGETS[key], f"{step.rate:g}/s", step))
-        if overload is not None:
-            print(row(TARGETS[key], f"overload {overload.rate:g}/s", overload))
+    for target in targets:
+        for step in target.steps:
+            print(row(TARGETS[target.key], f"{step.rate:g}/s", step))
+        if target.overload is not None:
+            print(row(TARGETS[target.key], f"overload {target.overload.rate:g}/s", target.overload))
     print()
-    for key, (steps, overload) in found.items():
-        capacity = max((s.rate for s in steps if s.sustained), default=0.0)
-        line = f"{TARGETS[key]}: capacity {capacity:g}/s (reply p99 ≤ {REPLY_P99_MS:g} ms, nothing lost)"
-        if overload is not None:
-            line += (f"; at {overload.rate:g}/s for {args.overload:g} s: ack p99 {overload.ms(overload.acks, 0.99):.1f} ms, "
-                     f"{overload.lost} lost, drained {overload.last_reply - overload.last_sent:.1f} s after")
+    for target in targets:
+        line = f"{TARGETS[target.key]}: capacity {target.capacity:g}/s (reply p99 ≤ {REPLY_P99_MS:g} ms, nothing lost)"
+        if target.overload is not None:
+            o = target.overload
+            line += (f"; at {o.rate:g}/s for {args.overload:g} s: ack p99 {o.ms(o.acks, 0.99):.1f} ms, "
+                     f"{o.lost} lost, drained {o.last_reply - o.last_sent:.1f} s after")
         print(line)
     print(load_average())
     return 0
@@ -288,19 +337,14 @@ def main(argv: list[str] | None = None) -> int:
     if not set(args.targets.split(",")) <= set(TARGETS):
         parser.error(f"--targets: a subset of {','.join(TARGETS)}")
     workdir = WORKDIR = Path(tempfile.mkdtemp(prefix="mida-roundtrip-"))
-    throwaway = ThrowawayRedis()
     services = Services()
     try:
-        throwaway.start()
         urls = services.start()
         RESPONSE_BASE = urls["response_base"]
         others = {"stand-ins": services.pid, "load generator": os.getpid()}
-        if throwaway.proc is not None:
-            others["redis"] = throwaway.proc.pid
-        return asyncio.run(bench(args, services, urls, throwaway.url, workdir, others))
+        return asyncio.run(bench(args, services, urls, workdir, others))
     finally:
         services.stop()
-        throwaway.stop()
 
 
 if __name__ == "__main__":
