@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     # make the acks wait behind them (bench/roundtrip.py at twice capacity: ack p99 50 ms with 4,
     # 235 ms with 16).
     MIDA_LOCAL_READS: int = Field(default=4, ge=0)
+    MIDA_LOCAL_READS_IN_FLIGHT: int = Field(default=200, ge=1)
     MIDA_WORKER_SWEEP_SECONDS: float = Field(default=5.0, gt=0)
     # The shortest time between two steps of a ramp (`/mida ramp ... every <N><s|m|h|d>`).
     MIDA_RAMP_MIN_INTERVAL_SECONDS: float = Field(default=3600.0, gt=0)

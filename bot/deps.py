@@ -238,7 +238,7 @@ def build_deps(settings: Settings, *, clients: SlackClients | None = None) -> De
     scheduler.register(RAMP, ramps.run_scheduled)
     scheduler.register(WATCH, watches.run_scheduled)
     return Deps(
-        headroom=Headroom(settings.MIDA_LOCAL_READS),
+        headroom=Headroom(settings.MIDA_LOCAL_READS, in_flight=settings.MIDA_LOCAL_READS_IN_FLIGHT),
         responses=responses,
         settings=settings,
         redis=redis,

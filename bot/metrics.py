@@ -83,8 +83,8 @@ QUEUE_OLDEST_AGE = Gauge(
 )
 LOCAL_READS = Gauge(
     "mida_slack_local_reads",
-    "Reads after the ack in this process: running, or waiting in line for room (plain serve keeps its"
-    " backlog of reads here, not in mida:lazy)",
+    "Reads after the ack in this process: running, waiting in line for room (plain serve keeps its"
+    " backlog of reads here, not in mida:lazy), or waiting_elsewhere for Mida or Slack, without a slot",
     ["state"],
 )
 APPROVALS_PENDING = Gauge("mida_slack_approvals_pending", "Change requests waiting for approval, every workspace")

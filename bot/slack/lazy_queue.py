@@ -30,7 +30,7 @@ from bot.logs import correlation_id, set_correlation_id
 from bot.metrics import LOCAL_WORK, WORK, WORK_SECONDS
 from bot.services.errors import BotError
 from bot.slack.bodies import bolt_body, request_kind
-from bot.slack.headroom import Headroom, runs_here
+from bot.slack.headroom import Headroom, holding, runs_here
 from bot.store.client import AnyRedis
 from bot.store.keys import LAZY_STREAM
 from bot.store.stream_queue import Entry, StreamQueue, add_entry
@@ -184,12 +184,10 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
     ) -> None:
         """With a slot taken. `acked`: the ack's answer has gone out already."""
         LOCAL_WORK.inc()
-        try:
+        with holding(headroom):
             if not acked:
                 await asyncio.sleep(0)  # the ack's answer goes out first
             await self.run(function, request, where="here")
-        finally:
-            headroom.release()
 
     async def _wait_then_run_here(
         self,
@@ -319,9 +317,19 @@ class LazyConsumer:
         self._slots = asyncio.Semaphore(concurrency)
         self._block_ms = block_ms
         self._stopping = asyncio.Event()
+        self._looping = False
+        self._looped = asyncio.Event()  # `run` has returned
         self._running: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
+        self._looping = True
+        try:
+            await self._rounds()
+        finally:
+            self._looping = False
+            self._looped.set()
+
+    async def _rounds(self) -> None:
         rounds = 0
         while not self._stopping.is_set():
             try:
@@ -351,7 +359,14 @@ class LazyConsumer:
         finally:
             self._slots.release()
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 30) -> None:
+        """Until the round under way has started what it took from the queue (a batch read while
+        stopping, or after Redis held it, is still worked on), and all of that is done."""
         self._stopping.set()
-        if self._running:
-            await asyncio.wait(self._running, timeout=30)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self._looping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._looped.wait(), timeout)
+        while self._running and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._running), timeout=remaining)

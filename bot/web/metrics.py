@@ -29,6 +29,7 @@ async def read_gauges(deps: Deps) -> None:
         MIDA_BREAKERS.labels(state).set(count)
     LOCAL_READS.labels("running").set(deps.headroom.running)
     LOCAL_READS.labels("waiting").set(deps.headroom.waiting)
+    LOCAL_READS.labels("waiting_elsewhere").set(deps.headroom.elsewhere)
     now = time.time()
     try:
         for name, stream in QUEUES.items():

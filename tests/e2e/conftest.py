@@ -8,6 +8,17 @@ from pathlib import Path
 import pytest
 
 from standins.bot_server import BotProcess
+from standins.redis_server import ThrowawayRedis
+
+
+@pytest.fixture
+def own_redis() -> Iterator[ThrowawayRedis]:
+    """A Redis for this test alone, for one that holds its writes (CLIENT PAUSE), which would stall
+    any other test sharing it."""
+    server = ThrowawayRedis()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -3,15 +3,14 @@ workspace this process read last (bot.app._reading_workspace). Those reads may m
 sooner; they must never make it different: the answer waits for the replay check, and comes from the
 workspace as read now, wherever it was changed.
 
-Each test runs the bot on a Redis of its own: one of them holds that Redis's writes (CLIENT PAUSE),
-which would stall any other test sharing it."""
+Each test runs the bot on a Redis of its own (`own_redis`): one of them holds its writes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis as sync_redis
@@ -22,18 +21,9 @@ from bot.store.workspaces import WorkspaceStore
 from standins.bot_server import ENCRYPTION_KEY, SIGNING_SECRET, InProcessBot, bot_env
 from standins.flows import connect_workspace
 from standins.people import ALICE, CHANNEL, TEAM
-from standins.redis_server import ThrowawayRedis
 from standins.sandbox import EU_API_KEY, EU_PROJECT_KEY, EU_REGION
 from standins.slack_requests import BotClient
 from standins.waiting import wait_until
-
-
-@pytest.fixture
-def own_redis() -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

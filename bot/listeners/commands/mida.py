@@ -20,7 +20,7 @@ from bot.listeners.context import person_of, team_of
 from bot.services.errors import BotError, NotAllowed
 from bot.services.experiments import EarlyRead
 from bot.slack.clients import modal_client
-from bot.slack.headroom import may_run_here
+from bot.slack.headroom import may_run_here, waiting_elsewhere
 from bot.slack.notifier import dashboard_url
 from bot.views import messages, modals
 from bot.views.format import Links
@@ -80,7 +80,8 @@ class Invocation:
 
     async def reply(self, message: messages.Message) -> None:
         text, blocks = message
-        await self.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+        async with waiting_elsewhere(then_done=True):
+            await self.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
     async def open_modal(self, view: dict) -> None:
         await modal_client(self.client).views_open(trigger_id=self.body["trigger_id"], view=view)
@@ -128,7 +129,8 @@ async def _status(call: Invocation) -> None:
 
 
 async def _list(call: Invocation) -> None:
-    ws, experiments, rollouts = await call.deps.experiments.list(call.team, call.workspace)
+    async with waiting_elsewhere():
+        ws, experiments, rollouts = await call.deps.experiments.list(call.team, call.workspace)
     await call.reply(
         messages.experiments_message(experiments, rollouts, dashboard_url(call.deps.settings, ws.project_key))
     )
@@ -137,9 +139,10 @@ async def _list(call: Invocation) -> None:
 async def _results(call: Invocation) -> None:
     command = call.command
     assert command.test_id is not None
-    ws, result, secondary = await call.deps.experiments.result_and_secondary(
-        call.team, command.test_id, command.phase, call.workspace, call.early
-    )
+    async with waiting_elsewhere():
+        ws, result, secondary = await call.deps.experiments.result_and_secondary(
+            call.team, command.test_id, command.phase, call.workspace, call.early
+        )
     links = Links(
         results_url=call.deps.links.results_url(call.team, command.test_id),
         dashboard_url=dashboard_url(call.deps.settings, ws.project_key),
