@@ -319,6 +319,7 @@ class LazyConsumer:
         self._stopping = asyncio.Event()
         self._looping = False
         self._looped = asyncio.Event()  # `run` has returned
+        self._reading: asyncio.Task[None] | None = None  # `run`'s task, while it waits for new entries
         self._running: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -336,7 +337,11 @@ class LazyConsumer:
                 await self._queue.ensure_group()
                 if self._headroom is not None:
                     await self._headroom.room()
-                items = await self._queue.next_batch(block_ms=self._block_ms)
+                self._reading = asyncio.current_task()
+                try:
+                    items = await self._queue.next_batch(block_ms=self._block_ms)
+                finally:
+                    self._reading = None
                 rounds += 1
                 if rounds % 30 == 0 or not items:
                     items += await self._queue.claim_stale()
@@ -360,9 +365,12 @@ class LazyConsumer:
             self._slots.release()
 
     async def stop(self, timeout: float = 30) -> None:
-        """Until the round under way has started what it took from the queue (a batch read while
-        stopping, or after Redis held it, is still worked on), and all of that is done."""
+        """Until the round under way has started what it took from the queue (a batch read just
+        before, or that Redis held until after, is still worked on), and all of that is done; a
+        wait for new entries is cut short."""
         self._stopping.set()
+        if self._reading is not None:
+            self._reading.cancel()  # no new entries: what it took and has not read stays pending, for another
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         if self._looping:

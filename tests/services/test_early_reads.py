@@ -78,9 +78,10 @@ async def test_a_workspace_seen_too_long_ago_starts_nothing(parts, monkeypatch) 
     assert service.early_result(TEAM, 1234) is None
 
 
-async def test_a_workspace_found_disconnected_is_forgotten_and_the_early_reads_cancelled(parts) -> None:
+async def test_a_workspace_found_disconnected_is_forgotten_and_the_early_reads_cancelled(parts, mida_sandbox) -> None:
     service, store = parts
     await service.workspace(TEAM)
+    mida_sandbox.fault(method="GET", path_contains="/experiment/1234/", latency=5.0, times=2)  # still going when cancelled
     early = service.early_result(TEAM, 1234)
     assert early is not None
     await store.delete(TEAM)
