@@ -306,7 +306,7 @@ class Headroom:
                 full = len(self._late_at) == self._late_at.maxlen
                 if now < self._late_until or (full and now - self._late_at[0] <= self._hold):
                     self._late_until = now + self._hold  # load, not a stall and its catching up
-            if not self.busy():  # while late, a read still waiting may be waiting on this loop
+            if now >= self._late_until:  # while late, a read still waiting may be waiting on this loop
                 self._free_long_waits(now)
             self._admit()  # the loop has caught up: more of the reads waiting may start
             if not (self._running or self.elsewhere or self._waiting or self._returning) and now > self._asked_until:
