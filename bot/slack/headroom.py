@@ -11,8 +11,8 @@ another meanwhile (`waiting_elsewhere`) and takes one back after, before any rea
 started, since what it waits for takes no CPU here and Mida may take a second to answer (four
 slots held through a 100 ms wait would cap the reads at 40/s). A quicker answer keeps the slot, and
 so does any while the loop runs late: under overload with an instant Mida, the few slots are what
-keeps the reads from crowding out the acks (freed whatever the loop, they let in more reads, and
-at twice capacity the acks waited 47-57 ms at p99 instead of 4-12).
+keeps the reads from crowding out the acks (freed whatever the loop, they let in more reads: at
+twice capacity the acks waited 47-57 ms at p99 where keeping them gave 4-12, bench/README.md).
 While the event loop runs late (a 10 ms timer firing more than `max_lag` late `late_ticks` times
 within `hold` seconds, the last time within the last `hold` seconds, or once more while it still
 counts as late: acks are waiting for the CPU), room is fewer than `busy_slots` reads in all in
