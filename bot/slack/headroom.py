@@ -94,9 +94,9 @@ def holding(headroom: Headroom) -> Iterator[Slot]:
 @contextlib.asynccontextmanager
 async def waiting_elsewhere(*, then_done: bool = False) -> AsyncIterator[None]:
     """Around a wait for Mida or Slack in a read that runs here. A wait the watch finds going on
-    for half a tick, while the loop is on time, gives the slot to another read and takes one back after (`then_done`: the read has
-    nothing left to do here); a quick answer keeps it, so an instant Mida counts as work, as it
-    did. Elsewhere (the worker, a write) it changes nothing."""
+    for half a tick, while the loop is on time, gives the slot to another read, and one is taken
+    back after (`then_done`: the read has nothing left to do here); a quick answer keeps it, so an
+    instant Mida counts as work, as it did. Elsewhere (the worker, a write) it changes nothing."""
     slot = _SLOT.get()
     if slot is None or not slot.held:
         yield
@@ -146,7 +146,7 @@ class Headroom:
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._returning: deque[asyncio.Future[None]] = deque()  # reads back from waiting elsewhere
         self.elsewhere = 0  # reads here waiting for Mida or Slack, their slot given up
-        self._away: set[Slot] = set()  # reads waiting elsewhere for less than a tick, with their slot
+        self._away: set[Slot] = set()  # reads waiting elsewhere that still hold their slot
         self._late_until = 0.0
         self._late_at: deque[float] = deque(maxlen=late_ticks)  # the last late ticks
         self._watch: asyncio.Task[None] | None = None
@@ -216,7 +216,7 @@ class Headroom:
             raise
 
     def step_away(self, slot: Slot) -> None:
-        """`slot`'s read waits elsewhere from now: the watch frees its slot after a tick of that."""
+        """`slot`'s read waits elsewhere from now: the watch frees its slot after half a tick of that."""
         slot.away_since = self._watching().time()
         self._away.add(slot)
 
