@@ -317,31 +317,23 @@ class LazyConsumer:
         self._slots = asyncio.Semaphore(concurrency)
         self._block_ms = block_ms
         self._stopping = asyncio.Event()
-        self._looping = False
-        self._looped = asyncio.Event()  # `run` has returned
-        self._reading: asyncio.Task[None] | None = None  # `run`'s task, while it waits for new entries
+        self._task: asyncio.Task[Any] | None = None  # `run`'s own
+        self._reading = False  # `run` is waiting for new entries
         self._running: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
-        self._looping = True
-        try:
-            await self._rounds()
-        finally:
-            self._looping = False
-            self._looped.set()
-
-    async def _rounds(self) -> None:
+        self._task = asyncio.current_task()
         rounds = 0
         while not self._stopping.is_set():
             try:
                 await self._queue.ensure_group()
                 if self._headroom is not None:
                     await self._headroom.room()
-                self._reading = asyncio.current_task()
+                self._reading = True
                 try:
                     items = await self._queue.next_batch(block_ms=self._block_ms)
                 finally:
-                    self._reading = None
+                    self._reading = False
                 rounds += 1
                 if rounds % 30 == 0 or not items:
                     items += await self._queue.claim_stale()
@@ -369,12 +361,11 @@ class LazyConsumer:
         before, or that Redis held until after, is still worked on), and all of that is done; a
         wait for new entries is cut short."""
         self._stopping.set()
-        if self._reading is not None:
-            self._reading.cancel()  # no new entries: what it took and has not read stays pending, for another
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        if self._looping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._looped.wait(), timeout)
+        if self._task is not None and not self._task.done():
+            if self._reading:
+                self._task.cancel()  # no new entries: what it took and has not read stays pending, for another
+            await asyncio.wait([self._task], timeout=timeout)
         while self._running and (remaining := deadline - loop.time()) > 0:
             await asyncio.wait(set(self._running), timeout=remaining)
